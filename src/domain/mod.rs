@@ -1,0 +1,4 @@
+//! Pure view models: what the screens show, computed from core data. No I/O.
+
+pub mod banner;
+pub mod problem;

@@ -1,0 +1,5 @@
+//! FHIR R4 reads, sans IO: request builders and lenient decoders that never panic.
+
+pub mod error;
+pub mod patient;
+pub mod request;

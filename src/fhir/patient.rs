@@ -1,0 +1,223 @@
+//! Patient, decoded field by field: a wrong-typed field is absent, never an error.
+
+use serde_json::Value;
+
+use crate::fhir::error::FhirError;
+use crate::http::HttpResponse;
+
+/// Bodies larger than this are refused unread.
+pub const MAX_RESOURCE_BYTES: usize = 5 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patient {
+    pub id: Option<String>,
+    pub names: Vec<HumanName>,
+    /// As written: `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
+    pub birth_date: Option<String>,
+    pub gender: Option<String>,
+    pub identifiers: Vec<Identifier>,
+    pub deceased: Deceased,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HumanName {
+    pub use_: Option<String>,
+    pub text: Option<String>,
+    pub family: Option<String>,
+    pub given: Vec<String>,
+    pub prefix: Vec<String>,
+    pub suffix: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identifier {
+    pub type_text: Option<String>,
+    pub type_codes: Vec<String>,
+    pub system: Option<String>,
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deceased {
+    No,
+    Yes,
+    /// `deceasedDateTime`, as written.
+    On(String),
+    Unknown,
+}
+
+pub fn parse_patient(resp: &HttpResponse, expected_id: &str) -> Result<Patient, FhirError> {
+    if !resp.is_success() {
+        return Err(FhirError::from_status(resp));
+    }
+    if resp.body.len() > MAX_RESOURCE_BYTES {
+        return Err(FhirError::Malformed);
+    }
+    let v: Value = serde_json::from_slice(&resp.body).map_err(|_| FhirError::Malformed)?;
+    if v.get("resourceType").and_then(Value::as_str) != Some("Patient") {
+        return Err(FhirError::Malformed);
+    }
+    let patient = decode_patient(&v);
+    if patient.id.as_deref() != Some(expected_id) {
+        return Err(FhirError::WrongPatient);
+    }
+    Ok(patient)
+}
+
+/// Decodes whatever is usable in a Patient resource.
+pub fn decode_patient(v: &Value) -> Patient {
+    Patient {
+        id: string(v.get("id")),
+        names: array(v.get("name")).map(decode_name).collect(),
+        birth_date: string(v.get("birthDate")),
+        gender: string(v.get("gender")),
+        identifiers: array(v.get("identifier")).map(decode_identifier).collect(),
+        deceased: match (v.get("deceasedBoolean"), string(v.get("deceasedDateTime"))) {
+            (_, Some(when)) => Deceased::On(when),
+            (Some(Value::Bool(true)), None) => Deceased::Yes,
+            (Some(Value::Bool(false)), None) => Deceased::No,
+            (None, None) => Deceased::Unknown,
+            (Some(_), None) => Deceased::Unknown,
+        },
+    }
+}
+
+fn decode_name(v: &Value) -> HumanName {
+    HumanName {
+        use_: string(v.get("use")),
+        text: string(v.get("text")),
+        family: string(v.get("family")),
+        given: strings(v.get("given")),
+        prefix: strings(v.get("prefix")),
+        suffix: strings(v.get("suffix")),
+    }
+}
+
+fn decode_identifier(v: &Value) -> Identifier {
+    let ty = v.get("type");
+    Identifier {
+        type_text: string(ty.and_then(|t| t.get("text"))),
+        type_codes: array(ty.and_then(|t| t.get("coding")))
+            .filter_map(|c| string(c.get("code")))
+            .collect(),
+        system: string(v.get("system")),
+        value: string(v.get("value")),
+    }
+}
+
+fn string(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    array(v).filter_map(|x| string(Some(x))).collect()
+}
+
+fn array(v: Option<&Value>) -> impl Iterator<Item = &Value> {
+    v.and_then(Value::as_array).into_iter().flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resp(status: u16, body: &str) -> HttpResponse {
+        HttpResponse {
+            status,
+            content_type: Some("application/fhir+json".into()),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn decodes_a_synthea_patient() {
+        let body = r#"{"resourceType":"Patient","id":"p1","name":[{"use":"official","family":"Riojas","given":["Alejandro"],"prefix":["Mr."]}],
+            "gender":"male","birthDate":"1963-10-05","deceasedDateTime":"2008-12-14T03:11:33+00:00",
+            "identifier":[{"system":"https://github.com/synthetichealth/synthea","value":"x"},
+              {"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR"}],"text":"Medical Record Number"},"value":"MRN-1"}]}"#;
+        let p = parse_patient(&resp(200, body), "p1").unwrap();
+        assert_eq!(p.names[0].given, ["Alejandro"]);
+        assert_eq!(p.birth_date.as_deref(), Some("1963-10-05"));
+        assert_eq!(p.deceased, Deceased::On("2008-12-14T03:11:33+00:00".into()));
+        assert_eq!(p.identifiers[1].type_codes, ["MR"]);
+        assert_eq!(p.identifiers[1].value.as_deref(), Some("MRN-1"));
+    }
+
+    #[test]
+    fn wrong_types_degrade_to_absent() {
+        let body = r#"{"resourceType":"Patient","id":"p1","name":"Bob","gender":7,"birthDate":["x"],
+            "identifier":[{"value":5},{"type":"MR","value":"v"}],"deceasedBoolean":"yes"}"#;
+        let p = parse_patient(&resp(200, body), "p1").unwrap();
+        assert!(p.names.is_empty());
+        assert_eq!(p.gender, None);
+        assert_eq!(p.birth_date, None);
+        assert_eq!(p.identifiers[0].value, None);
+        assert_eq!(p.identifiers[1].value.as_deref(), Some("v"));
+        assert_eq!(p.deceased, Deceased::Unknown);
+    }
+
+    #[test]
+    fn refusals() {
+        let cases = [
+            (resp(401, ""), FhirError::Unauthorized),
+            (resp(403, ""), FhirError::Forbidden),
+            (resp(404, ""), FhirError::NotFound),
+            (resp(410, ""), FhirError::NotFound),
+            (
+                resp(502, "bad gateway"),
+                FhirError::Http {
+                    status: 502,
+                    diagnostics: None,
+                },
+            ),
+            (resp(200, "<html>"), FhirError::Malformed),
+            (
+                resp(200, r#"{"resourceType":"Observation","id":"p1"}"#),
+                FhirError::Malformed,
+            ),
+            (resp(200, r#"[]"#), FhirError::Malformed),
+            (
+                resp(200, r#"{"resourceType":"Patient","id":"other"}"#),
+                FhirError::WrongPatient,
+            ),
+            (
+                resp(200, r#"{"resourceType":"Patient"}"#),
+                FhirError::WrongPatient,
+            ),
+        ];
+        for (r, expected) in cases {
+            assert_eq!(parse_patient(&r, "p1"), Err(expected));
+        }
+    }
+
+    #[test]
+    fn mutated_json_never_panics() {
+        let mut rng = crate::smart::pkce::tests::SplitMix(11);
+        let seed = br#"{"resourceType":"Patient","id":"p1","name":[{"given":["A"],"family":"B"}],"birthDate":"2000-01-01","identifier":[{"type":{"coding":[{"code":"MR"}]},"value":"1"}]}"#;
+        for _ in 0..5000 {
+            let mut body = seed.to_vec();
+            for _ in 0..(1 + rng.next() % 4) {
+                let at = (rng.next() as usize) % body.len();
+                body[at] = b"{}[]\":,0a\\"[(rng.next() % 10) as usize];
+            }
+            let r = HttpResponse {
+                status: 200,
+                content_type: None,
+                body,
+            };
+            if let Ok(p) = parse_patient(&r, "p1") {
+                let _ = crate::domain::banner::banner(
+                    &p,
+                    crate::domain::banner::CivilDate {
+                        year: 2026,
+                        month: 11,
+                        day: 22,
+                    },
+                );
+            }
+        }
+    }
+}

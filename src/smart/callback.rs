@@ -1,0 +1,298 @@
+//! Checking the authorization callback against the launch Cairn remembered.
+
+use crate::domain::problem::{NextStep, Problem, truncate_for_display};
+use crate::smart::authorize::PendingLaunch;
+use crate::smart::launch::CallbackParams;
+use crate::smart::secret::AuthCode;
+
+/// A pending launch older than this is refused (15 minutes).
+pub const PENDING_TTL_MS: f64 = 15.0 * 60.0 * 1000.0;
+/// Tolerated clock step backwards between launch and callback.
+const FUTURE_SKEW_MS: f64 = 60.0 * 1000.0;
+
+/// RFC 6749 §4.1.2.1 error codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthErrorCode {
+    AccessDenied,
+    InvalidRequest,
+    UnauthorizedClient,
+    UnsupportedResponseType,
+    InvalidScope,
+    ServerError,
+    TemporarilyUnavailable,
+    Other(String),
+}
+
+impl AuthErrorCode {
+    fn parse(code: &str) -> AuthErrorCode {
+        match code {
+            "access_denied" => AuthErrorCode::AccessDenied,
+            "invalid_request" => AuthErrorCode::InvalidRequest,
+            "unauthorized_client" => AuthErrorCode::UnauthorizedClient,
+            "unsupported_response_type" => AuthErrorCode::UnsupportedResponseType,
+            "invalid_scope" => AuthErrorCode::InvalidScope,
+            "server_error" => AuthErrorCode::ServerError,
+            "temporarily_unavailable" => AuthErrorCode::TemporarilyUnavailable,
+            other => AuthErrorCode::Other(truncate_for_display(other, 60)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallbackError {
+    #[error("the sign-in answer has no state")]
+    MissingState,
+    #[error("the sign-in answer does not belong to a sign-in started here, or was already used")]
+    UnknownState,
+    #[error("the sign-in took longer than 15 minutes")]
+    Expired,
+    #[error("the sign-in answer came from a different sign-in server than expected")]
+    IssuerMismatch,
+    #[error("the sign-in answer carries both a code and an error")]
+    Ambiguous,
+    #[error("the sign-in was refused ({error:?})")]
+    Denied {
+        error: AuthErrorCode,
+        description: Option<String>,
+    },
+    #[error("the sign-in answer has no authorization code")]
+    MissingCode,
+}
+
+impl CallbackError {
+    pub fn problem(&self) -> Problem {
+        match self {
+            CallbackError::Denied { error, description } => {
+                let (title, next) = match error {
+                    AuthErrorCode::AccessDenied => ("Access was not granted", NextStep::Relaunch),
+                    AuthErrorCode::TemporarilyUnavailable | AuthErrorCode::ServerError => (
+                        "Your EHR's sign-in service had a problem",
+                        NextStep::Relaunch,
+                    ),
+                    AuthErrorCode::InvalidScope => (
+                        "Your EHR did not accept the permissions Cairn asks for",
+                        NextStep::ContactSupport,
+                    ),
+                    _ => ("Your EHR refused the sign-in", NextStep::ContactSupport),
+                };
+                let detail = match description {
+                    Some(d) => format!("The EHR said: “{d}”"),
+                    None => "The EHR gave no reason.".to_owned(),
+                };
+                Problem::new(title, detail, next)
+            }
+            CallbackError::Expired => Problem::new(
+                "The sign-in expired",
+                "More than 15 minutes passed between opening Cairn and signing in.",
+                NextStep::Relaunch,
+            ),
+            _ => Problem::new(
+                "This sign-in cannot be used",
+                format!("Cairn stopped because {self}. Nothing was sent to your EHR."),
+                NextStep::Relaunch,
+            ),
+        }
+    }
+}
+
+/// Validates a callback. The caller has already removed the pending launch stored under
+/// `params.state` (so a state is good once) and passes what it found.
+pub fn validate_callback(
+    params: &CallbackParams,
+    pending: Option<PendingLaunch>,
+    now_ms: f64,
+) -> Result<(PendingLaunch, AuthCode), CallbackError> {
+    let Some(state) = params.state.as_deref().filter(|s| !s.is_empty()) else {
+        return Err(CallbackError::MissingState);
+    };
+    let Some(pending) = pending.filter(|p| p.state == state) else {
+        return Err(CallbackError::UnknownState);
+    };
+    let age = now_ms - pending.created_at_ms;
+    if !(-FUTURE_SKEW_MS..=PENDING_TTL_MS).contains(&age) {
+        return Err(CallbackError::Expired);
+    }
+    match (&params.iss, &pending.issuer) {
+        (Some(got), Some(expected)) if got != expected => {
+            return Err(CallbackError::IssuerMismatch);
+        }
+        (None, _) if pending.require_iss => return Err(CallbackError::IssuerMismatch),
+        _ => {}
+    }
+    if let Some(error) = &params.error {
+        if params.code.is_some() {
+            return Err(CallbackError::Ambiguous);
+        }
+        return Err(CallbackError::Denied {
+            error: AuthErrorCode::parse(error),
+            description: params
+                .error_description
+                .as_deref()
+                .map(|d| truncate_for_display(d, 200)),
+        });
+    }
+    match params.code.as_deref().filter(|c| !c.is_empty()) {
+        Some(code) => Ok((pending, AuthCode::new(code.to_owned()))),
+        None => Err(CallbackError::MissingCode),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smart::secret::CodeVerifier;
+
+    fn pending(issuer: Option<&str>, require_iss: bool) -> PendingLaunch {
+        PendingLaunch {
+            state: "S".into(),
+            code_verifier: CodeVerifier::new("v".into()),
+            fhir_base: "https://ehr.example/fhir".into(),
+            token_endpoint: "https://ehr.example/token".into(),
+            issuer: issuer.map(str::to_owned),
+            require_iss,
+            client_id: "cairn".into(),
+            redirect_uri: "https://app.example/".into(),
+            scope: "launch".into(),
+            created_at_ms: 1_000_000.0,
+        }
+    }
+
+    fn params(state: Option<&str>, code: Option<&str>, error: Option<&str>) -> CallbackParams {
+        CallbackParams {
+            state: state.map(str::to_owned),
+            code: code.map(str::to_owned),
+            error: error.map(str::to_owned),
+            ..Default::default()
+        }
+    }
+
+    fn check(
+        p: CallbackParams,
+        pend: Option<PendingLaunch>,
+        now: f64,
+    ) -> Result<String, CallbackError> {
+        validate_callback(&p, pend, now).map(|(_, code)| code.secret().to_owned())
+    }
+
+    #[test]
+    fn cases() {
+        let t = 1_000_000.0;
+        let ok = || Some(pending(None, false));
+        assert_eq!(
+            check(params(Some("S"), Some("C"), None), ok(), t + 1.0),
+            Ok("C".into())
+        );
+        assert_eq!(
+            check(params(None, Some("C"), None), ok(), t),
+            Err(CallbackError::MissingState)
+        );
+        assert_eq!(
+            check(params(Some(""), Some("C"), None), ok(), t),
+            Err(CallbackError::MissingState)
+        );
+        // A replayed callback: the pending launch is already gone.
+        assert_eq!(
+            check(params(Some("S"), Some("C"), None), None, t),
+            Err(CallbackError::UnknownState)
+        );
+        assert_eq!(
+            check(params(Some("X"), Some("C"), None), ok(), t),
+            Err(CallbackError::UnknownState)
+        );
+        assert_eq!(
+            check(
+                params(Some("S"), Some("C"), None),
+                ok(),
+                t + PENDING_TTL_MS + 1.0
+            ),
+            Err(CallbackError::Expired)
+        );
+        assert_eq!(
+            check(
+                params(Some("S"), Some("C"), None),
+                ok(),
+                t - 2.0 * FUTURE_SKEW_MS
+            ),
+            Err(CallbackError::Expired)
+        );
+        assert_eq!(
+            check(params(Some("S"), Some("C"), Some("access_denied")), ok(), t),
+            Err(CallbackError::Ambiguous)
+        );
+        assert_eq!(
+            check(params(Some("S"), None, None), ok(), t),
+            Err(CallbackError::MissingCode)
+        );
+        assert_eq!(
+            check(params(Some("S"), Some(""), None), ok(), t),
+            Err(CallbackError::MissingCode)
+        );
+    }
+
+    #[test]
+    fn state_is_checked_before_the_error_is_believed() {
+        let p = params(Some("forged"), None, Some("access_denied"));
+        assert_eq!(
+            check(p, Some(pending(None, false)), 1_000_000.0),
+            Err(CallbackError::UnknownState)
+        );
+    }
+
+    #[test]
+    fn errors_map_to_codes_with_short_descriptions() {
+        let mut p = params(Some("S"), None, Some("access_denied"));
+        p.error_description = Some("x".repeat(500));
+        let Err(CallbackError::Denied { error, description }) =
+            validate_callback(&p, Some(pending(None, false)), 1_000_000.0)
+        else {
+            panic!("expected a denial");
+        };
+        assert_eq!(error, AuthErrorCode::AccessDenied);
+        assert_eq!(description.unwrap().chars().count(), 201);
+        for (code, parsed) in [
+            ("invalid_scope", AuthErrorCode::InvalidScope),
+            ("server_error", AuthErrorCode::ServerError),
+            (
+                "temporarily_unavailable",
+                AuthErrorCode::TemporarilyUnavailable,
+            ),
+            ("weird", AuthErrorCode::Other("weird".into())),
+        ] {
+            assert_eq!(AuthErrorCode::parse(code), parsed);
+        }
+    }
+
+    #[test]
+    fn rfc9207_issuer() {
+        let t = 1_000_000.0;
+        let with_iss = |iss: Option<&str>| CallbackParams {
+            iss: iss.map(str::to_owned),
+            ..params(Some("S"), Some("C"), None)
+        };
+        let expect = || Some(pending(Some("https://ehr.example/oauth2"), true));
+        assert!(check(with_iss(Some("https://ehr.example/oauth2")), expect(), t).is_ok());
+        assert_eq!(
+            check(with_iss(Some("https://evil.example")), expect(), t),
+            Err(CallbackError::IssuerMismatch)
+        );
+        assert_eq!(
+            check(with_iss(None), expect(), t),
+            Err(CallbackError::IssuerMismatch)
+        );
+        // Not promised: a missing iss is fine, a wrong one still is not.
+        let lax = || Some(pending(Some("https://ehr.example/oauth2"), false));
+        assert!(check(with_iss(None), lax(), t).is_ok());
+        assert_eq!(
+            check(with_iss(Some("https://evil.example")), lax(), t),
+            Err(CallbackError::IssuerMismatch)
+        );
+    }
+
+    #[test]
+    fn problems_never_include_the_code() {
+        let p = params(Some("S"), Some("SECRET-CODE"), Some("server_error"));
+        let err = validate_callback(&p, Some(pending(None, false)), 1_000_000.0).unwrap_err();
+        let problem = err.problem();
+        assert!(!format!("{problem:?}").contains("SECRET-CODE"));
+    }
+}

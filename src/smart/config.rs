@@ -1,0 +1,300 @@
+//! Cairn's configuration (`cairn.config.json`) and the `iss` allow-list.
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::domain::problem::{NextStep, Problem};
+use crate::smart::urls;
+
+/// The scopes Cairn asks for unless the configuration says otherwise: the EHR launch, the
+/// signed-in user, and read access to the three resources it shows.
+pub const DEFAULT_SCOPE: &str =
+    "launch openid fhirUser patient/Patient.rs patient/Encounter.rs patient/Observation.rs";
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub servers: Vec<FhirServer>,
+}
+
+/// A FHIR server Cairn may be launched from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FhirServer {
+    pub name: String,
+    /// Normalised: no trailing slash.
+    pub fhir_base: String,
+    /// Origins (`scheme://host[:port]`) where its authorize and token endpoints may live.
+    pub auth_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cairn.config.json is not valid: {0}")]
+    Json(String),
+    #[error("`client_id` is empty: set it to the client id the EHR registered for Cairn")]
+    EmptyClientId,
+    #[error("`redirect_uri` {0:?} must be an absolute https: URL (http: only on localhost)")]
+    BadRedirectUri(String),
+    #[error("`fhir_servers` is empty: list at least one FHIR server Cairn may be launched from")]
+    NoServers,
+    #[error(
+        "`fhir_servers[{index}].fhir_base` {value:?} must be an absolute https: URL (http: only on localhost) without user, query or fragment"
+    )]
+    BadFhirBase { index: usize, value: String },
+    #[error(
+        "`fhir_servers[{index}].auth_origins` entry {value:?} is not an origin like https://host"
+    )]
+    BadAuthOrigin { index: usize, value: String },
+    #[error("`fhir_servers[{index}].fhir_base` {value:?} is listed twice")]
+    DuplicateFhirBase { index: usize, value: String },
+}
+
+impl ConfigError {
+    pub fn problem(&self) -> Problem {
+        Problem::new(
+            "Cairn is not set up correctly",
+            format!("Its settings file has a mistake: {self}."),
+            NextStep::ContactSupport,
+        )
+    }
+}
+
+/// The launch named an `iss` that is not on the allow-list. No request was sent to it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the EHR address {iss:?} is not in Cairn's configuration")]
+pub struct IssError {
+    pub iss: String,
+}
+
+impl IssError {
+    pub fn problem(&self) -> Problem {
+        Problem::new(
+            "This EHR is not one Cairn is set up for",
+            format!(
+                "Cairn was opened from {}, which is not in its list of EHRs, so it did not \
+                 connect to it.",
+                crate::domain::problem::truncate_for_display(&self.iss, 200)
+            ),
+            NextStep::ContactSupport,
+        )
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    client_id: String,
+    redirect_uri: String,
+    #[serde(default)]
+    scope: Option<String>,
+    fhir_servers: Vec<RawServer>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    name: String,
+    fhir_base: String,
+    #[serde(default)]
+    auth_origins: Option<Vec<String>>,
+}
+
+pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
+    let raw: RawConfig =
+        serde_json::from_slice(json).map_err(|e| ConfigError::Json(e.to_string()))?;
+    let client_id = raw.client_id.trim().to_owned();
+    if client_id.is_empty() {
+        return Err(ConfigError::EmptyClientId);
+    }
+    match Url::parse(&raw.redirect_uri) {
+        Ok(u) if urls::is_acceptable_endpoint(&u) && u.fragment().is_none() => {}
+        _ => return Err(ConfigError::BadRedirectUri(raw.redirect_uri)),
+    }
+    if raw.fhir_servers.is_empty() {
+        return Err(ConfigError::NoServers);
+    }
+    let mut servers: Vec<FhirServer> = Vec::with_capacity(raw.fhir_servers.len());
+    for (index, s) in raw.fhir_servers.into_iter().enumerate() {
+        let bad_base = || ConfigError::BadFhirBase {
+            index,
+            value: s.fhir_base.clone(),
+        };
+        let url = Url::parse(&s.fhir_base).map_err(|_| bad_base())?;
+        if !urls::is_acceptable_endpoint(&url) || url.query().is_some() || url.fragment().is_some()
+        {
+            return Err(bad_base());
+        }
+        let fhir_base = url.as_str().trim_end_matches('/').to_owned();
+        if servers.iter().any(|other| other.fhir_base == fhir_base) {
+            return Err(ConfigError::DuplicateFhirBase {
+                index,
+                value: s.fhir_base,
+            });
+        }
+        let auth_origins = match s.auth_origins {
+            None => vec![urls::origin(&url)],
+            Some(list) => {
+                let mut origins = Vec::with_capacity(list.len());
+                for value in list {
+                    let origin = Url::parse(&value)
+                        .ok()
+                        .filter(urls::is_acceptable_endpoint)
+                        .filter(|u| u.path() == "/" && u.query().is_none())
+                        .map(|u| urls::origin(&u))
+                        .ok_or(ConfigError::BadAuthOrigin { index, value })?;
+                    origins.push(origin);
+                }
+                origins
+            }
+        };
+        servers.push(FhirServer {
+            name: s.name,
+            fhir_base,
+            auth_origins,
+        });
+    }
+    Ok(Config {
+        client_id,
+        redirect_uri: raw.redirect_uri,
+        scope: raw
+            .scope
+            .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| DEFAULT_SCOPE.to_owned()),
+        servers,
+    })
+}
+
+impl Config {
+    /// The configured server whose FHIR base is exactly `iss` (a single trailing `/` aside).
+    /// Comparison is on the string as sent: no case folding, no decoding, no host lookups, so
+    /// look-alike hosts, user-info tricks and other schemes never match.
+    pub fn server_for_iss(&self, iss: &str) -> Result<&FhirServer, IssError> {
+        let wanted = iss.strip_suffix('/').unwrap_or(iss);
+        self.servers
+            .iter()
+            .find(|s| !wanted.is_empty() && s.fhir_base == wanted)
+            .ok_or_else(|| IssError {
+                iss: iss.to_owned(),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_with(base: &str) -> Config {
+        let json = format!(
+            r#"{{"client_id":"cairn","redirect_uri":"https://app.example/","fhir_servers":[{{"name":"Epic","fhir_base":"{base}"}}]}}"#
+        );
+        parse_config(json.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn iss_must_match_a_configured_base_exactly() {
+        let config = config_with("https://epic.example/api/FHIR/R4");
+        let cases = [
+            ("https://epic.example/api/FHIR/R4", true),
+            ("https://epic.example/api/FHIR/R4/", true),
+            ("https://epic.example/api/FHIR/R4//", false),
+            ("http://epic.example/api/FHIR/R4", false),
+            ("https://evil.example/api/FHIR/R4", false),
+            ("https://epic.example@evil.example/api/FHIR/R4", false),
+            ("https://epic.example.evil.com/api/FHIR/R4", false),
+            ("https://EPIC.example/api/FHIR/R4", false),
+            ("https://epic.example/api/fhir/r4", false),
+            ("https://epic.example:8443/api/FHIR/R4", false),
+            ("https://xn--epc-bla.example/api/FHIR/R4", false),
+            ("https://epic.example/api/FHIR/R4?x=1", false),
+            ("https://epic.example/api/FHIR/R4/../R4", false),
+            (
+                "javascript:alert(1)//https://epic.example/api/FHIR/R4",
+                false,
+            ),
+            ("", false),
+            ("/", false),
+        ];
+        for (iss, allowed) in cases {
+            assert_eq!(config.server_for_iss(iss).is_ok(), allowed, "iss {iss:?}");
+        }
+    }
+
+    #[test]
+    fn a_trailing_slash_in_the_configuration_is_normalised() {
+        let config = config_with("https://epic.example/fhir/");
+        assert_eq!(config.servers[0].fhir_base, "https://epic.example/fhir");
+        assert!(config.server_for_iss("https://epic.example/fhir").is_ok());
+    }
+
+    #[test]
+    fn defaults_scope_and_auth_origin() {
+        let config = config_with("https://epic.example:8443/fhir");
+        assert_eq!(config.scope, DEFAULT_SCOPE);
+        assert_eq!(
+            config.servers[0].auth_origins,
+            ["https://epic.example:8443"]
+        );
+    }
+
+    #[test]
+    fn bad_configurations_name_the_field() {
+        let server = r#"[{"name":"E","fhir_base":"https://e.example/fhir"}]"#;
+        let cases: &[(String, &str)] = &[
+            ("not json".into(), "not valid"),
+            (
+                format!(r#"{{"client_id":"c","redirect_uri":"https://a/","fhir_servers":{server},"extra":1}}"#),
+                "unknown field `extra`",
+            ),
+            (
+                format!(r#"{{"client_id":" ","redirect_uri":"https://a/","fhir_servers":{server}}}"#),
+                "`client_id` is empty",
+            ),
+            (
+                format!(r#"{{"client_id":"c","redirect_uri":"http://app.example/","fhir_servers":{server}}}"#),
+                "`redirect_uri`",
+            ),
+            (
+                format!(r#"{{"client_id":"c","redirect_uri":"/relative","fhir_servers":{server}}}"#),
+                "`redirect_uri`",
+            ),
+            (
+                r#"{"client_id":"c","redirect_uri":"https://a/","fhir_servers":[]}"#.into(),
+                "`fhir_servers` is empty",
+            ),
+            (
+                r#"{"client_id":"c","redirect_uri":"https://a/","fhir_servers":[{"name":"E","fhir_base":"http://e.example/fhir"}]}"#.into(),
+                "`fhir_servers[0].fhir_base`",
+            ),
+            (
+                r#"{"client_id":"c","redirect_uri":"https://a/","fhir_servers":[{"name":"E","fhir_base":"https://u:p@e.example/fhir"}]}"#.into(),
+                "`fhir_servers[0].fhir_base`",
+            ),
+            (
+                r#"{"client_id":"c","redirect_uri":"https://a/","fhir_servers":[{"name":"E","fhir_base":"https://e.example/fhir"},{"name":"F","fhir_base":"https://e.example/fhir/"}]}"#.into(),
+                "listed twice",
+            ),
+            (
+                r#"{"client_id":"c","redirect_uri":"https://a/","fhir_servers":[{"name":"E","fhir_base":"https://e.example/fhir","auth_origins":["https://e.example/oauth2"]}]}"#.into(),
+                "`fhir_servers[0].auth_origins`",
+            ),
+        ];
+        for (json, expected) in cases {
+            let err = parse_config(json.as_bytes()).unwrap_err().to_string();
+            assert!(
+                err.contains(expected),
+                "{json}\n→ {err}\n(expected {expected:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn loopback_may_use_http() {
+        let json = br#"{"client_id":"cairn-dev","redirect_uri":"http://127.0.0.1:8080/","fhir_servers":[{"name":"Dev","fhir_base":"http://127.0.0.1:9090/fhir"}]}"#;
+        let config = parse_config(json).unwrap();
+        assert_eq!(config.servers[0].auth_origins, ["http://127.0.0.1:9090"]);
+    }
+}

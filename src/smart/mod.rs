@@ -1,0 +1,15 @@
+//! SMART App Launch 2.2 for a public browser client, sans IO.
+//!
+//! This module builds requests as data and parses responses; it performs no network I/O, reads
+//! no clock and no random source (callers pass `now_ms` and random bytes), and never panics on
+//! input. The browser layer (`crate::web`) sends what it builds.
+
+pub mod authorize;
+pub mod callback;
+pub mod config;
+pub mod discovery;
+pub mod launch;
+pub mod pkce;
+pub mod secret;
+pub mod token;
+mod urls;

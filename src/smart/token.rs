@@ -1,0 +1,417 @@
+//! The code exchange: token request and a lenient, strict-where-it-matters response parser.
+
+use serde_json::{Map, Value};
+
+use crate::domain::problem::{NextStep, Problem, truncate_for_display};
+use crate::http::{HttpRequest, HttpResponse, Method};
+use crate::smart::authorize::PendingLaunch;
+use crate::smart::secret::{AccessToken, AuthCode, IdToken, RefreshToken};
+
+/// Lifetime assumed when the server sends no usable `expires_in` (as fhirclient does).
+pub const DEFAULT_EXPIRES_IN_S: f64 = 300.0;
+/// Longest lifetime believed.
+pub const MAX_EXPIRES_IN_S: f64 = 86_400.0;
+const MAX_TOKEN_RESPONSE_BYTES: usize = 256 * 1024;
+
+/// What the token endpoint granted.
+#[derive(Clone)]
+pub struct TokenSet {
+    pub access_token: AccessToken,
+    /// The granted scope (may be less than asked).
+    pub scope: String,
+    /// Seconds the token is valid for, from receipt, clamped to `[0, MAX_EXPIRES_IN_S]`.
+    pub expires_in_s: f64,
+    pub patient: Option<String>,
+    pub encounter: Option<String>,
+    pub need_patient_banner: bool,
+    pub smart_style_url: Option<String>,
+    pub id_token: Option<IdToken>,
+    pub refresh_token: Option<RefreshToken>,
+    pub fhir_base: String,
+}
+
+impl std::fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSet")
+            .field("access_token", &self.access_token)
+            .field("scope", &self.scope)
+            .field("expires_in_s", &self.expires_in_s)
+            .field("patient", &self.patient)
+            .field("encounter", &self.encounter)
+            .field("need_patient_banner", &self.need_patient_banner)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("fhir_base", &self.fhir_base)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the EHR refused the sign-in code ({error})")]
+    Rejected {
+        error: String,
+        description: Option<String>,
+    },
+    #[error("the EHR's token service failed (HTTP {0})")]
+    Server(u16),
+    #[error("the EHR's token service answered HTTP {0}")]
+    Http(u16),
+    #[error("the EHR's token answer is not readable")]
+    Malformed,
+    #[error("the EHR's token answer has no access token")]
+    MissingAccessToken,
+    #[error("the EHR issued a token of an unsupported type")]
+    WrongTokenType,
+    #[error("the EHR did not say which patient is open")]
+    MissingPatient,
+}
+
+impl TokenError {
+    pub fn problem(&self) -> Problem {
+        let title = match self {
+            TokenError::Rejected { .. } => "Your EHR did not accept the sign-in",
+            TokenError::MissingPatient => "No patient is open",
+            _ => "Cairn could not complete the sign-in",
+        };
+        let mut detail = format!("{self}.");
+        if let TokenError::Rejected {
+            description: Some(d),
+            ..
+        } = self
+        {
+            detail.push_str(&format!(" The EHR said: “{d}”"));
+        }
+        // A sign-in code is single-use: every failure here needs a fresh launch.
+        Problem::new(title, detail, NextStep::Relaunch)
+    }
+}
+
+/// The form-encoded code exchange for a public client (no secret).
+pub fn token_request(pending: &PendingLaunch, code: &AuthCode) -> HttpRequest {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "authorization_code")
+        .append_pair("code", code.secret())
+        .append_pair("redirect_uri", &pending.redirect_uri)
+        .append_pair("client_id", &pending.client_id)
+        .append_pair("code_verifier", pending.code_verifier.secret())
+        .finish();
+    HttpRequest {
+        method: Method::Post,
+        url: pending.token_endpoint.clone(),
+        headers: vec![
+            (
+                "Content-Type".into(),
+                "application/x-www-form-urlencoded".into(),
+            ),
+            ("Accept".into(), "application/json".into()),
+        ],
+        body: Some(body),
+    }
+}
+
+pub fn parse_token_response(
+    pending: &PendingLaunch,
+    resp: &HttpResponse,
+) -> Result<TokenSet, TokenError> {
+    if resp.body.len() > MAX_TOKEN_RESPONSE_BYTES {
+        return Err(TokenError::Malformed);
+    }
+    let json: Option<Map<String, Value>> = serde_json::from_slice::<Value>(&resp.body)
+        .ok()
+        .and_then(|v| match v {
+            Value::Object(m) => Some(m),
+            _ => None,
+        });
+    if !resp.is_success() {
+        let oauth_error = json
+            .as_ref()
+            .and_then(|m| m.get("error"))
+            .and_then(Value::as_str);
+        return Err(match (resp.status, oauth_error) {
+            (400 | 401, Some(error)) => TokenError::Rejected {
+                error: truncate_for_display(error, 60),
+                description: json
+                    .as_ref()
+                    .and_then(|m| m.get("error_description"))
+                    .and_then(Value::as_str)
+                    .map(|d| truncate_for_display(d, 200)),
+            },
+            (status, _) if status >= 500 => TokenError::Server(status),
+            (status, _) => TokenError::Http(status),
+        });
+    }
+    let Some(json) = json else {
+        return Err(TokenError::Malformed);
+    };
+    let text = |k: &str| {
+        json.get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let Some(access_token) = text("access_token") else {
+        return Err(TokenError::MissingAccessToken);
+    };
+    if !text("token_type").is_some_and(|t| t.eq_ignore_ascii_case("bearer")) {
+        return Err(TokenError::WrongTokenType);
+    }
+    let patient = text("patient");
+    let wants_patient = pending
+        .scope
+        .split_whitespace()
+        .any(|s| s == "launch" || s == "launch/patient");
+    if wants_patient && patient.is_none() {
+        return Err(TokenError::MissingPatient);
+    }
+    Ok(TokenSet {
+        access_token: AccessToken::new(access_token),
+        scope: text("scope").unwrap_or_else(|| pending.scope.clone()),
+        expires_in_s: expires_in(json.get("expires_in")),
+        patient,
+        encounter: text("encounter"),
+        // Only an explicit false hides the banner: absent or odd values show it.
+        need_patient_banner: !json.get("need_patient_banner").is_some_and(is_false),
+        smart_style_url: text("smart_style_url"),
+        id_token: text("id_token").map(IdToken::new),
+        refresh_token: text("refresh_token").map(RefreshToken::new),
+        fhir_base: pending.fhir_base.clone(),
+    })
+}
+
+fn expires_in(value: Option<&Value>) -> f64 {
+    let seconds = match value {
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    match seconds {
+        Some(s) if s.is_finite() => s.clamp(0.0, MAX_EXPIRES_IN_S),
+        _ => DEFAULT_EXPIRES_IN_S,
+    }
+}
+
+fn is_false(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => !b,
+        Value::String(s) => s.eq_ignore_ascii_case("false"),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smart::secret::CodeVerifier;
+
+    fn pending(scope: &str) -> PendingLaunch {
+        PendingLaunch {
+            state: "S".into(),
+            code_verifier: CodeVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into()),
+            fhir_base: "https://ehr.example/fhir".into(),
+            token_endpoint: "https://ehr.example/oauth2/token".into(),
+            issuer: None,
+            require_iss: false,
+            client_id: "cairn app".into(),
+            redirect_uri: "https://app.example/cb?x=1".into(),
+            scope: scope.into(),
+            created_at_ms: 0.0,
+        }
+    }
+
+    fn ok(body: &str) -> HttpResponse {
+        HttpResponse {
+            status: 200,
+            content_type: Some("application/json".into()),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn token_request_snapshot() {
+        let req = token_request(&pending("launch"), &AuthCode::new("a+b/c=".into()));
+        assert_eq!(req.method, Method::Post);
+        assert_eq!(req.url, "https://ehr.example/oauth2/token");
+        assert_eq!(
+            req.header("content-type"),
+            Some("application/x-www-form-urlencoded")
+        );
+        assert_eq!(
+            req.body.as_deref(),
+            Some(
+                "grant_type=authorization_code&code=a%2Bb%2Fc%3D\
+                 &redirect_uri=https%3A%2F%2Fapp.example%2Fcb%3Fx%3D1&client_id=cairn+app\
+                 &code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+            )
+        );
+        assert!(
+            req.header("authorization").is_none(),
+            "a public client sends no secret"
+        );
+    }
+
+    #[test]
+    fn epic_shaped_response() {
+        let body = r#"{"access_token":"AT-1","token_type":"bearer","expires_in":3240,
+            "scope":"launch patient/Patient.read","state":"S","patient":"eXYZ",
+            "__epic.dstu2.patient":"T1","need_patient_banner":"false","location":"L",
+            "loginDepartment":"D","appointment":"A","encounter":"E1","smart_style_url":"https://s"}"#;
+        let t = parse_token_response(&pending("launch"), &ok(body)).unwrap();
+        assert_eq!(t.access_token.secret(), "AT-1");
+        assert_eq!(t.scope, "launch patient/Patient.read");
+        assert_eq!(t.expires_in_s, 3240.0);
+        assert_eq!(t.patient.as_deref(), Some("eXYZ"));
+        assert_eq!(t.encounter.as_deref(), Some("E1"));
+        assert!(!t.need_patient_banner);
+        assert_eq!(t.fhir_base, "https://ehr.example/fhir");
+        assert!(!format!("{t:?}").contains("AT-1"));
+    }
+
+    #[test]
+    fn banner_is_hidden_only_by_an_explicit_false() {
+        for (value, shown) in [
+            ("true", true),
+            ("false", false),
+            (r#""false""#, false),
+            (r#""FALSE""#, false),
+            (r#""true""#, true),
+            ("0", true),
+            ("null", true),
+            (r#""no""#, true),
+        ] {
+            let body = format!(
+                r#"{{"access_token":"A","token_type":"Bearer","patient":"p","need_patient_banner":{value}}}"#
+            );
+            let t = parse_token_response(&pending("launch"), &ok(&body)).unwrap();
+            assert_eq!(t.need_patient_banner, shown, "need_patient_banner {value}");
+        }
+        let t = parse_token_response(
+            &pending("launch"),
+            &ok(r#"{"access_token":"A","token_type":"Bearer","patient":"p"}"#),
+        )
+        .unwrap();
+        assert!(t.need_patient_banner, "absent means show");
+    }
+
+    #[test]
+    fn expires_in_is_clamped() {
+        for (value, seconds) in [
+            ("3600", 3600.0),
+            (r#""1800""#, 1800.0),
+            ("0", 0.0),
+            ("-5", 0.0),
+            ("1e12", MAX_EXPIRES_IN_S),
+            (r#""soon""#, DEFAULT_EXPIRES_IN_S),
+            ("null", DEFAULT_EXPIRES_IN_S),
+        ] {
+            let body = format!(
+                r#"{{"access_token":"A","token_type":"Bearer","patient":"p","expires_in":{value}}}"#
+            );
+            let t = parse_token_response(&pending("launch"), &ok(&body)).unwrap();
+            assert_eq!(t.expires_in_s, seconds, "expires_in {value}");
+        }
+    }
+
+    #[test]
+    fn refusals() {
+        let p = pending("launch openid");
+        let cases: Vec<(HttpResponse, TokenError)> = vec![
+            (
+                HttpResponse {
+                    status: 400,
+                    ..ok(r#"{"error":"invalid_grant","error_description":"used"}"#)
+                },
+                TokenError::Rejected {
+                    error: "invalid_grant".into(),
+                    description: Some("used".into()),
+                },
+            ),
+            (
+                HttpResponse {
+                    status: 400,
+                    ..ok("<html>")
+                },
+                TokenError::Http(400),
+            ),
+            (
+                HttpResponse {
+                    status: 500,
+                    ..ok("{}")
+                },
+                TokenError::Server(500),
+            ),
+            (
+                HttpResponse {
+                    status: 503,
+                    ..ok("")
+                },
+                TokenError::Server(503),
+            ),
+            (ok("<html>oops</html>"), TokenError::Malformed),
+            (ok(r#"["access_token"]"#), TokenError::Malformed),
+            (
+                ok(r#"{"token_type":"Bearer","patient":"p"}"#),
+                TokenError::MissingAccessToken,
+            ),
+            (
+                ok(r#"{"access_token":"","token_type":"Bearer","patient":"p"}"#),
+                TokenError::MissingAccessToken,
+            ),
+            (
+                ok(r#"{"access_token":"A","token_type":"mac","patient":"p"}"#),
+                TokenError::WrongTokenType,
+            ),
+            (
+                ok(r#"{"access_token":"A","token_type":"DPoP","patient":"p"}"#),
+                TokenError::WrongTokenType,
+            ),
+            (
+                ok(r#"{"access_token":"A","patient":"p"}"#),
+                TokenError::WrongTokenType,
+            ),
+            (
+                ok(r#"{"access_token":"A","token_type":"Bearer"}"#),
+                TokenError::MissingPatient,
+            ),
+            (
+                ok(r#"{"access_token":"A","token_type":"Bearer","patient":""}"#),
+                TokenError::MissingPatient,
+            ),
+        ];
+        for (resp, expected) in cases {
+            assert_eq!(parse_token_response(&p, &resp).map(|_| ()), Err(expected));
+        }
+    }
+
+    #[test]
+    fn no_patient_needed_without_a_launch_scope() {
+        let t = parse_token_response(
+            &pending("openid fhirUser"),
+            &ok(r#"{"access_token":"A","token_type":"Bearer"}"#),
+        )
+        .unwrap();
+        assert_eq!(t.patient, None);
+        assert_eq!(t.scope, "openid fhirUser");
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut rng = crate::smart::pkce::tests::SplitMix(3);
+        let seed = br#"{"access_token":"A","token_type":"Bearer","patient":"p","expires_in":1}"#;
+        for _ in 0..5000 {
+            let mut body = seed.to_vec();
+            for _ in 0..(rng.next() % 6) {
+                let at = (rng.next() as usize) % body.len();
+                body[at] = (rng.next() & 0xff) as u8;
+            }
+            let resp = HttpResponse {
+                status: 200,
+                content_type: None,
+                body,
+            };
+            let _ = parse_token_response(&pending("launch"), &resp);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Sends the core's [`HttpRequest`]s with `fetch`.
+
+use gloo_net::http::{Request, RequestBuilder};
+use web_sys::{ReferrerPolicy, RequestCredentials};
+
+use crate::http::{HttpRequest, HttpResponse, Method};
+
+/// The request never reached the server or its answer never arrived (offline, DNS, CORS, abort).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("network error: {0}")]
+pub struct NetworkError(pub String);
+
+/// Sends a request without cookies or a `Referer`, and reads the whole body.
+pub async fn send(req: &HttpRequest) -> Result<HttpResponse, NetworkError> {
+    let builder: RequestBuilder = match req.method {
+        Method::Get => Request::get(&req.url),
+        Method::Post => Request::post(&req.url),
+    };
+    let mut builder = builder
+        .credentials(RequestCredentials::Omit)
+        .referrer_policy(ReferrerPolicy::NoReferrer);
+    for (name, value) in &req.headers {
+        builder = builder.header(name, value);
+    }
+    let request = match &req.body {
+        Some(body) => builder.body(body.clone()),
+        None => builder.build(),
+    }
+    .map_err(|e| NetworkError(e.to_string()))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| NetworkError(e.to_string()))?;
+    let status = response.status();
+    let content_type = response.headers().get("content-type");
+    let body = response
+        .binary()
+        .await
+        .map_err(|e| NetworkError(e.to_string()))?;
+    Ok(HttpResponse {
+        status,
+        content_type,
+        body,
+    })
+}

@@ -1,0 +1,20 @@
+//! The browser layer: the only code that touches `web_sys`, `gloo` and `getrandom`.
+//!
+//! Each function is a thin shell around one browser API. Errors are plain Rust values (no
+//! `JsValue`) so they can cross into the user interface and the core's types.
+
+pub mod clock;
+pub mod http;
+pub mod location;
+pub mod random;
+pub mod storage;
+
+/// Removes the static "Loading Cairn…" message that `index.html` shows until the app starts.
+pub fn remove_boot_message() {
+    if let Some(el) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("boot"))
+    {
+        el.remove();
+    }
+}

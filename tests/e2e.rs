@@ -1,0 +1,283 @@
+//! End to end in real headless Chromium: the development EHR, Cairn's release build, an EHR
+//! launch inside the EHR's iframe. Run by `cargo xtask test`, which builds `dist/` first and sets
+//! `CAIRN_DIST`. Screenshots of each end state go to `target/e2e/`.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+
+/// The development EHR and Cairn, each on its own loopback origin.
+struct Stack {
+    ehr: sandbox::Ehr,
+    ehr_url: String,
+    app_url: String,
+}
+
+async fn start_stack() -> Stack {
+    let dist = PathBuf::from(std::env::var("CAIRN_DIST").expect(
+        "CAIRN_DIST is not set: run the end-to-end tests with `cargo xtask test`, which builds dist/",
+    ));
+    assert!(
+        dist.join("index.html").exists(),
+        "no release build in {}",
+        dist.display()
+    );
+    let ehr_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ehr_port = ehr_listener.local_addr().unwrap().port();
+    let app_port = app_listener.local_addr().unwrap().port();
+    let ehr = sandbox::Ehr::new(sandbox::Config::dev(ehr_port, app_port));
+    let config_json = sandbox::cairn_config_json(&ehr);
+    tokio::spawn(ehr.clone().serve(ehr_listener));
+    tokio::spawn(sandbox::apphost::serve(app_listener, dist, config_json));
+    Stack {
+        ehr,
+        ehr_url: format!("http://127.0.0.1:{ehr_port}/"),
+        app_url: format!("http://127.0.0.1:{app_port}/"),
+    }
+}
+
+/// A private headless Chromium driven through ChromeDriver; both end with it.
+struct Browser {
+    client: Client,
+    _driver: Child,
+    _profile: TempDir,
+}
+
+async fn browser() -> Browser {
+    let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or("/usr/bin/chromedriver".into());
+    let chromium = std::env::var("CHROMIUM").unwrap_or("/usr/bin/chromium".into());
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let driver = Command::new(&chromedriver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {chromedriver}: {e}"));
+    let profile = TempDir::new();
+    let caps = json!({
+        "goog:chromeOptions": {
+            "binary": chromium,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1280,800", "--no-first-run", "--disable-quic",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                format!("--user-data-dir={}", profile.0.display()),
+            ]
+        }
+    });
+    let caps = caps.as_object().unwrap().clone().into_iter().collect();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut last_err = None;
+    for _ in 0..100 {
+        match ClientBuilder::rustls()
+            .expect("rustls roots")
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(client) => {
+                return Browser {
+                    client,
+                    _driver: driver,
+                    _profile: profile,
+                };
+            }
+            Err(e) => last_err = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("ChromeDriver did not start: {last_err:?}");
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let unique = format!(
+            "cairn-e2e-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        let path = std::env::temp_dir().join(unique);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/e2e");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+async fn text_of(client: &Client, css: &str) -> String {
+    client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ehr_launch_in_an_iframe_shows_that_patients_banner() {
+    let stack = start_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    let patients = stack.ehr.patients();
+    assert!(
+        patients.len() >= 3,
+        "the development EHR serves at least three patients"
+    );
+    // The second patient, so a Cairn that always showed the first would fail.
+    let patient = &patients[1];
+
+    c.goto(&stack.ehr_url).await.unwrap();
+    c.find(Locator::LinkText(&patient.name))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("app"))
+        .await
+        .unwrap()
+        .enter_frame()
+        .await
+        .unwrap();
+
+    let shown_name = text_of(c, ".banner__name").await;
+    let facts = text_of(c, ".banner__facts").await;
+    screenshot(c, "ehr-launch-banner").await;
+
+    assert_eq!(shown_name, patient.name);
+    assert!(
+        facts.contains(&patient.birth_date),
+        "{facts:?} lacks {}",
+        patient.birth_date
+    );
+    let gender = capitalised(&patient.gender);
+    assert!(facts.contains(&gender), "{facts:?} lacks {gender}");
+
+    // The code and state are gone from the address bar, and no token reached storage.
+    let search = c.execute("return location.search", vec![]).await.unwrap();
+    assert_eq!(search, json!(""));
+    let storage = c
+        .execute("return JSON.stringify(sessionStorage) + JSON.stringify(localStorage) + document.cookie", vec![])
+        .await
+        .unwrap();
+    assert!(
+        !storage.to_string().contains("AT-CANARY"),
+        "token in storage: {storage}"
+    );
+
+    // Exactly one code exchange and one Patient read, the read with a bearer token.
+    let log = stack.ehr.requests();
+    let token_posts = log
+        .iter()
+        .filter(|r| r.method == "POST" && r.path_and_query.starts_with("/oauth2/token"))
+        .count();
+    assert_eq!(token_posts, 1, "{log:#?}");
+    let reads: Vec<_> = log
+        .iter()
+        .filter(|r| r.method == "GET" && r.path_and_query.starts_with("/fhir/Patient/"))
+        .collect();
+    assert_eq!(reads.len(), 1, "{log:#?}");
+    assert!(reads[0].path_and_query.ends_with(&patient.id));
+    assert!(
+        reads[0]
+            .authorization
+            .as_deref()
+            .is_some_and(|a| a.starts_with("Bearer AT-CANARY-"))
+    );
+    c.clone().close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_from_an_unconfigured_iss_is_refused_before_any_request_to_it() {
+    let stack = start_stack().await;
+    // A second EHR that Cairn's configuration does not list: it must never hear from Cairn.
+    let evil_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let evil_port = evil_listener.local_addr().unwrap().port();
+    let app_port: u16 = stack
+        .app_url
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let evil = sandbox::Ehr::new(sandbox::Config::dev(evil_port, app_port));
+    tokio::spawn(evil.clone().serve(evil_listener));
+
+    let b = browser().await;
+    let c = &b.client;
+    let iss = evil.fhir_base();
+    let url = format!("{}?launch=abc&iss={}", stack.app_url, urlencode(&iss));
+    c.goto(&url).await.unwrap();
+    let title = text_of(c, ".problem__title").await;
+    let detail = text_of(c, ".problem__detail").await;
+    screenshot(c, "unknown-iss-refused").await;
+
+    assert!(title.contains("not one Cairn is set up for"), "{title}");
+    assert!(
+        detail.contains(&iss),
+        "the message names the refused address: {detail}"
+    );
+    assert!(
+        evil.requests().is_empty(),
+        "Cairn contacted the unknown iss: {:#?}",
+        evil.requests()
+    );
+    assert!(
+        stack.ehr.requests().is_empty(),
+        "{:#?}",
+        stack.ehr.requests()
+    );
+    c.clone().close().await.unwrap();
+}
+
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|f| f.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
