@@ -1,0 +1,83 @@
+//! `sandbox [--ehr-port 9090] [--app-port 8080] [--dist PATH]`: the development EHR on
+//! 127.0.0.1, and Cairn's build from `--dist` on its own port.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use sandbox::{Config, Ehr, apphost, cairn_config_json};
+use tokio::net::TcpListener;
+
+struct Args {
+    ehr_port: u16,
+    app_port: u16,
+    dist: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        ehr_port: 9090,
+        app_port: 8080,
+        dist: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--ehr-port" => {
+                args.ehr_port = value()?.parse().map_err(|e| format!("--ehr-port: {e}"))?
+            }
+            "--app-port" => {
+                args.app_port = value()?.parse().map_err(|e| format!("--app-port: {e}"))?
+            }
+            "--dist" => args.dist = Some(PathBuf::from(value()?)),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(args)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!(
+                "sandbox: {e}\nusage: sandbox [--ehr-port 9090] [--app-port 8080] [--dist PATH]"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let ehr = Ehr::new(Config::dev(args.ehr_port, args.app_port));
+    let ehr_listener = match TcpListener::bind(("127.0.0.1", args.ehr_port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("sandbox: cannot listen on 127.0.0.1:{}: {e}", args.ehr_port);
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(dist) = args.dist {
+        let app_listener = match TcpListener::bind(("127.0.0.1", args.app_port)).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("sandbox: cannot listen on 127.0.0.1:{}: {e}", args.app_port);
+                return ExitCode::FAILURE;
+            }
+        };
+        tokio::spawn(apphost::serve(app_listener, dist, cairn_config_json(&ehr)));
+        println!("Cairn:           http://127.0.0.1:{}/", args.app_port);
+    }
+    println!(
+        "Development EHR: http://127.0.0.1:{}/  <- open this, then choose a patient",
+        args.ehr_port
+    );
+    tokio::select! {
+        result = ehr.serve(ehr_listener) => {
+            if let Err(e) = result {
+                eprintln!("sandbox: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    ExitCode::SUCCESS
+}

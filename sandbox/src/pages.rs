@@ -1,0 +1,114 @@
+//! The EHR's own HTML pages: the patient list and the chart that embeds Cairn.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::Ehr;
+
+pub async fn ehr_home(State(ehr): State<Ehr>) -> Html<String> {
+    let rows: String = ehr
+        .patients()
+        .iter()
+        .map(|p| {
+            format!(
+                "<tr><td><a href=\"/ehr/launch?patient={}\">{}</a></td><td>{}</td><td>{}</td></tr>",
+                url_encode(&p.id),
+                escape(&p.name),
+                escape(&p.birth_date),
+                escape(&p.gender)
+            )
+        })
+        .collect();
+    Html(page(
+        "Cairn development EHR",
+        &format!(
+            "<header class=\"bar\">Cairn development EHR</header><main><h1>Patients</h1>\
+             <p>Open a chart to launch Cairn inside it, as an EHR's embedded browser does.</p>\
+             <table><thead><tr><th>Name</th><th>Birth date</th><th>Gender</th></tr></thead>\
+             <tbody>{rows}</tbody></table></main>"
+        ),
+    ))
+}
+
+pub async fn ehr_launch(
+    State(ehr): State<Ehr>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let id = q.get("patient").map(String::as_str).unwrap_or("");
+    let Some(launch) = ehr.create_launch(id) else {
+        return (
+            StatusCode::NOT_FOUND,
+            Html(page("Not found", "<main><h1>No such patient</h1></main>")),
+        )
+            .into_response();
+    };
+    let name = ehr
+        .patients()
+        .into_iter()
+        .find(|p| p.id == id)
+        .map(|p| p.name)
+        .unwrap_or_default();
+    let src = format!(
+        "{}?launch={}&iss={}",
+        ehr.config().app_launch_url,
+        url_encode(&launch),
+        url_encode(&ehr.fhir_base())
+    );
+    Html(page(
+        &format!("Chart: {name}"),
+        &format!(
+            "<header class=\"bar\"><a href=\"/\">Cairn development EHR</a> — {}</header>\
+             <iframe id=\"app\" title=\"Cairn\" src=\"{}\"></iframe>",
+            escape(&name),
+            escape(&src)
+        ),
+    ))
+    .into_response()
+}
+
+pub fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>",
+        escape(title)
+    )
+}
+
+const STYLE: &str = "body{margin:0;font-family:system-ui,sans-serif;background:#eef1f4;color:#1b1f24;\
+display:flex;flex-direction:column;height:100vh}\
+.bar{background:#3b4a5a;color:#fff;padding:.5rem 1rem;font-weight:600}.bar a{color:#fff}\
+main{padding:1rem 1.5rem}table{border-collapse:collapse;background:#fff}\
+td,th{padding:.4rem .9rem;border-bottom:1px solid #d5dae1;text-align:left}\
+iframe{flex:1;border:0;width:100%;background:#fff}";
+
+/// HTML-escapes text for element content and quoted attributes.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+pub fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

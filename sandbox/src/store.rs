@@ -1,0 +1,85 @@
+//! The patients, compiled in from Synthea bundles, indexed by resource type and id.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+const BUNDLES: [&str; 3] = [
+    include_str!("../data/Alejandro_Riojas_a9fcc685-c7a2-4474-bf25-26c8fe4b48f9.json"),
+    include_str!("../data/Alfreda_Wyman_3287b938-4670-47eb-91e5-e0ce3df71405.json"),
+    include_str!("../data/Clemente_Kreiger_1484a42d-0eaf-4654-9cbf-6b050a5cd73b.json"),
+];
+
+/// One patient as the EHR page lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientSummary {
+    pub id: String,
+    /// "Given Family" from the official name.
+    pub name: String,
+    pub birth_date: String,
+    pub gender: String,
+}
+
+pub struct Store {
+    resources: HashMap<(String, String), Value>,
+    patients: Vec<PatientSummary>,
+}
+
+impl Store {
+    pub fn load() -> Store {
+        let mut resources = HashMap::new();
+        let mut patients = Vec::new();
+        for bundle in BUNDLES {
+            let bundle: Value = serde_json::from_str(bundle).expect("bundled data is valid JSON");
+            let entries = bundle["entry"].as_array().cloned().unwrap_or_default();
+            for entry in entries {
+                let resource = entry["resource"].clone();
+                let (Some(ty), Some(id)) =
+                    (resource["resourceType"].as_str(), resource["id"].as_str())
+                else {
+                    continue;
+                };
+                if ty == "Patient" {
+                    patients.push(summary(&resource));
+                }
+                resources.insert((ty.to_owned(), id.to_owned()), resource);
+            }
+        }
+        Store {
+            resources,
+            patients,
+        }
+    }
+
+    pub fn get(&self, resource_type: &str, id: &str) -> Option<&Value> {
+        self.resources
+            .get(&(resource_type.to_owned(), id.to_owned()))
+    }
+
+    pub fn patients(&self) -> &[PatientSummary] {
+        &self.patients
+    }
+}
+
+fn summary(patient: &Value) -> PatientSummary {
+    let names = patient["name"].as_array().cloned().unwrap_or_default();
+    let name = names
+        .iter()
+        .find(|n| n["use"] == "official")
+        .or(names.first())
+        .map(|n| {
+            let mut parts: Vec<&str> = n["given"]
+                .as_array()
+                .map(|g| g.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            parts.extend(n["family"].as_str());
+            parts.join(" ")
+        })
+        .unwrap_or_default();
+    PatientSummary {
+        id: patient["id"].as_str().unwrap_or_default().to_owned(),
+        name,
+        birth_date: patient["birthDate"].as_str().unwrap_or_default().to_owned(),
+        gender: patient["gender"].as_str().unwrap_or_default().to_owned(),
+    }
+}

@@ -1,0 +1,388 @@
+//! The development EHR's OAuth exchange and FHIR read, in process (no sockets).
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http_body_util::BodyExt;
+use sandbox::{Config, Ehr};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tower::ServiceExt;
+
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+struct Harness {
+    ehr: Ehr,
+    app: Router,
+}
+
+fn harness() -> Harness {
+    let ehr = Ehr::new(Config::dev(9090, 8080));
+    let app = ehr.router();
+    Harness { ehr, app }
+}
+
+struct Reply {
+    status: StatusCode,
+    location: Option<String>,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Harness {
+    async fn send(&self, req: Request<Body>) -> Reply {
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let location = headers
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            location,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    async fn get(&self, uri: &str) -> Reply {
+        self.send(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+    }
+
+    async fn post_form(&self, uri: &str, pairs: &[(&str, &str)]) -> Reply {
+        let body: String = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", enc(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let req = Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        self.send(req).await
+    }
+
+    fn patient(&self, n: usize) -> String {
+        self.ehr.patients()[n].id.clone()
+    }
+
+    /// The authorize URL for a fresh launch of patient `n`, with `changes` applied to the query.
+    fn authorize_uri(&self, n: usize, changes: &[(&str, &str)]) -> String {
+        let launch = self.ehr.create_launch(&self.patient(n)).unwrap();
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes()));
+        let mut params = vec![
+            ("response_type", "code".to_owned()),
+            ("client_id", "cairn-dev".to_owned()),
+            ("redirect_uri", "http://127.0.0.1:8080/".to_owned()),
+            (
+                "scope",
+                "launch openid fhirUser patient/Patient.rs".to_owned(),
+            ),
+            ("state", "state-123".to_owned()),
+            ("aud", self.ehr.fhir_base()),
+            ("launch", launch),
+            ("code_challenge", challenge),
+            ("code_challenge_method", "S256".to_owned()),
+        ];
+        for (k, v) in changes {
+            params.retain(|(name, _)| name != k);
+            if !v.is_empty() {
+                params.push((k, (*v).to_owned()));
+            }
+        }
+        let query: Vec<String> = params
+            .iter()
+            .map(|(k, v)| format!("{k}={}", enc(v)))
+            .collect();
+        format!("/oauth2/authorize?{}", query.join("&"))
+    }
+
+    /// Authorizes patient `n` and returns the code from the redirect.
+    async fn code_for(&self, n: usize) -> String {
+        let reply = self.get(&self.authorize_uri(n, &[])).await;
+        assert!(reply.status.is_redirection(), "{}", reply.body);
+        let location = reply.location.unwrap();
+        assert!(
+            location.starts_with("http://127.0.0.1:8080/?code="),
+            "{location}"
+        );
+        assert!(location.ends_with("&state=state-123"), "{location}");
+        query_param(&location, "code").unwrap()
+    }
+
+    async fn exchange(&self, code: &str, verifier: &str, redirect_uri: &str) -> Reply {
+        self.post_form(
+            "/oauth2/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", redirect_uri),
+                ("client_id", "cairn-dev"),
+                ("code_verifier", verifier),
+            ],
+        )
+        .await
+    }
+}
+
+#[tokio::test]
+async fn full_exchange_then_patient_read() {
+    let h = harness();
+    let code = h.code_for(1).await;
+    let reply = h.exchange(&code, VERIFIER, "http://127.0.0.1:8080/").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.headers[header::CACHE_CONTROL], "no-store");
+    let token: Value = serde_json::from_str(&reply.body).unwrap();
+    let access = token["access_token"].as_str().unwrap();
+    assert!(access.starts_with("AT-CANARY-") && access.len() == 10 + 32);
+    assert_eq!(token["token_type"], "Bearer");
+    assert_eq!(token["patient"], h.patient(1));
+    assert_eq!(token["need_patient_banner"], true);
+    assert!(token["expires_in"].as_u64().unwrap() > 0);
+
+    let uri = format!("/fhir/Patient/{}", h.patient(1));
+    let read = |auth: Option<String>, uri: String| {
+        let mut req = Request::get(uri);
+        if let Some(a) = auth {
+            req = req.header(header::AUTHORIZATION, a);
+        }
+        req.body(Body::empty()).unwrap()
+    };
+    let ok = h
+        .send(read(Some(format!("bearer {access}")), uri.clone()))
+        .await;
+    assert_eq!(ok.status, StatusCode::OK);
+    assert_eq!(ok.headers[header::CONTENT_TYPE], "application/fhir+json");
+    let patient: Value = serde_json::from_str(&ok.body).unwrap();
+    assert_eq!(patient["resourceType"], "Patient");
+    assert_eq!(patient["id"], h.patient(1));
+
+    let none = h.send(read(None, uri.clone())).await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+    assert!(none.headers.contains_key(header::WWW_AUTHENTICATE));
+    assert!(none.body.contains("OperationOutcome"));
+    let forged = h
+        .send(read(Some("Bearer AT-CANARY-forged".into()), uri))
+        .await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+    let other = h
+        .send(read(
+            Some(format!("Bearer {access}")),
+            format!("/fhir/Patient/{}", h.patient(0)),
+        ))
+        .await;
+    assert_eq!(
+        other.status,
+        StatusCode::FORBIDDEN,
+        "a token reads only its own patient"
+    );
+}
+
+#[tokio::test]
+async fn wrong_code_verifier_is_refused_and_burns_the_code() {
+    let h = harness();
+    let code = h.code_for(0).await;
+    let wrong = h
+        .exchange(&code, &"x".repeat(43), "http://127.0.0.1:8080/")
+        .await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    assert!(wrong.body.contains("invalid_grant"), "{}", wrong.body);
+    let retry = h.exchange(&code, VERIFIER, "http://127.0.0.1:8080/").await;
+    assert_eq!(
+        retry.status,
+        StatusCode::BAD_REQUEST,
+        "a failed attempt consumes the code"
+    );
+}
+
+#[tokio::test]
+async fn a_code_works_once() {
+    let h = harness();
+    let code = h.code_for(0).await;
+    assert_eq!(
+        h.exchange(&code, VERIFIER, "http://127.0.0.1:8080/")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let again = h.exchange(&code, VERIFIER, "http://127.0.0.1:8080/").await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert!(again.body.contains("invalid_grant"));
+}
+
+#[tokio::test]
+async fn redirect_uri_must_match_exactly() {
+    let h = harness();
+    // At authorize: an error page, never a redirect to the unregistered address.
+    for bad in [
+        "http://127.0.0.1:8080",
+        "http://127.0.0.1:8080/?x=1",
+        "http://evil.example/",
+    ] {
+        let reply = h.get(&h.authorize_uri(0, &[("redirect_uri", bad)])).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(reply.location.is_none());
+    }
+    // At the token endpoint.
+    let code = h.code_for(0).await;
+    let reply = h.exchange(&code, VERIFIER, "http://127.0.0.1:8080").await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.body.contains("invalid_grant"));
+}
+
+#[tokio::test]
+async fn authorize_refusals() {
+    let h = harness();
+    let unknown_client = h.get(&h.authorize_uri(0, &[("client_id", "other")])).await;
+    assert_eq!(unknown_client.status, StatusCode::BAD_REQUEST);
+    assert!(unknown_client.location.is_none());
+
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("aud", "http://127.0.0.1:9090/other")], "invalid_request"),
+        (&[("code_challenge_method", "plain")], "invalid_request"),
+        (&[("code_challenge_method", "")], "invalid_request"),
+        (&[("code_challenge", "")], "invalid_request"),
+        (&[("launch", "launch-unknown")], "invalid_request"),
+        (&[("scope", "patient/Patient.rs")], "invalid_scope"),
+        (&[("response_type", "token")], "unsupported_response_type"),
+    ];
+    for (changes, error) in cases {
+        let reply = h.get(&h.authorize_uri(0, changes)).await;
+        let location = reply
+            .location
+            .unwrap_or_else(|| panic!("{changes:?}: no redirect"));
+        assert_eq!(
+            query_param(&location, "error").as_deref(),
+            Some(*error),
+            "{changes:?}"
+        );
+        assert_eq!(
+            query_param(&location, "state").as_deref(),
+            Some("state-123"),
+            "{changes:?}"
+        );
+        assert_eq!(query_param(&location, "code"), None);
+    }
+}
+
+#[tokio::test]
+async fn discovery_and_metadata() {
+    let h = harness();
+    let smart = h.get("/fhir/.well-known/smart-configuration").await;
+    assert_eq!(smart.status, StatusCode::OK);
+    let smart: Value = serde_json::from_str(&smart.body).unwrap();
+    assert_eq!(
+        smart["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(
+        smart["authorization_endpoint"],
+        "http://127.0.0.1:9090/oauth2/authorize"
+    );
+    assert_eq!(
+        smart["token_endpoint"],
+        "http://127.0.0.1:9090/oauth2/token"
+    );
+    let meta = h.get("/fhir/metadata").await;
+    assert_eq!(meta.headers[header::CONTENT_TYPE], "application/fhir+json");
+    assert!(meta.body.contains("oauth-uris") && meta.body.contains("/oauth2/token"));
+}
+
+#[tokio::test]
+async fn cors_allows_only_the_app_origin() {
+    let h = harness();
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method("OPTIONS")
+            .uri("/fhir/Patient/x")
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+            .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "authorization")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let allowed = h.send(preflight("http://127.0.0.1:8080")).await;
+    assert_eq!(
+        allowed.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "http://127.0.0.1:8080"
+    );
+    let other = h.send(preflight("http://evil.example")).await;
+    // The browser compares this header with the page's origin: anything else is a refusal.
+    let granted = other.headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN);
+    assert!(
+        granted.is_none_or(|v| v != "http://evil.example" && v != "*"),
+        "{granted:?}"
+    );
+    let log = h.ehr.requests();
+    assert_eq!(log.len(), 2, "preflights are logged");
+    assert_eq!(log[0].method, "OPTIONS");
+    assert_eq!(log[0].origin.as_deref(), Some("http://127.0.0.1:8080"));
+}
+
+#[tokio::test]
+async fn ehr_pages_list_patients_and_embed_cairn() {
+    let h = harness();
+    let home = h.get("/").await;
+    let patients = h.ehr.patients();
+    assert_eq!(patients.len(), 3);
+    for p in &patients {
+        assert!(home.body.contains(&p.name), "{} missing", p.name);
+    }
+    let page = h
+        .get(&format!("/ehr/launch?patient={}", patients[2].id))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let src_start = page.body.find("src=\"").unwrap() + 5;
+    let src = &page.body[src_start..src_start + page.body[src_start..].find('"').unwrap()];
+    assert!(
+        src.starts_with("http://127.0.0.1:8080/?launch=launch-"),
+        "{src}"
+    );
+    assert!(
+        src.contains("&amp;iss=http%3A%2F%2F127.0.0.1%3A9090%2Ffhir"),
+        "{src}"
+    );
+    assert_eq!(
+        h.get("/ehr/launch?patient=nobody").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then(|| dec(v))
+    })
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn dec(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
