@@ -76,7 +76,7 @@ async fn browser() -> Browser {
             ]
         }
     });
-    let caps = caps.as_object().unwrap().clone().into_iter().collect();
+    let caps: serde_json::Map<String, serde_json::Value> = caps.as_object().unwrap().clone();
     let url = format!("http://127.0.0.1:{port}");
     let mut last_err = None;
     for _ in 0..100 {

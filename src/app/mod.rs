@@ -28,6 +28,12 @@ pub struct Chart {
     pub banner: Option<Banner>,
 }
 
+impl Chart {
+    pub fn has_banner(&self) -> bool {
+        self.banner.is_some()
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     let screen = RwSignal::new(Screen::Working("Starting Cairn…"));

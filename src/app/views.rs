@@ -49,12 +49,16 @@ pub fn problem(problem: Problem) -> impl IntoView {
 }
 
 pub fn chart(chart: Chart) -> impl IntoView {
-    match chart.banner {
-        Some(banner) => patient_banner(banner).into_any(),
-        None => view! {
-            <p class="status">"Signed in. Your EHR shows the patient's details."</p>
-        }
-        .into_any(),
+    let note = if chart.has_banner() {
+        "Signed in. This version of Cairn shows the patient banner; encounters and observations are not shown yet."
+    } else {
+        "Signed in. Your EHR shows the patient's details; encounters and observations are not shown yet."
+    };
+    view! {
+        {chart.banner.map(patient_banner)}
+        <section class="chart__body">
+            <p class="status">{note}</p>
+        </section>
     }
 }
 
