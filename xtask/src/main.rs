@@ -129,6 +129,8 @@ fn test() -> Result<()> {
             "cairn",
             "--target",
             "wasm32-unknown-unknown",
+            "--test",
+            "web",
         ])
         .env(
             "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
