@@ -69,7 +69,6 @@ fn demo() -> Result<()> {
     run(env.command("cargo").args([
         "run",
         "--quiet",
-        "--release",
         "--package",
         "sandbox",
         "--",
