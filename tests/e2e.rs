@@ -239,7 +239,11 @@ async fn launch_from_an_unconfigured_iss_is_refused_before_any_request_to_it() {
     let b = browser().await;
     let c = &b.client;
     let iss = evil.fhir_base();
-    let url = format!("{}?launch=abc&iss={}", stack.app_url, urlencode(&iss));
+    let url = format!(
+        "{}?launch=abc&iss={}",
+        stack.app_url,
+        sandbox::url_encode(&iss)
+    );
     c.goto(&url).await.unwrap();
     let title = text_of(c, ".problem__title").await;
     let detail = text_of(c, ".problem__detail").await;
@@ -269,15 +273,4 @@ fn capitalised(s: &str) -> String {
         .next()
         .map(|f| f.to_uppercase().chain(chars).collect())
         .unwrap_or_default()
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -23,6 +23,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use tower_http::cors::CorsLayer;
 
+pub use pages::url_encode;
 pub use store::PatientSummary;
 
 /// Where the EHR lives and which app it trusts. No `Default`: every value is a decision.

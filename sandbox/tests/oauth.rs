@@ -56,7 +56,7 @@ impl Harness {
     async fn post_form(&self, uri: &str, pairs: &[(&str, &str)]) -> Reply {
         let body: String = pairs
             .iter()
-            .map(|(k, v)| format!("{k}={}", enc(v)))
+            .map(|(k, v)| format!("{k}={}", sandbox::url_encode(v)))
             .collect::<Vec<_>>()
             .join("&");
         let req = Request::post(uri)
@@ -96,7 +96,7 @@ impl Harness {
         }
         let query: Vec<String> = params
             .iter()
-            .map(|(k, v)| format!("{k}={}", enc(v)))
+            .map(|(k, v)| format!("{k}={}", sandbox::url_encode(v)))
             .collect();
         format!("/oauth2/authorize?{}", query.join("&"))
     }
@@ -358,17 +358,6 @@ fn query_param(url: &str, name: &str) -> Option<String> {
         let (k, v) = pair.split_once('=')?;
         (k == name).then(|| dec(v))
     })
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn dec(s: &str) -> String {

@@ -21,18 +21,8 @@ const BROWSER_CRATES: &[&str] = &[
 
 #[test]
 fn core_does_not_depend_on_the_browser() {
-    let mut offences = Vec::new();
-    for file in CORE
-        .iter()
-        .flat_map(|p| rust_files(&project_root().join(p)))
-    {
-        let text = std::fs::read_to_string(&file).unwrap();
-        for (n, line) in text.lines().enumerate() {
-            if let Some(name) = names_browser_crate(line) {
-                offences.push(format!("{}:{}: names `{name}`", rel(&file), n + 1));
-            }
-        }
-    }
+    let offences =
+        scan_core(|line| names_browser_crate(line).map(|name| format!("names `{name}`")));
     assert!(
         offences.is_empty(),
         "the core (src/http.rs, src/smart, src/fhir, src/domain) must not use browser crates:\n{}",
@@ -49,6 +39,21 @@ fn core_does_not_read_the_clock_or_rng() {
         "OsRng",
         "Date::now",
     ];
+    let offences = scan_core(|line| {
+        banned
+            .iter()
+            .find(|b| line.contains(*b))
+            .map(|b| format!("`{b}`"))
+    });
+    assert!(
+        offences.is_empty(),
+        "time and randomness are parameters:\n{}",
+        offences.join("\n")
+    );
+}
+
+/// Runs `check` on every line of the core; returns `file:line: finding` for each finding.
+fn scan_core(check: impl Fn(&str) -> Option<String>) -> Vec<String> {
     let mut offences = Vec::new();
     for file in CORE
         .iter()
@@ -56,18 +61,12 @@ fn core_does_not_read_the_clock_or_rng() {
     {
         let text = std::fs::read_to_string(&file).unwrap();
         for (n, line) in text.lines().enumerate() {
-            for b in banned {
-                if line.contains(b) {
-                    offences.push(format!("{}:{}: `{b}`", rel(&file), n + 1));
-                }
+            if let Some(finding) = check(line) {
+                offences.push(format!("{}:{}: {finding}", rel(&file), n + 1));
             }
         }
     }
-    assert!(
-        offences.is_empty(),
-        "time and randomness are parameters:\n{}",
-        offences.join("\n")
-    );
+    offences
 }
 
 #[test]
