@@ -292,6 +292,21 @@ mod tests {
     }
 
     #[test]
+    fn unicode_hosts_are_refused_punycode_is_accepted() {
+        let json = |base: &str| {
+            format!(
+                r#"{{"client_id":"c","redirect_uri":"https://a.example/","fhir_servers":[{{"name":"E","fhir_base":"{base}"}}]}}"#
+            )
+        };
+        let err = parse_config(json("https://bücher.example/fhir").as_bytes()).unwrap_err();
+        assert!(
+            err.to_string().contains("`fhir_servers[0].fhir_base`"),
+            "{err}"
+        );
+        assert!(parse_config(json("https://xn--bcher-kva.example/fhir").as_bytes()).is_ok());
+    }
+
+    #[test]
     fn loopback_may_use_http() {
         let json = br#"{"client_id":"cairn-dev","redirect_uri":"http://127.0.0.1:8080/","fhir_servers":[{"name":"Dev","fhir_base":"http://127.0.0.1:9090/fhir"}]}"#;
         let config = parse_config(json).unwrap();
