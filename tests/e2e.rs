@@ -156,21 +156,7 @@ async fn ehr_launch_in_an_iframe_shows_that_patients_banner() {
     // The second patient, so a Cairn that always showed the first would fail.
     let patient = &patients[1];
 
-    c.goto(&stack.ehr_url).await.unwrap();
-    c.find(Locator::LinkText(&patient.name))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Id("app"))
-        .await
-        .unwrap()
-        .enter_frame()
-        .await
-        .unwrap();
+    open_chart(c, &stack, &patient.name).await;
 
     let shown_name = text_of(c, ".banner__name").await;
     let facts = text_of(c, ".banner__facts").await;
@@ -265,6 +251,47 @@ async fn launch_from_an_unconfigured_iss_is_refused_before_any_request_to_it() {
         stack.ehr.requests()
     );
     c.clone().close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_falls_back_to_the_capability_statement() {
+    let stack = start_stack().await;
+    stack.ehr.inject(sandbox::Fault::DiscoveryNotFound);
+    let b = browser().await;
+    let c = &b.client;
+    let patient = &stack.ehr.patients()[0];
+    open_chart(c, &stack, &patient.name).await;
+    assert_eq!(text_of(c, ".banner__name").await, patient.name);
+    let log = stack.ehr.requests();
+    let paths: Vec<&str> = log.iter().map(|r| r.path_and_query.as_str()).collect();
+    let well_known = paths
+        .iter()
+        .position(|p| p.ends_with("/.well-known/smart-configuration"));
+    let metadata = paths.iter().position(|p| *p == "/fhir/metadata");
+    assert!(
+        matches!((well_known, metadata), (Some(w), Some(m)) if w < m),
+        "expected .well-known, then /metadata: {paths:#?}"
+    );
+    c.clone().close().await.unwrap();
+}
+
+/// On the EHR page, opens `name`'s chart and enters the frame Cairn runs in.
+async fn open_chart(c: &Client, stack: &Stack, name: &str) {
+    c.goto(&stack.ehr_url).await.unwrap();
+    c.find(Locator::LinkText(name))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("app"))
+        .await
+        .unwrap()
+        .enter_frame()
+        .await
+        .unwrap();
 }
 
 fn capitalised(s: &str) -> String {

@@ -5,9 +5,17 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::{Ehr, oauth};
+use crate::{Ehr, Fault, oauth};
 
 pub async fn smart_configuration(State(ehr): State<Ehr>) -> Response {
+    if ehr.has_fault(Fault::DiscoveryNotFound) {
+        return (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, HeaderValue::from_static("text/html"))],
+            "<html><body><h1>404 Not Found</h1></body></html>",
+        )
+            .into_response();
+    }
     let origin = &ehr.config().origin;
     let body = json!({
         "issuer": ehr.issuer(),

@@ -54,6 +54,14 @@ impl Config {
     }
 }
 
+/// A misbehaviour the EHR can be told to show, for testing Cairn's handling of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// `.well-known/smart-configuration` answers 404 with an HTML page (the CapabilityStatement
+    /// at `/metadata` still works).
+    DiscoveryNotFound,
+}
+
 /// One request as the EHR received it.
 #[derive(Debug, Clone)]
 pub struct LoggedRequest {
@@ -75,6 +83,7 @@ struct Inner {
     store: store::Store,
     state: Mutex<Sessions>,
     log: Mutex<Vec<LoggedRequest>>,
+    faults: Mutex<Vec<Fault>>,
 }
 
 /// Launches, codes and tokens issued so far.
@@ -98,6 +107,7 @@ impl Ehr {
                 store: store::Store::load(),
                 state: Mutex::new(Sessions::default()),
                 log: Mutex::new(Vec::new()),
+                faults: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -122,6 +132,15 @@ impl Ehr {
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<LoggedRequest> {
         lock(&self.inner.log).clone()
+    }
+
+    /// From now on, misbehave as `fault` says.
+    pub fn inject(&self, fault: Fault) {
+        lock(&self.inner.faults).push(fault);
+    }
+
+    fn has_fault(&self, fault: Fault) -> bool {
+        lock(&self.inner.faults).contains(&fault)
     }
 
     /// Starts an EHR launch for a patient, as opening the chart does. `None` for an unknown id.

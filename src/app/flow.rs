@@ -9,8 +9,10 @@ use crate::fhir;
 use crate::http::{HttpRequest, Method};
 use crate::smart::authorize::{PendingLaunch, authorize_ehr_launch};
 use crate::smart::callback::validate_callback;
-use crate::smart::config::{Config, parse_config};
-use crate::smart::discovery::{discovery_request, parse_discovery};
+use crate::smart::config::{Config, FhirServer, parse_config};
+use crate::smart::discovery::{
+    SmartConfiguration, discovery_request, metadata_request, parse_discovery, parse_metadata,
+};
 use crate::smart::launch::{CallbackParams, Entry, parse_entry};
 use crate::smart::token::{parse_token_response, token_request};
 use crate::web::http::{NetworkError, send};
@@ -50,10 +52,7 @@ async fn ehr_launch(iss: &str, launch: &str) -> Result<(), Problem> {
     let config = load_config().await?;
     // The allow-list decides before any request goes to `iss`.
     let server = config.server_for_iss(iss).map_err(|e| e.problem())?;
-    let response = send(&discovery_request(server))
-        .await
-        .map_err(|e| unreachable_ehr(&e))?;
-    let smart = parse_discovery(server, &response).map_err(|e| e.problem())?;
+    let smart = discover(server).await?;
     let random = random::random_bytes::<64>().map_err(|e| browser_problem(&e))?;
     let redirect = authorize_ehr_launch(&config, server, &smart, launch, &random, clock::now_ms());
     let store = SessionStore::open().map_err(|e| browser_problem(&e))?;
@@ -98,6 +97,23 @@ async fn callback(params: CallbackParams, screen: WriteSignal<Screen>) -> Result
     Ok(Chart {
         banner: Some(banner(&patient, clock::today())),
     })
+}
+
+/// `.well-known/smart-configuration`, or the CapabilityStatement when that document is unusable.
+async fn discover(server: &FhirServer) -> Result<SmartConfiguration, Problem> {
+    let response = send(&discovery_request(server))
+        .await
+        .map_err(|e| unreachable_ehr(&e))?;
+    match parse_discovery(server, &response) {
+        Err(err) if err.allows_fallback() => {
+            let response = send(&metadata_request(server))
+                .await
+                .map_err(|e| unreachable_ehr(&e))?;
+            // If the fallback fails too, the first failure is the one to explain.
+            parse_metadata(server, &response).map_err(|_| err.problem())
+        }
+        result => result.map_err(|e| e.problem()),
+    }
 }
 
 async fn load_config() -> Result<Config, Problem> {

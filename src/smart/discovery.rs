@@ -74,55 +74,25 @@ pub fn parse_discovery(
     server: &FhirServer,
     resp: &HttpResponse,
 ) -> Result<SmartConfiguration, DiscoveryError> {
-    if !resp.is_success() {
-        return Err(DiscoveryError::Http(resp.status));
-    }
-    if resp.body.len() > MAX_DISCOVERY_BYTES {
-        return Err(DiscoveryError::TooLarge);
-    }
-    if !resp.is_json() {
-        return Err(DiscoveryError::NotJson);
-    }
-    let doc: Value = serde_json::from_slice(&resp.body).map_err(|_| DiscoveryError::NotJson)?;
-    let Some(doc) = doc.as_object() else {
-        return Err(DiscoveryError::NotJson);
-    };
-    let base = Url::parse(&format!("{}/", server.fhir_base))
-        .map_err(|_| DiscoveryError::Missing("fhir_base"))?;
-    let endpoint = |field: &'static str| -> Result<String, DiscoveryError> {
-        let raw = doc
-            .get(field)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .ok_or(DiscoveryError::Missing(field))?;
-        let bad = || DiscoveryError::BadEndpoint {
-            field,
-            value: crate::domain::problem::truncate_for_display(raw, 200),
-        };
-        let url = base.join(raw).map_err(|_| bad())?;
-        if !urls::is_acceptable_endpoint(&url) || url.fragment().is_some() {
-            return Err(bad());
-        }
-        let origin = urls::origin(&url);
-        if !server.auth_origins.contains(&origin) {
-            return Err(DiscoveryError::ForeignEndpoint { field, origin });
-        }
-        Ok(url.to_string())
-    };
-    let authorization_endpoint = endpoint("authorization_endpoint")?;
-    let token_endpoint = endpoint("token_endpoint")?;
+    let doc = json_object(resp)?;
+    let text = |field: &'static str| doc.get(field).and_then(Value::as_str);
+    let authorization_endpoint = checked_endpoint(
+        server,
+        "authorization_endpoint",
+        text("authorization_endpoint"),
+    )?;
+    let token_endpoint = checked_endpoint(server, "token_endpoint", text("token_endpoint"))?;
     let methods = doc
         .get("code_challenge_methods_supported")
         .and_then(Value::as_array);
     if !methods.is_some_and(|m| m.iter().any(|v| v.as_str() == Some("S256"))) {
         return Err(DiscoveryError::NoS256);
     }
-    let text = |field: &str| doc.get(field).and_then(Value::as_str).map(str::to_owned);
     Ok(SmartConfiguration {
         authorization_endpoint,
         token_endpoint,
-        issuer: text("issuer"),
-        jwks_uri: text("jwks_uri"),
+        issuer: text("issuer").map(str::to_owned),
+        jwks_uri: text("jwks_uri").map(str::to_owned),
         capabilities: doc
             .get("capabilities")
             .and_then(Value::as_array)
@@ -137,6 +107,104 @@ pub fn parse_discovery(
             .get("authorization_response_iss_parameter_supported")
             .is_some_and(is_true),
     })
+}
+
+impl DiscoveryError {
+    /// The `.well-known` document is unusable as a document (missing, HTML, broken), as opposed
+    /// to usable but unsafe: only then is the CapabilityStatement worth asking.
+    pub fn allows_fallback(&self) -> bool {
+        matches!(
+            self,
+            DiscoveryError::Http(_) | DiscoveryError::NotJson | DiscoveryError::TooLarge
+        )
+    }
+}
+
+/// The fallback when `.well-known` is unusable: the server's CapabilityStatement. `Accept` must
+/// name FHIR JSON (Epic answers XML otherwise).
+pub fn metadata_request(server: &FhirServer) -> HttpRequest {
+    HttpRequest {
+        method: Method::Get,
+        url: format!("{}/metadata", server.fhir_base),
+        headers: vec![("Accept".into(), "application/fhir+json".into())],
+        body: None,
+    }
+}
+
+const OAUTH_URIS: &str = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris";
+
+/// Reads the SMART `oauth-uris` extension from a CapabilityStatement. It says nothing about
+/// PKCE methods; Cairn sends S256 regardless, and a server that cannot verify it refuses.
+pub fn parse_metadata(
+    server: &FhirServer,
+    resp: &HttpResponse,
+) -> Result<SmartConfiguration, DiscoveryError> {
+    let doc = json_object(resp)?;
+    let uris = doc
+        .get("rest")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|rest| rest.get("security")?.get("extension")?.as_array())
+        .flatten()
+        .find(|ext| ext.get("url").and_then(Value::as_str) == Some(OAUTH_URIS))
+        .and_then(|ext| ext.get("extension")?.as_array())
+        .ok_or(DiscoveryError::Missing("oauth-uris extension"))?;
+    let uri = |name: &str| {
+        uris.iter()
+            .find(|e| e.get("url").and_then(Value::as_str) == Some(name))
+            .and_then(|e| e.get("valueUri").and_then(Value::as_str))
+    };
+    Ok(SmartConfiguration {
+        authorization_endpoint: checked_endpoint(server, "authorize", uri("authorize"))?,
+        token_endpoint: checked_endpoint(server, "token", uri("token"))?,
+        issuer: None,
+        jwks_uri: None,
+        capabilities: Vec::new(),
+        iss_parameter_supported: false,
+    })
+}
+
+/// A response that must be one JSON object of bounded size.
+fn json_object(resp: &HttpResponse) -> Result<serde_json::Map<String, Value>, DiscoveryError> {
+    if !resp.is_success() {
+        return Err(DiscoveryError::Http(resp.status));
+    }
+    if resp.body.len() > MAX_DISCOVERY_BYTES {
+        return Err(DiscoveryError::TooLarge);
+    }
+    if !resp.is_json() {
+        return Err(DiscoveryError::NotJson);
+    }
+    match serde_json::from_slice(&resp.body) {
+        Ok(Value::Object(doc)) => Ok(doc),
+        _ => Err(DiscoveryError::NotJson),
+    }
+}
+
+/// An endpoint resolved against the FHIR base, https (http on loopback), on a pinned origin.
+fn checked_endpoint(
+    server: &FhirServer,
+    field: &'static str,
+    raw: Option<&str>,
+) -> Result<String, DiscoveryError> {
+    let raw = raw
+        .filter(|s| !s.is_empty())
+        .ok_or(DiscoveryError::Missing(field))?;
+    let bad = || DiscoveryError::BadEndpoint {
+        field,
+        value: crate::domain::problem::truncate_for_display(raw, 200),
+    };
+    let base = Url::parse(&format!("{}/", server.fhir_base)).map_err(|_| bad())?;
+    let url = base.join(raw).map_err(|_| bad())?;
+    if !urls::is_acceptable_endpoint(&url) || url.fragment().is_some() {
+        return Err(bad());
+    }
+    let origin = urls::origin(&url);
+    if !server.auth_origins.contains(&origin) {
+        return Err(DiscoveryError::ForeignEndpoint { field, origin });
+    }
+    Ok(url.to_string())
 }
 
 /// A JSON boolean, or Epic's string spelling of one.
@@ -195,6 +263,66 @@ mod tests {
         assert_eq!(smart.token_endpoint, "https://login.ehr.example/token");
         assert_eq!(smart.capabilities, ["launch-ehr"]);
         assert!(smart.iss_parameter_supported);
+    }
+
+    #[test]
+    fn capability_statement_fallback() {
+        let doc = r#"{"resourceType":"CapabilityStatement","rest":[{"mode":"server","security":{"extension":[
+            {"url":"http://example.org/other","valueString":"x"},
+            {"url":"http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris","extension":[
+              {"url":"authorize","valueUri":"https://ehr.example/oauth2/authorize"},
+              {"url":"token","valueUri":"https://login.ehr.example/oauth2/token"}]}]}}]}"#;
+        let resp = HttpResponse {
+            content_type: Some("application/fhir+json".into()),
+            ..json(doc)
+        };
+        let smart = parse_metadata(&server(), &resp).unwrap();
+        assert_eq!(
+            smart.authorization_endpoint,
+            "https://ehr.example/oauth2/authorize"
+        );
+        assert_eq!(
+            smart.token_endpoint,
+            "https://login.ehr.example/oauth2/token"
+        );
+        assert_eq!(
+            metadata_request(&server()).url,
+            "https://ehr.example/fhir/R4/metadata"
+        );
+        assert_eq!(
+            metadata_request(&server()).header("accept"),
+            Some("application/fhir+json")
+        );
+        // The fallback's endpoints are held to the same origin rules.
+        let evil = doc.replace("https://login.ehr.example", "https://evil.example");
+        assert_eq!(
+            parse_metadata(&server(), &json(&evil)),
+            Err(DiscoveryError::ForeignEndpoint {
+                field: "token",
+                origin: "https://evil.example".into()
+            })
+        );
+        assert_eq!(
+            parse_metadata(
+                &server(),
+                &json(r#"{"resourceType":"CapabilityStatement"}"#)
+            ),
+            Err(DiscoveryError::Missing("oauth-uris extension"))
+        );
+    }
+
+    #[test]
+    fn only_an_unusable_document_falls_back() {
+        assert!(DiscoveryError::Http(404).allows_fallback());
+        assert!(DiscoveryError::NotJson.allows_fallback());
+        assert!(!DiscoveryError::NoS256.allows_fallback());
+        assert!(
+            !DiscoveryError::ForeignEndpoint {
+                field: "token_endpoint",
+                origin: "https://evil.example".into()
+            }
+            .allows_fallback()
+        );
     }
 
     #[test]
