@@ -275,6 +275,79 @@ async fn discovery_falls_back_to_the_capability_statement() {
     c.clone().close().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_without_what_cairn_needs_gets_a_plain_page() {
+    let cases = [
+        ("delete window.WebAssembly;", "WebAssembly"),
+        (
+            "Object.defineProperty(window, 'sessionStorage', { get() { throw new DOMException('blocked', 'SecurityError'); } });",
+            "session storage",
+        ),
+        (
+            "delete Crypto.prototype.getRandomValues;",
+            "crypto.getRandomValues",
+        ),
+    ];
+    for (script, lacking) in cases {
+        let stack = start_stack().await;
+        let b = browser().await;
+        let c = &b.client;
+        c.issue_cmd(BeforeEveryPage(script.to_owned()))
+            .await
+            .unwrap();
+        let iss = stack.ehr.fhir_base();
+        c.goto(&format!(
+            "{}?launch=abc&iss={}",
+            stack.app_url,
+            sandbox::url_encode(&iss)
+        ))
+        .await
+        .unwrap();
+        assert_eq!(
+            text_of(c, ".problem__title").await,
+            "This browser cannot run Cairn"
+        );
+        let detail = text_of(c, ".problem__detail").await;
+        assert!(detail.contains(lacking), "{detail}");
+        if lacking == "WebAssembly" {
+            screenshot(c, "unsupported-browser").await;
+        }
+        // The app did not start: nothing went to the EHR.
+        assert!(
+            stack.ehr.requests().is_empty(),
+            "{:#?}",
+            stack.ehr.requests()
+        );
+        c.clone().close().await.unwrap();
+    }
+}
+
+/// Chromium DevTools `Page.addScriptToEvaluateOnNewDocument`, through ChromeDriver: runs a
+/// script before any of the page's own, to take browser features away.
+#[derive(Debug)]
+struct BeforeEveryPage(String);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BeforeEveryPage {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({
+            "cmd": "Page.addScriptToEvaluateOnNewDocument",
+            "params": { "source": self.0 },
+        });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
 /// On the EHR page, opens `name`'s chart and enters the frame Cairn runs in.
 async fn open_chart(c: &Client, stack: &Stack, name: &str) {
     c.goto(&stack.ehr_url).await.unwrap();

@@ -18,3 +18,15 @@ pub fn remove_boot_message() {
         el.remove();
     }
 }
+
+/// True when `web/boot.js` found the browser lacking WebAssembly, a CSPRNG or sessionStorage.
+pub fn browser_unsupported() -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+        .is_some_and(|el| {
+            el.class_name()
+                .split_whitespace()
+                .any(|c| c == "cairn-unsupported")
+        })
+}
