@@ -348,6 +348,113 @@ impl fantoccini::wd::WebDriverCompatibleCommand for BeforeEveryPage {
     }
 }
 
+/// Each misbehaviour of the EHR ends on a plain message with a way forward. Faults before the
+/// code exchange must never reach the token endpoint; a failed exchange is never retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_launch_fault_shows_a_plain_message_and_a_way_forward() {
+    use sandbox::Fault::*;
+    let cases = [
+        (
+            AccessDenied,
+            "Access was not granted",
+            "The user <b>declined</b> access.",
+            0,
+        ),
+        (WrongState, "This sign-in cannot be used", "already used", 0),
+        (MissingState, "This sign-in cannot be used", "no state", 0),
+        (
+            CodeAndError,
+            "This sign-in cannot be used",
+            "both a code and an error",
+            0,
+        ),
+        (
+            TokenInvalidGrant,
+            "Your EHR did not accept the sign-in",
+            "invalid_grant",
+            1,
+        ),
+        (
+            TokenServerError,
+            "Cairn could not complete the sign-in",
+            "HTTP 500",
+            1,
+        ),
+        (
+            TokenWithoutAccessToken,
+            "Cairn could not complete the sign-in",
+            "no access token",
+            1,
+        ),
+        (
+            TokenWrongType,
+            "Cairn could not complete the sign-in",
+            "unsupported type",
+            1,
+        ),
+        (
+            FhirUnauthorized,
+            "Your session has ended",
+            "no longer accepts",
+            1,
+        ),
+        (FhirForbidden, "Missing permission", "permission", 1),
+        (
+            FhirServerError,
+            "Your EHR is having trouble",
+            "<script>alert(1)</script> database",
+            1,
+        ),
+        (
+            FhirMalformed,
+            "Cairn could not read the record",
+            "not a readable",
+            1,
+        ),
+    ];
+    let b = browser().await;
+    let c = &b.client;
+    for (fault, title, detail, token_posts) in cases {
+        // A fresh EHR and app origin per case, so nothing carries over.
+        let stack = start_stack().await;
+        stack.ehr.inject(fault);
+        let patient = &stack.ehr.patients()[0];
+        open_chart(c, &stack, &patient.name).await;
+        let shown_title = text_of(c, ".problem__title").await;
+        let shown_detail = text_of(c, ".problem__detail").await;
+        let next = text_of(c, ".problem__next").await;
+        assert_eq!(shown_title, title, "{fault:?}");
+        assert!(shown_detail.contains(detail), "{fault:?}: {shown_detail:?}");
+        assert!(!next.is_empty(), "{fault:?}: no way forward");
+        let posts = stack
+            .ehr
+            .requests()
+            .iter()
+            .filter(|r| r.path_and_query.starts_with("/oauth2/token"))
+            .count();
+        assert_eq!(posts, token_posts, "{fault:?}: token endpoint calls");
+        let search = c.execute("return location.search", vec![]).await.unwrap();
+        assert_eq!(
+            search,
+            json!(""),
+            "{fault:?}: the callback left the address bar dirty"
+        );
+        let page = c.source().await.unwrap();
+        assert!(
+            !page.contains("<b>declined"),
+            "{fault:?}: EHR text was rendered as HTML"
+        );
+        assert!(
+            !page.contains("<script>alert"),
+            "{fault:?}: EHR text was rendered as HTML"
+        );
+        if fault == AccessDenied {
+            screenshot(c, "fault-access-denied").await;
+        }
+    }
+    c.clone().close().await.unwrap();
+}
+
 /// On the EHR page, opens `name`'s chart and enters the frame Cairn runs in.
 async fn open_chart(c: &Client, stack: &Stack, name: &str) {
     c.goto(&stack.ehr_url).await.unwrap();

@@ -80,6 +80,9 @@ pub async fn read_patient(
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
+    if let Some(response) = injected_fhir_fault(&ehr) {
+        return response;
+    }
     let Some((patient, _scope)) = oauth::bearer(&ehr, authorization) else {
         let mut r = outcome(
             StatusCode::UNAUTHORIZED,
@@ -103,6 +106,44 @@ pub async fn read_patient(
         );
     }
     fhir_json(StatusCode::OK, resource)
+}
+
+fn injected_fhir_fault(ehr: &Ehr) -> Option<Response> {
+    if ehr.has_fault(Fault::FhirUnauthorized) {
+        return Some(outcome(
+            StatusCode::UNAUTHORIZED,
+            "login",
+            "The token has expired.",
+        ));
+    }
+    if ehr.has_fault(Fault::FhirForbidden) {
+        return Some(outcome(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Not permitted.",
+        ));
+    }
+    if ehr.has_fault(Fault::FhirServerError) {
+        return Some(outcome(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "exception",
+            "<script>alert(1)</script> database unavailable",
+        ));
+    }
+    if ehr.has_fault(Fault::FhirMalformed) {
+        return Some(
+            (
+                StatusCode::OK,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/fhir+json"),
+                )],
+                "{\"resourceType\": \"Patient\", \"id\": ",
+            )
+                .into_response(),
+        );
+    }
+    None
 }
 
 fn outcome(status: StatusCode, code: &str, diagnostics: &str) -> Response {

@@ -54,12 +54,37 @@ impl Config {
     }
 }
 
-/// A misbehaviour the EHR can be told to show, for testing Cairn's handling of it.
+/// A misbehaviour the EHR can be told to show, for testing Cairn's handling of it. Names follow
+/// smart-launcher-v2's simulated errors where one exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// `.well-known/smart-configuration` answers 404 with an HTML page (the CapabilityStatement
     /// at `/metadata` still works).
     DiscoveryNotFound,
+    /// Authorize redirects back with `error=access_denied` (the user declined).
+    AccessDenied,
+    /// Authorize echoes a `state` other than the one it was given.
+    WrongState,
+    /// Authorize leaves `state` out of the redirect.
+    MissingState,
+    /// Authorize sends both a `code` and an `error`.
+    CodeAndError,
+    /// The token endpoint answers 400 `invalid_grant`.
+    TokenInvalidGrant,
+    /// The token endpoint answers 500.
+    TokenServerError,
+    /// The token response has no `access_token`.
+    TokenWithoutAccessToken,
+    /// The token response's `token_type` is `mac`.
+    TokenWrongType,
+    /// FHIR reads answer 401.
+    FhirUnauthorized,
+    /// FHIR reads answer 403.
+    FhirForbidden,
+    /// FHIR reads answer 500 with an OperationOutcome.
+    FhirServerError,
+    /// FHIR reads answer 200 with a body that is not JSON.
+    FhirMalformed,
 }
 
 /// One request as the EHR received it.
@@ -139,7 +164,7 @@ impl Ehr {
         lock(&self.inner.faults).push(fault);
     }
 
-    fn has_fault(&self, fault: Fault) -> bool {
+    pub(crate) fn has_fault(&self, fault: Fault) -> bool {
         lock(&self.inner.faults).contains(&fault)
     }
 

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::{Ehr, pages, random_token};
+use crate::{Ehr, Fault, pages, random_token};
 
 const LAUNCH_TTL: Duration = Duration::from_secs(5 * 60);
 const CODE_TTL: Duration = Duration::from_secs(60);
@@ -96,7 +96,22 @@ pub async fn authorize(
         },
     );
     drop(sessions);
-    redirect_with(&config.redirect_uri, &[("code", &code), ("state", state)])
+    let pairs: Vec<(&str, &str)> = if ehr.has_fault(Fault::AccessDenied) {
+        vec![
+            ("error", "access_denied"),
+            ("error_description", "The user <b>declined</b> access."),
+            ("state", state),
+        ]
+    } else if ehr.has_fault(Fault::WrongState) {
+        vec![("code", &code), ("state", "forged-state")]
+    } else if ehr.has_fault(Fault::MissingState) {
+        vec![("code", &code)]
+    } else if ehr.has_fault(Fault::CodeAndError) {
+        vec![("code", &code), ("error", "server_error"), ("state", state)]
+    } else {
+        vec![("code", &code), ("state", state)]
+    };
+    redirect_with(&config.redirect_uri, &pairs)
 }
 
 pub async fn token(State(ehr): State<Ehr>, Form(form): Form<HashMap<String, String>>) -> Response {
@@ -131,6 +146,12 @@ pub async fn token(State(ehr): State<Ehr>, Form(form): Form<HashMap<String, Stri
             "code_verifier does not match the code_challenge",
         );
     }
+    if ehr.has_fault(Fault::TokenInvalidGrant) {
+        return oauth_error("invalid_grant", "the code was revoked");
+    }
+    if ehr.has_fault(Fault::TokenServerError) {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "token service down").into_response();
+    }
     let access_token = random_token("AT-CANARY-");
     ehr.sessions().tokens.insert(
         access_token.clone(),
@@ -140,7 +161,7 @@ pub async fn token(State(ehr): State<Ehr>, Form(form): Form<HashMap<String, Stri
             expires: Instant::now() + TOKEN_TTL,
         },
     );
-    let body = json!({
+    let mut body = json!({
         "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": TOKEN_TTL.as_secs(),
@@ -148,6 +169,12 @@ pub async fn token(State(ehr): State<Ehr>, Form(form): Form<HashMap<String, Stri
         "patient": grant.patient,
         "need_patient_banner": true,
     });
+    if ehr.has_fault(Fault::TokenWithoutAccessToken) {
+        body["access_token"] = serde_json::Value::Null;
+    }
+    if ehr.has_fault(Fault::TokenWrongType) {
+        body["token_type"] = "mac".into();
+    }
     no_store((StatusCode::OK, axum::Json(body)).into_response())
 }
 
