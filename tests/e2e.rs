@@ -172,8 +172,7 @@ async fn ehr_launch_in_an_iframe_shows_that_patients_banner() {
     assert!(facts.contains(&gender), "{facts:?} lacks {gender}");
 
     // The code and state are gone from the address bar, and no token reached storage.
-    let search = c.execute("return location.search", vec![]).await.unwrap();
-    assert_eq!(search, json!(""));
+    assert_address_is_clean(c).await;
     let storage = c
         .execute("return JSON.stringify(sessionStorage) + JSON.stringify(localStorage) + document.cookie", vec![])
         .await
@@ -433,12 +432,7 @@ async fn every_launch_fault_shows_a_plain_message_and_a_way_forward() {
             .filter(|r| r.path_and_query.starts_with("/oauth2/token"))
             .count();
         assert_eq!(posts, token_posts, "{fault:?}: token endpoint calls");
-        let search = c.execute("return location.search", vec![]).await.unwrap();
-        assert_eq!(
-            search,
-            json!(""),
-            "{fault:?}: the callback left the address bar dirty"
-        );
+        assert_address_is_clean(c).await;
         let page = c.source().await.unwrap();
         assert!(
             !page.contains("<b>declined"),
@@ -453,6 +447,93 @@ async fn every_launch_fault_shows_a_plain_message_and_a_way_forward() {
         }
     }
     c.clone().close().await.unwrap();
+}
+
+/// Epic's embedded browser shares sessionStorage between app instances: two Cairns for two
+/// patients must each show their own, and a reloaded one must never show the other's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_for_two_patients_never_cross() {
+    let stack = start_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    let patients = stack.ehr.patients();
+    let (first, second) = (&patients[0], &patients[2]);
+    c.goto(&format!(
+        "{}ehr/launch?patient={}&patient={}",
+        stack.ehr_url, first.id, second.id
+    ))
+    .await
+    .unwrap();
+    let name_in = |frame: &'static str| async move {
+        c.enter_parent_frame().await.ok();
+        c.find(Locator::Id(frame))
+            .await
+            .unwrap()
+            .enter_frame()
+            .await
+            .unwrap();
+        text_of(c, ".banner__name").await
+    };
+    assert_eq!(name_in("app").await, first.name);
+    assert_eq!(name_in("app-2").await, second.name);
+
+    // Reload the first instance: its token was only in memory, so it must ask for a relaunch.
+    c.enter_parent_frame().await.unwrap();
+    c.find(Locator::Id("app"))
+        .await
+        .unwrap()
+        .enter_frame()
+        .await
+        .unwrap();
+    let search = c.execute("return location.search", vec![]).await.unwrap();
+    assert!(
+        search.as_str().unwrap().starts_with("?instance="),
+        "{search}"
+    );
+    c.execute("location.reload()", vec![]).await.unwrap();
+    assert_eq!(
+        text_of(c, ".problem__title").await,
+        "This Cairn window was reloaded"
+    );
+    let page = c.source().await.unwrap();
+    assert!(
+        !page.contains(&second.name),
+        "the reloaded instance shows the other patient"
+    );
+    let banners = c.find_all(Locator::Css(".banner")).await.unwrap();
+    assert!(
+        banners.is_empty(),
+        "a reloaded instance shows no patient at all"
+    );
+    screenshot(c, "two-instances-after-reload").await;
+
+    // The second instance is untouched.
+    c.enter_parent_frame().await.unwrap();
+    c.find(Locator::Id("app-2"))
+        .await
+        .unwrap()
+        .enter_frame()
+        .await
+        .unwrap();
+    assert_eq!(text_of(c, ".banner__name").await, second.name);
+    c.enter_parent_frame().await.unwrap();
+    screenshot(c, "two-instances").await;
+    c.clone().close().await.unwrap();
+}
+
+/// After a callback the address bar holds at most `?instance=<22 base64url characters>`: never
+/// the code, the state or an error from the authorization server.
+async fn assert_address_is_clean(c: &Client) {
+    let search = c.execute("return location.search", vec![]).await.unwrap();
+    let search = search.as_str().unwrap_or_default().to_owned();
+    let ok = search.is_empty()
+        || search.strip_prefix("?instance=").is_some_and(|id| {
+            id.len() == 22
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    assert!(ok, "the address bar still carries {search:?}");
 }
 
 /// On the EHR page, opens `name`'s chart and enters the frame Cairn runs in.

@@ -25,7 +25,7 @@ fn random_bytes_come_from_the_browser_csprng() {
 }
 
 #[wasm_bindgen_test]
-fn strip_query_removes_code_and_state_from_the_address_bar() {
+fn replace_query_removes_code_and_state_from_the_address_bar() {
     let window = web_sys::window().unwrap();
     let history = window.history().unwrap();
     let path = window.location().pathname().unwrap();
@@ -37,7 +37,9 @@ fn strip_query_removes_code_and_state_from_the_address_bar() {
         )
         .unwrap();
     assert!(location::query().contains("SECRET-CODE"));
-    location::strip_query();
+    location::replace_query("?instance=i1");
+    assert_eq!(location::query(), "?instance=i1");
+    location::replace_query("");
     assert_eq!(location::query(), "");
     assert!(!window.location().href().unwrap().contains("SECRET-CODE"));
 }

@@ -1,7 +1,5 @@
 //! The EHR's own HTML pages: the patient list and the chart that embeds Cairn.
 
-use std::collections::HashMap;
-
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -33,37 +31,61 @@ pub async fn ehr_home(State(ehr): State<Ehr>) -> Html<String> {
     ))
 }
 
+/// Opens one chart per `patient` parameter, each with Cairn in its own iframe (`id="app"`, then
+/// `app-2`, …), as an EHR with several patients open at once does.
 pub async fn ehr_launch(
     State(ehr): State<Ehr>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
-    let id = q.get("patient").map(String::as_str).unwrap_or("");
-    let Some(launch) = ehr.create_launch(id) else {
+    let ids: Vec<&str> = params
+        .iter()
+        .filter(|(k, _)| k == "patient")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let patients = ehr.patients();
+    let mut names = Vec::new();
+    let mut frames = String::new();
+    for (n, id) in ids.iter().enumerate() {
+        let (Some(patient), Some(launch)) =
+            (patients.iter().find(|p| p.id == *id), ehr.create_launch(id))
+        else {
+            return (
+                StatusCode::NOT_FOUND,
+                Html(page("Not found", "<main><h1>No such patient</h1></main>")),
+            )
+                .into_response();
+        };
+        let src = format!(
+            "{}?launch={}&iss={}",
+            ehr.config().app_launch_url,
+            url_encode(&launch),
+            url_encode(&ehr.fhir_base())
+        );
+        let frame_id = if n == 0 {
+            "app".to_owned()
+        } else {
+            format!("app-{}", n + 1)
+        };
+        frames.push_str(&format!(
+            "<iframe id=\"{frame_id}\" title=\"Cairn: {}\" src=\"{}\"></iframe>",
+            escape(&patient.name),
+            escape(&src)
+        ));
+        names.push(escape(&patient.name));
+    }
+    if names.is_empty() {
         return (
             StatusCode::NOT_FOUND,
-            Html(page("Not found", "<main><h1>No such patient</h1></main>")),
+            Html(page("Not found", "<main><h1>No patient chosen</h1></main>")),
         )
             .into_response();
-    };
-    let name = ehr
-        .patients()
-        .into_iter()
-        .find(|p| p.id == id)
-        .map(|p| p.name)
-        .unwrap_or_default();
-    let src = format!(
-        "{}?launch={}&iss={}",
-        ehr.config().app_launch_url,
-        url_encode(&launch),
-        url_encode(&ehr.fhir_base())
-    );
+    }
     Html(page(
-        &format!("Chart: {name}"),
+        &format!("Chart: {}", names.join(", ")),
         &format!(
             "<header class=\"bar\"><a href=\"/\">Cairn development EHR</a> — {}</header>\
-             <iframe id=\"app\" title=\"Cairn\" src=\"{}\"></iframe>",
-            escape(&name),
-            escape(&src)
+             <div class=\"frames\">{frames}</div>",
+            names.join(" · ")
         ),
     ))
     .into_response()
@@ -83,7 +105,7 @@ display:flex;flex-direction:column;height:100vh}\
 .bar{background:#3b4a5a;color:#fff;padding:.5rem 1rem;font-weight:600}.bar a{color:#fff}\
 main{padding:1rem 1.5rem}table{border-collapse:collapse;background:#fff}\
 td,th{padding:.4rem .9rem;border-bottom:1px solid #d5dae1;text-align:left}\
-iframe{flex:1;border:0;width:100%;background:#fff}";
+.frames{flex:1;display:flex;gap:4px}iframe{flex:1;border:0;width:100%;background:#fff}";
 
 /// HTML-escapes text for element content and quoted attributes.
 pub fn escape(s: &str) -> String {

@@ -13,7 +13,8 @@ use crate::smart::config::{Config, FhirServer, parse_config};
 use crate::smart::discovery::{
     SmartConfiguration, discovery_request, metadata_request, parse_discovery, parse_metadata,
 };
-use crate::smart::launch::{CallbackParams, Entry, parse_entry};
+use crate::smart::launch::{CallbackParams, Entry, INSTANCE_PARAM, parse_entry};
+use crate::smart::pkce::new_instance_id;
 use crate::smart::token::{parse_token_response, token_request};
 use crate::web::http::{NetworkError, send};
 use crate::web::storage::SessionStore;
@@ -34,9 +35,20 @@ pub async fn run(screen: WriteSignal<Screen>) {
                 Err(problem) => Screen::Problem(problem),
             }
         }
+        Ok(Entry::Reloaded { .. }) => Screen::Problem(Problem {
+            title: "This Cairn window was reloaded".into(),
+            detail: "Cairn keeps your sign-in only in this window's memory, so reloading ended \
+                     it. Other Cairn windows are not affected."
+                .into(),
+            next_step: NextStep::Relaunch,
+        }),
         Ok(Entry::Callback(params)) => {
-            // Before anything else, so a reload or Back never presents the code again.
-            location::strip_query();
+            // Before anything else, so a reload or Back never presents the code again. The
+            // instance id marks this window, so a reload is recognised as this window's.
+            let instance = random::random_bytes::<16>()
+                .map(|bytes| format!("?{INSTANCE_PARAM}={}", new_instance_id(&bytes)))
+                .unwrap_or_default();
+            location::replace_query(&instance);
             screen.set(Screen::Working("Signing in…"));
             match callback(params, screen).await {
                 Ok(chart) => Screen::Chart(chart),

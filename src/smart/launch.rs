@@ -9,6 +9,9 @@ pub enum Entry {
     EhrLaunch { iss: String, launch: String },
     /// Back from the authorization server.
     Callback(CallbackParams),
+    /// An instance that had signed in was loaded again (reload, Back). Its token lived only in
+    /// that page's memory, so it is gone: the user must relaunch. Never another instance's data.
+    Reloaded { instance: String },
     /// Opened directly, without launch parameters.
     Standalone,
 }
@@ -42,18 +45,22 @@ impl LaunchError {
     }
 }
 
-const NAMES: [&str; 6] = [
+/// The query parameter naming a signed-in instance, e.g. `?instance=…`.
+pub const INSTANCE_PARAM: &str = "instance";
+
+const NAMES: [&str; 7] = [
     "iss",
     "launch",
     "code",
     "state",
     "error",
     "error_description",
+    INSTANCE_PARAM,
 ];
 
 pub fn parse_entry(query: &str) -> Result<Entry, LaunchError> {
     let query = query.strip_prefix('?').unwrap_or(query);
-    let mut found: [Option<String>; 6] = Default::default();
+    let mut found: [Option<String>; 7] = Default::default();
     for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
         let Some(slot) = NAMES.iter().position(|n| *n == name) else {
             continue;
@@ -63,7 +70,7 @@ pub fn parse_entry(query: &str) -> Result<Entry, LaunchError> {
         }
         found[slot] = Some(value.into_owned());
     }
-    let [iss, launch, code, state, error, error_description] = found;
+    let [iss, launch, code, state, error, error_description, instance] = found;
     if code.is_some() || state.is_some() || error.is_some() {
         return Ok(Entry::Callback(CallbackParams {
             state,
@@ -80,7 +87,10 @@ pub fn parse_entry(query: &str) -> Result<Entry, LaunchError> {
         (Some(iss), Some(launch)) => Ok(Entry::EhrLaunch { iss, launch }),
         (Some(_), None) => Err(LaunchError::Missing("launch")),
         (None, Some(_)) => Err(LaunchError::Missing("iss")),
-        (None, None) => Ok(Entry::Standalone),
+        (None, None) => Ok(match instance.filter(|s| !s.is_empty()) {
+            Some(instance) => Entry::Reloaded { instance },
+            None => Entry::Standalone,
+        }),
     }
 }
 
@@ -127,6 +137,21 @@ mod tests {
             (
                 "?code=1&state=s&state=t",
                 Err(LaunchError::Duplicated("state")),
+            ),
+            (
+                "?instance=abc",
+                Ok(Entry::Reloaded {
+                    instance: "abc".into(),
+                }),
+            ),
+            ("?instance=", Ok(Entry::Standalone)),
+            (
+                "?instance=a&instance=b",
+                Err(LaunchError::Duplicated("instance")),
+            ),
+            (
+                "?instance=a&launch=x&iss=https://e/fhir",
+                Ok(ehr("https://e/fhir", "x")),
             ),
             (
                 "?code=c1&state=s1",

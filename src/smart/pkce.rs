@@ -21,6 +21,12 @@ pub fn new_state(random: &[u8; 32]) -> String {
     URL_SAFE_NO_PAD.encode(random)
 }
 
+/// An instance id from 16 random bytes (22 base64url characters): names one open Cairn window in
+/// its URL, because an EHR's embedded browser may share sessionStorage between windows.
+pub fn new_instance_id(random: &[u8; 16]) -> String {
+    URL_SAFE_NO_PAD.encode(random)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use std::collections::HashSet;
@@ -92,5 +98,12 @@ pub(crate) mod tests {
         }
         let verifier = code_verifier(&rng.bytes32());
         assert_eq!(verifier.secret().len(), 43);
+        let instance = new_instance_id(&[0xfb; 16]);
+        assert_eq!(instance.len(), 22);
+        assert!(
+            instance
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
     }
 }

@@ -17,13 +17,15 @@ pub fn page_url() -> String {
         .unwrap_or_default()
 }
 
-/// Removes the query (the authorization `code` and `state`) from the address bar and the
-/// session history, so a reload or Back never presents the code again.
-pub fn strip_query() {
+/// Replaces the query (the authorization `code` and `state`) in the address bar and the session
+/// history with `query` (e.g. `?instance=…`, or empty), so a reload or Back never presents the
+/// code again.
+pub fn replace_query(query: &str) {
     if let Some(window) = web_sys::window() {
         let path = window.location().pathname().unwrap_or_else(|_| "/".into());
         if let Ok(history) = window.history() {
-            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&path));
+            let url = format!("{path}{query}");
+            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
         }
     }
 }
