@@ -1,35 +1,75 @@
-//! The FHIR server: discovery, CapabilityStatement, Patient read.
+//! The FHIR server: discovery, CapabilityStatement, Patient read and search, Practitioner read,
+//! and the documents an app fetches beside them (SMART style, User-access Brands).
 
-use axum::extract::{Path, State};
+use std::time::Duration;
+
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
-use crate::{Ehr, Fault, oauth};
+use crate::store::PRACTITIONER_ID;
+use crate::{Ehr, Fault, oauth, pages};
+
+/// The SMART style document, the example of the SMART App Launch specification.
+const SMART_STYLE: &str = r##"{"color_background":"#edeae3","color_error":"#9e2d2d","color_highlight":"#69b5ce","color_modal_backdrop":"","color_success":"#498e49","color_text":"#303030","dim_border_radius":"6px","dim_font_size":"13px","dim_spacing_size":"20px","font_family_body":"Georgia, Times, 'Times New Roman', serif","font_family_heading":"'HelveticaNeue-Light', Helvetica, Arial, 'Lucida Grande', sans-serif"}"##;
+/// The token endpoint discovery names under [`Fault::DiscoveryForeignEndpoints`].
+const FOREIGN_TOKEN_ENDPOINT: &str = "http://127.0.0.1:1/oauth2/token";
+/// The most entries one search page holds.
+const MAX_COUNT: usize = 50;
+
+/// An HTML page where a JSON document belongs, as a misconfigured proxy sends.
+fn html_instead(status: StatusCode, title: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/html"))],
+        format!("<html><body><h1>{title}</h1></body></html>"),
+    )
+        .into_response()
+}
+
+fn token_endpoint(ehr: &Ehr) -> String {
+    if ehr.has_fault(Fault::DiscoveryForeignEndpoints) {
+        FOREIGN_TOKEN_ENDPOINT.to_owned()
+    } else {
+        format!("{}/oauth2/token", ehr.config().origin)
+    }
+}
 
 pub async fn smart_configuration(State(ehr): State<Ehr>) -> Response {
     if ehr.has_fault(Fault::DiscoveryNotFound) {
-        return (
-            StatusCode::NOT_FOUND,
-            [(header::CONTENT_TYPE, HeaderValue::from_static("text/html"))],
-            "<html><body><h1>404 Not Found</h1></body></html>",
-        )
-            .into_response();
+        return html_instead(StatusCode::NOT_FOUND, "404 Not Found");
+    }
+    if ehr.has_fault(Fault::DiscoveryHtml) {
+        return html_instead(StatusCode::OK, "Welcome to the patient portal");
     }
     let origin = &ehr.config().origin;
+    let pkce = if ehr.has_fault(Fault::DiscoveryNoS256) {
+        json!(["plain"])
+    } else {
+        json!(["S256"])
+    };
     let body = json!({
         "issuer": ehr.issuer(),
         "jwks_uri": format!("{origin}/oauth2/jwks"),
         "authorization_endpoint": format!("{origin}/oauth2/authorize"),
-        "token_endpoint": format!("{origin}/oauth2/token"),
-        "grant_types_supported": ["authorization_code"],
+        "token_endpoint": token_endpoint(&ehr),
+        "grant_types_supported": ["authorization_code", "refresh_token"],
         "response_types_supported": ["code"],
         "scopes_supported": ["openid", "fhirUser", "launch", "launch/patient",
-            "patient/Patient.rs", "patient/Encounter.rs", "patient/Observation.rs"],
+            "online_access", "offline_access",
+            "patient/Patient.rs", "patient/Encounter.rs", "patient/Observation.rs",
+            "user/Patient.rs", "user/Encounter.rs", "user/Observation.rs"],
         "token_endpoint_auth_methods_supported": ["none"],
-        "code_challenge_methods_supported": ["S256"],
-        "capabilities": ["launch-ehr", "client-public", "context-banner", "context-ehr-patient",
-            "permission-patient", "permission-v2", "sso-openid-connect"],
+        "code_challenge_methods_supported": pkce,
+        "authorization_response_iss_parameter_supported": true,
+        "user_access_brand_bundle": format!("{origin}/brands.json"),
+        "capabilities": ["launch-ehr", "launch-standalone", "authorize-post", "client-public",
+            "context-banner", "context-style", "context-ehr-patient", "context-ehr-encounter",
+            "context-standalone-patient", "permission-patient", "permission-user",
+            "permission-online", "permission-offline", "permission-v1", "permission-v2",
+            "sso-openid-connect"],
     });
     (
         [(
@@ -42,6 +82,9 @@ pub async fn smart_configuration(State(ehr): State<Ehr>) -> Response {
 }
 
 pub async fn metadata(State(ehr): State<Ehr>) -> Response {
+    if ehr.has_fault(Fault::DiscoveryHtml) {
+        return html_instead(StatusCode::OK, "Welcome to the patient portal");
+    }
     let origin = &ehr.config().origin;
     fhir_json(
         StatusCode::OK,
@@ -62,14 +105,144 @@ pub async fn metadata(State(ehr): State<Ehr>) -> Response {
                         "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
                         "extension": [
                             {"url": "authorize", "valueUri": format!("{origin}/oauth2/authorize")},
-                            {"url": "token", "valueUri": format!("{origin}/oauth2/token")}
+                            {"url": "token", "valueUri": token_endpoint(&ehr)}
                         ]
                     }]
                 },
-                "resource": [{"type": "Patient", "interaction": [{"code": "read"}]}]
+                "resource": [
+                    {"type": "Patient", "interaction": [{"code": "read"}, {"code": "search-type"}],
+                     "searchParam": [
+                        {"name": "name", "type": "string"},
+                        {"name": "identifier", "type": "token"}]},
+                    {"type": "Practitioner", "interaction": [{"code": "read"}]}
+                ]
             }]
         }),
     )
+}
+
+/// `GET /ehr/smart-style.json`, the document `smart_style_url` names.
+pub async fn smart_style() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        SMART_STYLE,
+    )
+        .into_response()
+}
+
+/// `GET /brands.json`: the User-access Brand Bundle (one brand, one endpoint), with a strong
+/// `ETag` and 304 for a matching `If-None-Match`.
+pub async fn brands(State(ehr): State<Ehr>, headers: HeaderMap) -> Response {
+    let origin = &ehr.config().origin;
+    let body = json!({
+        "resourceType": "Bundle",
+        "id": "cairn-dev-brands",
+        "type": "collection",
+        "timestamp": "2026-01-01T00:00:00Z",
+        "entry": [{
+            "fullUrl": format!("{origin}/brands/Organization/cairn-dev"),
+            "resource": {
+                "resourceType": "Organization",
+                "id": "cairn-dev",
+                "active": true,
+                "name": "Cairn Development Health",
+                "identifier": [{"system": "urn:ietf:rfc:3986", "value": format!("{origin}/")}],
+                "telecom": [{"system": "url", "value": format!("{origin}/")}],
+                "extension": [{
+                    "url": "http://hl7.org/fhir/StructureDefinition/organization-portal",
+                    "extension": [
+                        {"url": "portalName", "valueString": "Cairn Development Health patient portal"},
+                        {"url": "portalUrl", "valueUrl": format!("{origin}/")},
+                        {"url": "portalDescription",
+                         "valueMarkdown": "Synthetic patients for developing Cairn."},
+                        {"url": "portalEndpoint",
+                         "valueReference": {"reference": "Endpoint/cairn-dev-r4"}}
+                    ]
+                }],
+                "endpoint": [{"reference": "Endpoint/cairn-dev-r4"}]
+            }
+        }, {
+            "fullUrl": format!("{origin}/brands/Endpoint/cairn-dev-r4"),
+            "resource": {
+                "resourceType": "Endpoint",
+                "id": "cairn-dev-r4",
+                "extension": [{
+                    "url": "http://hl7.org/fhir/StructureDefinition/endpoint-fhir-version",
+                    "valueCode": "4.0.1"
+                }],
+                "status": "active",
+                "connectionType": {
+                    "system": "http://terminology.hl7.org/CodeSystem/endpoint-connection-type",
+                    "code": "hl7-fhir-rest"
+                },
+                "name": "Cairn Development Health (FHIR R4)",
+                "payloadType": [{"coding": [{
+                    "system": "http://terminology.hl7.org/CodeSystem/endpoint-payload-type",
+                    "code": "none"}]}],
+                "address": ehr.fhir_base()
+            }
+        }]
+    })
+    .to_string();
+    let hex: String = Sha256::digest(body.as_bytes())[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let etag = format!("\"{hex}\"");
+    let etag_value = HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"0\""));
+    // If-None-Match compares weakly (RFC 9110 §13.1.2): a W/ prefix still matches.
+    let matches = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim())
+        .any(|t| t == "*" || t.trim_start_matches("W/") == etag);
+    let cache = (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if matches {
+        return (
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, etag_value), cache],
+        )
+            .into_response();
+    }
+    (
+        [
+            (header::ETAG, etag_value),
+            cache,
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/fhir+json"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The 401 every FHIR request without a valid (present, known, unexpired) token gets.
+fn invalid_token() -> Response {
+    let mut r = outcome(
+        StatusCode::UNAUTHORIZED,
+        "login",
+        "A valid bearer token is required.",
+    );
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer error=\"invalid_token\""),
+    );
+    r
+}
+
+/// The context of the request's bearer token, if it is valid now.
+fn authorized(ehr: &Ehr, headers: &HeaderMap) -> Option<oauth::Context> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    oauth::bearer(ehr, authorization)
 }
 
 pub async fn read_patient(
@@ -77,38 +250,225 @@ pub async fn read_patient(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    if let Some(response) = injected_fhir_fault(&ehr) {
+    if let Some(response) = injected_fhir_fault(&ehr).await {
         return response;
     }
-    let Some((patient, _scope)) = oauth::bearer(&ehr, authorization) else {
-        let mut r = outcome(
-            StatusCode::UNAUTHORIZED,
-            "login",
-            "A valid bearer token is required.",
-        );
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer error=\"invalid_token\""),
-        );
-        return r;
+    let Some(context) = authorized(&ehr, &headers) else {
+        return invalid_token();
     };
     let Some(resource) = ehr.inner.store.get("Patient", &id) else {
         return outcome(StatusCode::NOT_FOUND, "not-found", "No such Patient.");
     };
-    if patient != id {
+    let own = context.patient.as_deref() == Some(id.as_str())
+        && oauth::permits(&context.scope, "patient", "Patient", 'r');
+    let clinician = context.user == oauth::User::Practitioner
+        && oauth::permits(&context.scope, "user", "Patient", 'r');
+    if own || clinician {
+        return fhir_json(StatusCode::OK, resource);
+    }
+    let message = match &context.patient {
+        Some(p) if *p != id => "This token is for another patient.",
+        _ => "The token's scope does not allow reading this Patient.",
+    };
+    outcome(StatusCode::FORBIDDEN, "forbidden", message)
+}
+
+/// `GET /fhir/Practitioner/{id}`: the clinician user's own record (its `fhirUser`), or any
+/// Practitioner with a user-level scope for it.
+pub async fn read_practitioner(
+    State(ehr): State<Ehr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(response) = injected_fhir_fault(&ehr).await {
+        return response;
+    }
+    let Some(context) = authorized(&ehr, &headers) else {
+        return invalid_token();
+    };
+    let Some(resource) = ehr.inner.store.get("Practitioner", &id) else {
+        return outcome(StatusCode::NOT_FOUND, "not-found", "No such Practitioner.");
+    };
+    let myself = context.user == oauth::User::Practitioner
+        && id == PRACTITIONER_ID
+        && oauth::has_scope(&context.scope, "fhirUser");
+    if myself || oauth::permits(&context.scope, "user", "Practitioner", 'r') {
+        return fhir_json(StatusCode::OK, resource);
+    }
+    outcome(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "The token's scope does not allow reading this Practitioner.",
+    )
+}
+
+/// `GET /fhir/Patient?name=…&identifier=…&_count=…&_offset=…`: a searchset Bundle, for a
+/// clinician's token with a user-level Patient scope only.
+pub async fn search_patients(
+    State(ehr): State<Ehr>,
+    RawQuery(raw): RawQuery,
+    Query(params): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(response) = injected_fhir_fault(&ehr).await {
+        return response;
+    }
+    let Some(context) = authorized(&ehr, &headers) else {
+        return invalid_token();
+    };
+    if context.user != oauth::User::Practitioner
+        || !oauth::permits(&context.scope, "user", "Patient", 's')
+    {
         return outcome(
             StatusCode::FORBIDDEN,
             "forbidden",
-            "This token is for another patient.",
+            "Searching patients needs a clinician's token with a user-level Patient scope.",
         );
     }
-    fhir_json(StatusCode::OK, resource)
+    let mut count = 20;
+    let mut offset = 0;
+    let mut names: Vec<String> = Vec::new();
+    let mut identifiers: Vec<&str> = Vec::new();
+    for (key, value) in &params {
+        match key.as_str() {
+            "name" => names.push(value.to_lowercase()),
+            "identifier" => identifiers.push(value),
+            "_count" => match value.parse::<usize>() {
+                Ok(n) => count = n.min(MAX_COUNT),
+                Err(_) => return bad_search("_count must be a whole number."),
+            },
+            "_offset" => match value.parse::<usize>() {
+                Ok(n) => offset = n,
+                Err(_) => return bad_search("_offset must be a whole number."),
+            },
+            other => {
+                return bad_search(&format!(
+                    "The search parameter {other} is not supported (name, identifier, _count)."
+                ));
+            }
+        }
+    }
+    let matches: Vec<&Value> = ehr
+        .inner
+        .store
+        .patient_resources()
+        .filter(|p| {
+            names.iter().all(|n| name_matches(p, n))
+                && identifiers.iter().all(|i| identifier_matches(p, i))
+        })
+        .collect();
+    let base = ehr.fhir_base();
+    let page_url = |offset: usize| {
+        let kept: Vec<String> = params
+            .iter()
+            .filter(|(k, _)| k != "_offset")
+            .map(|(k, v)| format!("{}={}", pages::url_encode(k), pages::url_encode(v)))
+            .chain((offset > 0).then(|| format!("_offset={offset}")))
+            .collect();
+        format!("{base}/Patient?{}", kept.join("&"))
+    };
+    let self_url = match raw.as_deref() {
+        Some(q) if !q.is_empty() => format!("{base}/Patient?{q}"),
+        _ => format!("{base}/Patient"),
+    };
+    let mut links = vec![json!({"relation": "self", "url": self_url})];
+    if count > 0 && offset + count < matches.len() {
+        links.push(json!({"relation": "next", "url": page_url(offset + count)}));
+    }
+    let entries: Vec<Value> = matches
+        .iter()
+        .skip(offset)
+        .take(count)
+        .map(|p| {
+            json!({
+                "fullUrl": format!("{base}/Patient/{}", p["id"].as_str().unwrap_or_default()),
+                "resource": p,
+                "search": {"mode": "match"},
+            })
+        })
+        .collect();
+    fhir_json(
+        StatusCode::OK,
+        &json!({
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": matches.len(),
+            "link": links,
+            "entry": entries,
+        }),
+    )
 }
 
-fn injected_fhir_fault(ehr: &Ehr) -> Option<Response> {
+fn bad_search(message: &str) -> Response {
+    outcome(StatusCode::BAD_REQUEST, "not-supported", message)
+}
+
+/// Whether any `given`, `family`, `text` or `prefix`/`suffix` of any name contains any of the
+/// comma-separated `wanted` values (already lower case).
+fn name_matches(patient: &Value, wanted: &str) -> bool {
+    let parts: Vec<String> = patient["name"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|n| {
+            let lists = ["given", "prefix", "suffix"]
+                .into_iter()
+                .flat_map(|k| n[k].as_array().into_iter().flatten());
+            let singles = [&n["family"], &n["text"]].into_iter();
+            lists
+                .chain(singles)
+                .filter_map(Value::as_str)
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    wanted
+        .split(',')
+        .filter(|w| !w.is_empty())
+        .any(|w| parts.iter().any(|p| p.contains(w)))
+}
+
+/// FHIR token matching: `system|value`, `|value` (no system), `system|` or `value` (any system),
+/// each of the comma-separated alternatives exact.
+fn identifier_matches(patient: &Value, wanted: &str) -> bool {
+    let identifiers: Vec<&Value> = patient["identifier"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect();
+    wanted.split(',').any(|alternative| {
+        identifiers.iter().any(|i| {
+            let system = i["system"].as_str();
+            let value = i["value"].as_str();
+            match alternative.split_once('|') {
+                Some(("", v)) => system.is_none() && value == Some(v),
+                Some((s, "")) => system == Some(s),
+                Some((s, v)) => system == Some(s) && value == Some(v),
+                None => value == Some(alternative),
+            }
+        })
+    })
+}
+
+async fn injected_fhir_fault(ehr: &Ehr) -> Option<Response> {
+    if ehr.has_fault(Fault::FhirSlow) {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    if ehr.has_fault(Fault::FhirTooManyRequests) {
+        let mut sessions = ehr.sessions();
+        if sessions.throttled < 2 {
+            sessions.throttled += 1;
+            drop(sessions);
+            let mut r = outcome(
+                StatusCode::TOO_MANY_REQUESTS,
+                "throttled",
+                "Too many requests: try again in a second.",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return Some(r);
+        }
+    }
     if ehr.has_fault(Fault::FhirUnauthorized) {
         return Some(outcome(
             StatusCode::UNAUTHORIZED,

@@ -7,13 +7,14 @@
 
 pub mod apphost;
 mod fhir;
+mod jwt;
 mod oauth;
 mod pages;
 mod store;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -55,12 +56,26 @@ impl Config {
 }
 
 /// A misbehaviour the EHR can be told to show, for testing Cairn's handling of it. Names follow
-/// smart-launcher-v2's simulated errors where one exists.
+/// smart-launcher-v2's simulated errors where one exists; [`Fault::name`] gives the snake_case
+/// name the EHR page's fault menu and `/ehr/launch?fault=` use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// `.well-known/smart-configuration` answers 404 with an HTML page (the CapabilityStatement
     /// at `/metadata` still works).
     DiscoveryNotFound,
+    /// `.well-known/smart-configuration` and `/metadata` both answer 200 with an HTML page.
+    DiscoveryHtml,
+    /// Discovery (both documents) names a token endpoint on another origin,
+    /// `http://127.0.0.1:1/oauth2/token`.
+    DiscoveryForeignEndpoints,
+    /// `.well-known` lists only the `plain` PKCE method.
+    DiscoveryNoS256,
+    /// Authorize treats the client_id as unknown: a 400 error page, no redirect.
+    AuthInvalidClientId,
+    /// Authorize treats the redirect_uri as unregistered: a 400 error page, no redirect.
+    AuthInvalidRedirectUri,
+    /// Authorize redirects back with `error=invalid_scope`.
+    AuthInvalidScope,
     /// Authorize redirects back with `error=access_denied` (the user declined).
     AccessDenied,
     /// Authorize echoes a `state` other than the one it was given.
@@ -69,7 +84,10 @@ pub enum Fault {
     MissingState,
     /// Authorize sends both a `code` and an `error`.
     CodeAndError,
-    /// The token endpoint answers 400 `invalid_grant`.
+    /// Authorize redirects carry the RFC 9207 `iss` of another server,
+    /// `https://evil.example/oauth2`.
+    IssMismatch,
+    /// The token endpoint answers 400 `invalid_grant` to a code exchange.
     TokenInvalidGrant,
     /// The token endpoint answers 500.
     TokenServerError,
@@ -77,6 +95,21 @@ pub enum Fault {
     TokenWithoutAccessToken,
     /// The token response's `token_type` is `mac`.
     TokenWrongType,
+    /// The first access token issued is already expired, so the first FHIR read answers 401;
+    /// later ones (after a refresh) work.
+    TokenInvalidToken,
+    /// `expires_in` is the string `"3600"`.
+    ExpiresInString,
+    /// `expires_in` is 0.
+    ExpiresInZero,
+    /// The token response has no `expires_in`.
+    ExpiresInMissing,
+    /// The `id_token`'s signature has one byte flipped.
+    IdTokenBadSignature,
+    /// The `id_token`'s `aud` is another client.
+    IdTokenWrongAudience,
+    /// Every refresh-token grant answers 400 `invalid_grant`.
+    RefreshInvalidGrant,
     /// FHIR reads answer 401.
     FhirUnauthorized,
     /// FHIR reads answer 403.
@@ -85,6 +118,85 @@ pub enum Fault {
     FhirServerError,
     /// FHIR reads answer 200 with a body that is not JSON.
     FhirMalformed,
+    /// The first two FHIR reads answer 429 with `Retry-After: 1`; later ones work.
+    FhirTooManyRequests,
+    /// FHIR reads wait 2 s before answering.
+    FhirSlow,
+}
+
+impl Fault {
+    /// Every fault, in the order the EHR page lists them.
+    pub const ALL: [Fault; 29] = [
+        Fault::DiscoveryNotFound,
+        Fault::DiscoveryHtml,
+        Fault::DiscoveryForeignEndpoints,
+        Fault::DiscoveryNoS256,
+        Fault::AuthInvalidClientId,
+        Fault::AuthInvalidRedirectUri,
+        Fault::AuthInvalidScope,
+        Fault::AccessDenied,
+        Fault::WrongState,
+        Fault::MissingState,
+        Fault::CodeAndError,
+        Fault::IssMismatch,
+        Fault::TokenInvalidGrant,
+        Fault::TokenServerError,
+        Fault::TokenWithoutAccessToken,
+        Fault::TokenWrongType,
+        Fault::TokenInvalidToken,
+        Fault::ExpiresInString,
+        Fault::ExpiresInZero,
+        Fault::ExpiresInMissing,
+        Fault::IdTokenBadSignature,
+        Fault::IdTokenWrongAudience,
+        Fault::RefreshInvalidGrant,
+        Fault::FhirUnauthorized,
+        Fault::FhirForbidden,
+        Fault::FhirServerError,
+        Fault::FhirMalformed,
+        Fault::FhirTooManyRequests,
+        Fault::FhirSlow,
+    ];
+
+    /// The snake_case name, e.g. `auth_invalid_client_id`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::DiscoveryNotFound => "discovery_not_found",
+            Fault::DiscoveryHtml => "discovery_html",
+            Fault::DiscoveryForeignEndpoints => "discovery_foreign_endpoints",
+            Fault::DiscoveryNoS256 => "discovery_no_s256",
+            Fault::AuthInvalidClientId => "auth_invalid_client_id",
+            Fault::AuthInvalidRedirectUri => "auth_invalid_redirect_uri",
+            Fault::AuthInvalidScope => "auth_invalid_scope",
+            Fault::AccessDenied => "access_denied",
+            Fault::WrongState => "wrong_state",
+            Fault::MissingState => "missing_state",
+            Fault::CodeAndError => "code_and_error",
+            Fault::IssMismatch => "iss_mismatch",
+            Fault::TokenInvalidGrant => "token_invalid_grant",
+            Fault::TokenServerError => "token_server_error",
+            Fault::TokenWithoutAccessToken => "token_without_access_token",
+            Fault::TokenWrongType => "token_wrong_type",
+            Fault::TokenInvalidToken => "token_invalid_token",
+            Fault::ExpiresInString => "expires_in_string",
+            Fault::ExpiresInZero => "expires_in_zero",
+            Fault::ExpiresInMissing => "expires_in_missing",
+            Fault::IdTokenBadSignature => "id_token_bad_signature",
+            Fault::IdTokenWrongAudience => "id_token_wrong_audience",
+            Fault::RefreshInvalidGrant => "refresh_invalid_grant",
+            Fault::FhirUnauthorized => "fhir_unauthorized",
+            Fault::FhirForbidden => "fhir_forbidden",
+            Fault::FhirServerError => "fhir_server_error",
+            Fault::FhirMalformed => "fhir_malformed",
+            Fault::FhirTooManyRequests => "fhir_too_many_requests",
+            Fault::FhirSlow => "fhir_slow",
+        }
+    }
+
+    /// The fault called `name` (see [`Fault::name`]), if any.
+    pub fn from_name(name: &str) -> Option<Fault> {
+        Fault::ALL.into_iter().find(|f| f.name() == name)
+    }
 }
 
 /// One request as the EHR received it.
@@ -109,14 +221,30 @@ struct Inner {
     state: Mutex<Sessions>,
     log: Mutex<Vec<LoggedRequest>>,
     faults: Mutex<Vec<Fault>>,
+    settings: Mutex<Settings>,
 }
 
-/// Launches, codes and tokens issued so far.
+/// What tests may change about how the EHR answers.
+struct Settings {
+    /// How long a new access token lives.
+    token_lifetime: Duration,
+    /// `need_patient_banner` in EHR-launch token responses.
+    need_patient_banner: serde_json::Value,
+}
+
+/// Launches, pending sign-ins, codes and tokens issued so far.
 #[derive(Default)]
 struct Sessions {
     launches: HashMap<String, Launch>,
+    /// Standalone sign-ins waiting for the user, by their opaque `txn`.
+    pending: HashMap<String, oauth::Pending>,
     codes: HashMap<String, oauth::Grant>,
     tokens: HashMap<String, oauth::Token>,
+    refresh_tokens: HashMap<String, oauth::RefreshToken>,
+    /// Access tokens issued since the faults were last set (for [`Fault::TokenInvalidToken`]).
+    access_tokens_issued: u32,
+    /// FHIR reads refused with 429 since the faults were last set.
+    throttled: u32,
 }
 
 struct Launch {
@@ -133,6 +261,10 @@ impl Ehr {
                 state: Mutex::new(Sessions::default()),
                 log: Mutex::new(Vec::new()),
                 faults: Mutex::new(Vec::new()),
+                settings: Mutex::new(Settings {
+                    token_lifetime: Duration::from_secs(3600),
+                    need_patient_banner: serde_json::Value::Bool(true),
+                }),
             }),
         }
     }
@@ -159,13 +291,49 @@ impl Ehr {
         lock(&self.inner.log).clone()
     }
 
-    /// From now on, misbehave as `fault` says.
+    /// From now on, misbehave as `fault` says (as well as any fault injected before).
     pub fn inject(&self, fault: Fault) {
         lock(&self.inner.faults).push(fault);
     }
 
+    /// From now on, misbehave only as `fault` says (`None`: behave), as a demo launch with a
+    /// fault chosen does. Counting faults (429s, the first expired token) start again.
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        *lock(&self.inner.faults) = fault.into_iter().collect();
+        let mut sessions = self.sessions();
+        sessions.access_tokens_issued = 0;
+        sessions.throttled = 0;
+    }
+
     pub(crate) fn has_fault(&self, fault: Fault) -> bool {
         lock(&self.inner.faults).contains(&fault)
+    }
+
+    /// Access tokens issued from now on live for `lifetime` (default 3600 s).
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        lock(&self.inner.settings).token_lifetime = lifetime;
+    }
+
+    /// Every access token issued so far expires now (refresh tokens stay valid).
+    pub fn expire_access_tokens(&self) {
+        let now = Instant::now();
+        for token in self.sessions().tokens.values_mut() {
+            token.expires = now;
+        }
+    }
+
+    /// The `need_patient_banner` EHR launches send (default `true`), e.g. the string `"false"`
+    /// as Epic does. Standalone launches always send `true`.
+    pub fn set_need_patient_banner(&self, value: serde_json::Value) {
+        lock(&self.inner.settings).need_patient_banner = value;
+    }
+
+    pub(crate) fn token_lifetime(&self) -> Duration {
+        lock(&self.inner.settings).token_lifetime
+    }
+
+    pub(crate) fn need_patient_banner(&self) -> serde_json::Value {
+        lock(&self.inner.settings).need_patient_banner.clone()
     }
 
     /// Starts an EHR launch for a patient, as opening the chart does. `None` for an unknown id.
@@ -188,21 +356,37 @@ impl Ehr {
         let cors = CorsLayer::new()
             .allow_origin(app_origin)
             .allow_methods([Method::GET, Method::POST])
-            .allow_headers([header::AUTHORIZATION, header::ACCEPT, header::CONTENT_TYPE])
-            .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER]);
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::ACCEPT,
+                header::CONTENT_TYPE,
+                header::IF_NONE_MATCH,
+            ])
+            .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER, header::ETAG]);
         let api = Router::new()
             .route(
                 "/fhir/.well-known/smart-configuration",
                 get(fhir::smart_configuration),
             )
             .route("/fhir/metadata", get(fhir::metadata))
+            .route("/fhir/Patient", get(fhir::search_patients))
             .route("/fhir/Patient/{id}", get(fhir::read_patient))
+            .route("/fhir/Practitioner/{id}", get(fhir::read_practitioner))
             .route("/oauth2/token", post(oauth::token))
+            .route("/oauth2/jwks", get(jwt::jwks))
+            .route("/ehr/smart-style.json", get(fhir::smart_style))
+            .route("/brands.json", get(fhir::brands))
             .layer(cors);
         Router::new()
             .route("/", get(pages::ehr_home))
             .route("/ehr/launch", get(pages::ehr_launch))
-            .route("/oauth2/authorize", get(oauth::authorize))
+            .route(
+                "/oauth2/authorize",
+                get(oauth::authorize_get).post(oauth::authorize_post),
+            )
+            .route("/oauth2/authorize/login", post(oauth::login))
+            .route("/oauth2/authorize/patient", post(oauth::pick_patient))
+            .route("/oauth2/authorize/consent", post(oauth::consent))
             .merge(api)
             .layer(middleware::from_fn_with_state(self.clone(), log_request))
             .with_state(self.clone())
@@ -229,6 +413,7 @@ pub fn cairn_config_json(ehr: &Ehr) -> String {
             "fhir_base": ehr.fhir_base(),
             "auth_origins": [config.origin],
         }],
+        "ehr_origins": [config.origin],
     })
     .to_string()
 }

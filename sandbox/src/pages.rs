@@ -4,7 +4,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::Ehr;
+use crate::{Ehr, Fault};
 
 pub async fn ehr_home(State(ehr): State<Ehr>) -> Html<String> {
     let rows: String = ehr
@@ -20,23 +20,61 @@ pub async fn ehr_home(State(ehr): State<Ehr>) -> Html<String> {
             )
         })
         .collect();
+    let patient_options: String = ehr
+        .patients()
+        .iter()
+        .map(|p| {
+            format!(
+                "<option value=\"{}\">{}</option>",
+                escape(&p.id),
+                escape(&p.name)
+            )
+        })
+        .collect();
+    let fault_options: String = Fault::ALL
+        .iter()
+        .map(|f| format!("<option value=\"{0}\">{0}</option>", f.name()))
+        .collect();
     Html(page(
         "Cairn development EHR",
         &format!(
             "<header class=\"bar\">Cairn development EHR</header><main><h1>Patients</h1>\
              <p>Open a chart to launch Cairn inside it, as an EHR's embedded browser does.</p>\
              <table><thead><tr><th>Name</th><th>Birth date</th><th>Gender</th></tr></thead>\
-             <tbody>{rows}</tbody></table></main>"
+             <tbody>{rows}</tbody></table>\
+             <h2>Open a chart with a fault</h2>\
+             <p>The EHR misbehaves as chosen from now on (until another chart is opened this way).</p>\
+             <form id=\"open-chart\" method=\"get\" action=\"/ehr/launch\">\
+             <label>Patient <select name=\"patient\">{patient_options}</select></label> \
+             <label>Fault <select name=\"fault\"><option value=\"none\" selected>none</option>\
+             {fault_options}</select></label> <button>Open chart</button></form></main>"
         ),
     ))
 }
 
 /// Opens one chart per `patient` parameter, each with Cairn in its own iframe (`id="app"`, then
-/// `app-2`, …), as an EHR with several patients open at once does.
+/// `app-2`, …), as an EHR with several patients open at once does. A `fault` parameter (a
+/// [`Fault::name`], or `none`) replaces the faults in force first.
 pub async fn ehr_launch(
     State(ehr): State<Ehr>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
+    if let Some((_, name)) = params.iter().find(|(k, _)| k == "fault") {
+        let fault = match name.as_str() {
+            "" | "none" => None,
+            name => match Fault::from_name(name) {
+                Some(f) => Some(f),
+                None => {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        Html(page("Unknown fault", "<main><h1>No such fault</h1></main>")),
+                    )
+                        .into_response();
+                }
+            },
+        };
+        ehr.set_fault(fault);
+    }
     let ids: Vec<&str> = params
         .iter()
         .filter(|(k, _)| k == "patient")
@@ -105,6 +143,8 @@ display:flex;flex-direction:column;height:100vh}\
 .bar{background:#3b4a5a;color:#fff;padding:.5rem 1rem;font-weight:600}.bar a{color:#fff}\
 main{padding:1rem 1.5rem}table{border-collapse:collapse;background:#fff}\
 td,th{padding:.4rem .9rem;border-bottom:1px solid #d5dae1;text-align:left}\
+.choices{list-style:none;padding:0}.choices li{margin:.4rem 0}\
+button{font:inherit;padding:.35rem .9rem}fieldset{background:#fff;border:1px solid #d5dae1}\
 .frames{flex:1;display:flex;gap:4px}iframe{flex:1;border:0;width:100%;background:#fff}";
 
 /// HTML-escapes text for element content and quoted attributes.

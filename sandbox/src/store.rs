@@ -18,17 +18,27 @@ pub struct PatientSummary {
     pub name: String,
     pub birth_date: String,
     pub gender: String,
+    /// The medical record number: the value of the identifier whose type is `MR`.
+    pub mrn: String,
 }
+
+/// The id of the development EHR's one clinician user, a Practitioner in the store.
+pub const PRACTITIONER_ID: &str = "dev-practitioner";
+/// That clinician's display name.
+pub const PRACTITIONER_NAME: &str = "Dr. Ada Clinician";
 
 pub struct Store {
     resources: HashMap<(String, String), Value>,
     patients: Vec<PatientSummary>,
+    /// Each patient's encounters as (`period.start`, id), most recent first.
+    encounters: HashMap<String, Vec<(String, String)>>,
 }
 
 impl Store {
     pub fn load() -> Store {
         let mut resources = HashMap::new();
         let mut patients = Vec::new();
+        let mut encounters: HashMap<String, Vec<(String, String)>> = HashMap::new();
         for bundle in BUNDLES {
             let bundle: Value = serde_json::from_str(bundle).expect("bundled data is valid JSON");
             let entries = bundle["entry"].as_array().cloned().unwrap_or_default();
@@ -42,12 +52,39 @@ impl Store {
                 if ty == "Patient" {
                     patients.push(summary(&resource));
                 }
+                if ty == "Encounter" {
+                    let subject = resource["subject"]["reference"].as_str().unwrap_or("");
+                    let patient = subject
+                        .strip_prefix("urn:uuid:")
+                        .or(subject.strip_prefix("Patient/"))
+                        .unwrap_or(subject);
+                    let start = resource["period"]["start"].as_str().unwrap_or("");
+                    encounters
+                        .entry(patient.to_owned())
+                        .or_default()
+                        .push((start.to_owned(), id.to_owned()));
+                }
                 resources.insert((ty.to_owned(), id.to_owned()), resource);
             }
         }
+        for list in encounters.values_mut() {
+            list.sort_by(|a, b| b.cmp(a));
+        }
+        let practitioner = serde_json::json!({
+            "resourceType": "Practitioner",
+            "id": PRACTITIONER_ID,
+            "active": true,
+            "name": [{"use": "official", "text": PRACTITIONER_NAME, "family": "Clinician",
+                "given": ["Ada"], "prefix": ["Dr."]}],
+        });
+        resources.insert(
+            ("Practitioner".to_owned(), PRACTITIONER_ID.to_owned()),
+            practitioner,
+        );
         Store {
             resources,
             patients,
+            encounters,
         }
     }
 
@@ -58,6 +95,21 @@ impl Store {
 
     pub fn patients(&self) -> &[PatientSummary] {
         &self.patients
+    }
+
+    /// The ids of a patient's encounters, most recent first (by `period.start`).
+    pub fn encounters_of(&self, patient_id: &str) -> Vec<String> {
+        self.encounters
+            .get(patient_id)
+            .map(|list| list.iter().map(|(_, id)| id.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Every Patient resource, in the order of [`Store::patients`].
+    pub fn patient_resources(&self) -> impl Iterator<Item = &Value> {
+        self.patients
+            .iter()
+            .filter_map(|p| self.get("Patient", &p.id))
     }
 }
 
@@ -81,5 +133,17 @@ fn summary(patient: &Value) -> PatientSummary {
         name,
         birth_date: patient["birthDate"].as_str().unwrap_or_default().to_owned(),
         gender: patient["gender"].as_str().unwrap_or_default().to_owned(),
+        mrn: patient["identifier"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| {
+                i["type"]["coding"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|c| c["code"] == "MR"))
+            })
+            .and_then(|i| i["value"].as_str())
+            .unwrap_or_default()
+            .to_owned(),
     }
 }

@@ -1,133 +1,11 @@
 //! The development EHR's OAuth exchange and FHIR read, in process (no sockets).
 
-use axum::Router;
+mod common;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http_body_util::BodyExt;
-use sandbox::{Config, Ehr};
+use common::*;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-use tower::ServiceExt;
-
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-
-struct Harness {
-    ehr: Ehr,
-    app: Router,
-}
-
-fn harness() -> Harness {
-    let ehr = Ehr::new(Config::dev(9090, 8080));
-    let app = ehr.router();
-    Harness { ehr, app }
-}
-
-struct Reply {
-    status: StatusCode,
-    location: Option<String>,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Harness {
-    async fn send(&self, req: Request<Body>) -> Reply {
-        let resp = self.app.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let location = headers
-            .get(header::LOCATION)
-            .map(|v| v.to_str().unwrap().to_owned());
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            location,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
-    }
-
-    async fn get(&self, uri: &str) -> Reply {
-        self.send(Request::get(uri).body(Body::empty()).unwrap())
-            .await
-    }
-
-    async fn post_form(&self, uri: &str, pairs: &[(&str, &str)]) -> Reply {
-        let body: String = pairs
-            .iter()
-            .map(|(k, v)| format!("{k}={}", sandbox::url_encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let req = Request::post(uri)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(body))
-            .unwrap();
-        self.send(req).await
-    }
-
-    fn patient(&self, n: usize) -> String {
-        self.ehr.patients()[n].id.clone()
-    }
-
-    /// The authorize URL for a fresh launch of patient `n`, with `changes` applied to the query.
-    fn authorize_uri(&self, n: usize, changes: &[(&str, &str)]) -> String {
-        let launch = self.ehr.create_launch(&self.patient(n)).unwrap();
-        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes()));
-        let mut params = vec![
-            ("response_type", "code".to_owned()),
-            ("client_id", "cairn-dev".to_owned()),
-            ("redirect_uri", "http://127.0.0.1:8080/".to_owned()),
-            (
-                "scope",
-                "launch openid fhirUser patient/Patient.rs".to_owned(),
-            ),
-            ("state", "state-123".to_owned()),
-            ("aud", self.ehr.fhir_base()),
-            ("launch", launch),
-            ("code_challenge", challenge),
-            ("code_challenge_method", "S256".to_owned()),
-        ];
-        for (k, v) in changes {
-            params.retain(|(name, _)| name != k);
-            if !v.is_empty() {
-                params.push((k, (*v).to_owned()));
-            }
-        }
-        let query: Vec<String> = params
-            .iter()
-            .map(|(k, v)| format!("{k}={}", sandbox::url_encode(v)))
-            .collect();
-        format!("/oauth2/authorize?{}", query.join("&"))
-    }
-
-    /// Authorizes patient `n` and returns the code from the redirect.
-    async fn code_for(&self, n: usize) -> String {
-        let reply = self.get(&self.authorize_uri(n, &[])).await;
-        assert!(reply.status.is_redirection(), "{}", reply.body);
-        let location = reply.location.unwrap();
-        assert!(
-            location.starts_with("http://127.0.0.1:8080/?code="),
-            "{location}"
-        );
-        assert!(location.ends_with("&state=state-123"), "{location}");
-        query_param(&location, "code").unwrap()
-    }
-
-    async fn exchange(&self, code: &str, verifier: &str, redirect_uri: &str) -> Reply {
-        self.post_form(
-            "/oauth2/token",
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", redirect_uri),
-                ("client_id", "cairn-dev"),
-                ("code_verifier", verifier),
-            ],
-        )
-        .await
-    }
-}
 
 #[tokio::test]
 async fn full_exchange_then_patient_read() {
@@ -350,28 +228,4 @@ async fn ehr_pages_list_patients_and_embed_cairn() {
         h.get("/ehr/launch?patient=nobody").await.status,
         StatusCode::NOT_FOUND
     );
-}
-
-fn query_param(url: &str, name: &str) -> Option<String> {
-    let query = url.split_once('?')?.1;
-    query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        (k == name).then(|| dec(v))
-    })
-}
-
-fn dec(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-            i += 3;
-        } else {
-            out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
 }

@@ -1,0 +1,282 @@
+//! The in-process harness the sandbox's tests share: a router, requests through it, and the
+//! steps of both launches.
+#![allow(dead_code)] // Each test binary uses its own part.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http_body_util::BodyExt;
+use sandbox::{Config, Ehr};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tower::ServiceExt;
+
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const REDIRECT_URI: &str = "http://127.0.0.1:8080/";
+pub const ISSUER: &str = "http://127.0.0.1:9090/oauth2";
+
+pub struct Harness {
+    pub ehr: Ehr,
+    pub app: Router,
+}
+
+pub fn harness() -> Harness {
+    let ehr = Ehr::new(Config::dev(9090, 8080));
+    let app = ehr.router();
+    Harness { ehr, app }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    /// The value of the hidden `txn` input of a sign-in page.
+    pub fn txn(&self) -> String {
+        let start = self.body.find("name=\"txn\" value=\"").expect("a txn") + 18;
+        let len = self.body[start..].find('"').unwrap();
+        self.body[start..start + len].to_owned()
+    }
+}
+
+impl Harness {
+    pub async fn send(&self, req: Request<Body>) -> Reply {
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let location = headers
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            location,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.send(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+    }
+
+    /// A GET with `Authorization: Bearer <token>`.
+    pub async fn get_with_token(&self, uri: &str, token: &str) -> Reply {
+        self.send(
+            Request::get(uri)
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn post_form(&self, uri: &str, pairs: &[(&str, &str)]) -> Reply {
+        let req = Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form(pairs)))
+            .unwrap();
+        self.send(req).await
+    }
+
+    pub fn patient(&self, n: usize) -> String {
+        self.ehr.patients()[n].id.clone()
+    }
+
+    /// The authorize URL for a fresh EHR launch of patient `n`, with `changes` applied.
+    pub fn authorize_uri(&self, n: usize, changes: &[(&str, &str)]) -> String {
+        let launch = self.ehr.create_launch(&self.patient(n)).unwrap();
+        let mut all = vec![("launch", launch.as_str())];
+        all.extend_from_slice(changes);
+        self.standalone_uri("launch openid fhirUser patient/Patient.rs", &all)
+    }
+
+    /// The authorize URL of a standalone launch asking for `scope`, with `changes` applied.
+    pub fn standalone_uri(&self, scope: &str, changes: &[(&str, &str)]) -> String {
+        format!(
+            "/oauth2/authorize?{}",
+            form(&self.authorize_params(scope, changes))
+        )
+    }
+
+    /// The authorize parameters for `scope`, with `changes` applied (an empty value removes).
+    pub fn authorize_params(&self, scope: &str, changes: &[(&str, &str)]) -> Vec<(String, String)> {
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes()));
+        let mut params: Vec<(String, String)> = [
+            ("response_type", "code".to_owned()),
+            ("client_id", "cairn-dev".to_owned()),
+            ("redirect_uri", REDIRECT_URI.to_owned()),
+            ("scope", scope.to_owned()),
+            ("state", "state-123".to_owned()),
+            ("aud", self.ehr.fhir_base()),
+            ("code_challenge", challenge),
+            ("code_challenge_method", "S256".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        for (k, v) in changes {
+            params.retain(|(name, _)| name != k);
+            if !v.is_empty() {
+                params.push(((*k).to_owned(), (*v).to_owned()));
+            }
+        }
+        params
+    }
+
+    /// Authorizes an EHR launch of patient `n` and returns the code from the redirect.
+    pub async fn code_for(&self, n: usize) -> String {
+        self.code_with(&self.authorize_uri(n, &[])).await
+    }
+
+    /// Authorizes an EHR launch of patient `n` asking for `scope`.
+    pub async fn code_for_scope(&self, n: usize, scope: &str) -> String {
+        let launch = self.ehr.create_launch(&self.patient(n)).unwrap();
+        self.code_with(&self.standalone_uri(scope, &[("launch", &launch)]))
+            .await
+    }
+
+    async fn code_with(&self, uri: &str) -> String {
+        let reply = self.get(uri).await;
+        assert!(reply.status.is_redirection(), "{}", reply.body);
+        let location = reply.location.unwrap();
+        assert!(
+            location.starts_with("http://127.0.0.1:8080/?code="),
+            "{location}"
+        );
+        assert_eq!(
+            query_param(&location, "state").as_deref(),
+            Some("state-123")
+        );
+        assert_eq!(query_param(&location, "iss").as_deref(), Some(ISSUER));
+        query_param(&location, "code").unwrap()
+    }
+
+    pub async fn exchange(&self, code: &str, verifier: &str, redirect_uri: &str) -> Reply {
+        self.post_form(
+            "/oauth2/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", redirect_uri),
+                ("client_id", "cairn-dev"),
+                ("code_verifier", verifier),
+            ],
+        )
+        .await
+    }
+
+    /// The token response of an EHR launch of patient `n` asking for `scope`.
+    pub async fn tokens_for_scope(&self, n: usize, scope: &str) -> Value {
+        let code = self.code_for_scope(n, scope).await;
+        let reply = self.exchange(&code, VERIFIER, REDIRECT_URI).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.json()
+    }
+
+    pub async fn refresh(&self, refresh_token: &str, extra: &[(&str, &str)]) -> Reply {
+        let mut pairs = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", "cairn-dev"),
+        ];
+        pairs.extend_from_slice(extra);
+        self.post_form("/oauth2/token", &pairs).await
+    }
+
+    /// A standalone sign-in up to its consent page: the authorize page, then `user`, then (for a
+    /// clinician asking for `launch/patient`) `patient`. Returns the consent page.
+    pub async fn standalone_to_consent(
+        &self,
+        scope: &str,
+        user: &str,
+        patient: Option<&str>,
+    ) -> Reply {
+        let login = self.get(&self.standalone_uri(scope, &[])).await;
+        assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+        let txn = login.txn();
+        let next = self
+            .post_form("/oauth2/authorize/login", &[("txn", &txn), ("user", user)])
+            .await;
+        assert_eq!(next.status, StatusCode::OK, "{}", next.body);
+        match patient {
+            Some(p) => {
+                assert!(next.body.contains("Choose a patient"), "{}", next.body);
+                let consent = self
+                    .post_form(
+                        "/oauth2/authorize/patient",
+                        &[("txn", &txn), ("patient", p)],
+                    )
+                    .await;
+                assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
+                consent
+            }
+            None => next,
+        }
+    }
+
+    /// Consents on `page` with only `ticked` scopes and returns the redirect's location.
+    pub async fn consent(&self, page: &Reply, ticked: &[&str], decision: &str) -> String {
+        let txn = page.txn();
+        let mut pairs = vec![("txn", txn.as_str())];
+        pairs.extend(ticked.iter().map(|s| ("scope", *s)));
+        pairs.push(("decision", decision));
+        let reply = self.post_form("/oauth2/authorize/consent", &pairs).await;
+        assert!(
+            reply.status.is_redirection(),
+            "{}: {}",
+            reply.status,
+            reply.body
+        );
+        reply.location.unwrap()
+    }
+}
+
+/// `k=v&…`, percent-encoded.
+pub fn form<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                sandbox::url_encode(k.as_ref()),
+                sandbox::url_encode(v.as_ref())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then(|| dec(v))
+    })
+}
+
+pub fn dec(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 3 <= bytes.len() {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
