@@ -475,16 +475,13 @@ fn refresh_grant(ehr: &Ehr, form: &HashMap<String, String>) -> Response {
             "the refresh token was already used; every token of this sign-in is now revoked",
         );
     }
-    refresh.used = true;
-    let context = refresh.context.clone();
-    let family = refresh.family.clone();
-    drop(sessions);
-    let mut access = context.clone();
+    // A refused narrowing leaves the refresh token usable.
+    let mut access = refresh.context.clone();
     let narrowed = param("scope");
     if !narrowed.is_empty() {
         if let Some(extra) = narrowed
             .split_whitespace()
-            .find(|s| !has_scope(&context.scope, s))
+            .find(|s| !has_scope(&refresh.context.scope, s))
         {
             return oauth_error(
                 "invalid_scope",
@@ -493,6 +490,10 @@ fn refresh_grant(ehr: &Ehr, form: &HashMap<String, String>) -> Response {
         }
         access.scope = narrowed.split_whitespace().collect::<Vec<_>>().join(" ");
     }
+    refresh.used = true;
+    let context = refresh.context.clone();
+    let family = refresh.family.clone();
+    drop(sessions);
     // The new refresh token keeps the original scope (RFC 6749 §6).
     issue_tokens(ehr, &access, &family, &context.scope, None)
 }

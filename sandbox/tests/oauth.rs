@@ -229,3 +229,121 @@ async fn ehr_pages_list_patients_and_embed_cairn() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_family() {
+    let h = harness();
+    let first = h
+        .tokens_for_scope(0, "launch online_access patient/Patient.rs")
+        .await;
+    let at1 = first["access_token"].as_str().unwrap().to_owned();
+    let rt1 = first["refresh_token"].as_str().unwrap().to_owned();
+    assert!(
+        rt1.starts_with("RT-CANARY-") && rt1.len() == 10 + 32,
+        "{rt1}"
+    );
+    let uri = format!("/fhir/Patient/{}", h.patient(0));
+    assert_eq!(h.get_with_token(&uri, &at1).await.status, StatusCode::OK);
+
+    // The access token expires: 401 invalid_token, then a refresh and a retry work.
+    h.ehr.expire_access_tokens();
+    let expired = h.get_with_token(&uri, &at1).await;
+    assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        expired.headers[header::WWW_AUTHENTICATE],
+        "Bearer error=\"invalid_token\""
+    );
+    let second = h.refresh(&rt1, &[]).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    assert_eq!(second.headers[header::CACHE_CONTROL], "no-store");
+    let second = second.json();
+    let at2 = second["access_token"].as_str().unwrap().to_owned();
+    let rt2 = second["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(rt2, rt1, "the refresh token rotates");
+    assert_ne!(at2, at1);
+    assert_eq!(second["scope"], "launch online_access patient/Patient.rs");
+    assert_eq!(second["patient"], h.patient(0));
+    assert_eq!(h.get_with_token(&uri, &at2).await.status, StatusCode::OK);
+
+    // The rotated-out token is replayed: refused, and everything of this sign-in is revoked.
+    let replay = h.refresh(&rt1, &[]).await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST);
+    assert_eq!(replay.json()["error"], "invalid_grant");
+    assert_eq!(
+        h.get_with_token(&uri, &at2).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let revoked = h.refresh(&rt2, &[]).await;
+    assert_eq!(revoked.json()["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn refresh_narrows_scope_and_checks_the_client() {
+    let h = harness();
+    let first = h
+        .tokens_for_scope(
+            1,
+            "launch offline_access patient/Patient.rs patient/Observation.rs",
+        )
+        .await;
+    let rt = first["refresh_token"].as_str().unwrap();
+    let wrong_client = h
+        .post_form(
+            "/oauth2/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt),
+                ("client_id", "other"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong_client.json()["error"], "invalid_grant");
+    let wider = h.refresh(rt, &[("scope", "user/*.*")]).await;
+    assert_eq!(wider.json()["error"], "invalid_scope");
+    let narrowed = h.refresh(rt, &[("scope", "patient/Patient.rs")]).await;
+    assert_eq!(narrowed.status, StatusCode::OK, "{}", narrowed.body);
+    let narrowed = narrowed.json();
+    assert_eq!(narrowed["scope"], "patient/Patient.rs");
+    // The new refresh token keeps the original grant.
+    let again = h
+        .refresh(narrowed["refresh_token"].as_str().unwrap(), &[])
+        .await
+        .json();
+    assert_eq!(
+        again["scope"],
+        "launch offline_access patient/Patient.rs patient/Observation.rs"
+    );
+    let missing = h
+        .post_form(
+            "/oauth2/token",
+            &[("grant_type", "refresh_token"), ("client_id", "cairn-dev")],
+        )
+        .await;
+    assert_eq!(missing.json()["error"], "invalid_request");
+    let unknown = h.refresh("RT-CANARY-forged", &[]).await;
+    assert_eq!(unknown.json()["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn no_refresh_token_without_online_or_offline_access() {
+    let h = harness();
+    let token = h.tokens_for_scope(0, "launch patient/Patient.rs").await;
+    assert!(token.get("refresh_token").is_none(), "{token}");
+}
+
+#[tokio::test]
+async fn short_token_lifetimes_expire() {
+    let h = harness();
+    h.ehr
+        .set_token_lifetime(std::time::Duration::from_millis(300));
+    let token = h.tokens_for_scope(0, "launch patient/Patient.rs").await;
+    assert_eq!(token["expires_in"], 0);
+    let uri = format!("/fhir/Patient/{}", h.patient(0));
+    let access = token["access_token"].as_str().unwrap();
+    assert_eq!(h.get_with_token(&uri, access).await.status, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(
+        h.get_with_token(&uri, access).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}

@@ -5,14 +5,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::*;
-use rsa::pkcs1v15::{Signature, VerifyingKey};
-use rsa::signature::Verifier;
-use rsa::{BigUint, RsaPublicKey};
-use serde_json::Value;
-use sha2::Sha256;
 
 const SCOPE: &str =
     "launch/patient openid fhirUser online_access patient/Patient.rs patient/Observation.rs";
@@ -391,45 +384,4 @@ async fn id_tokens_verify_against_the_jwks() {
     );
     assert_eq!(claims["name"], h.ehr.patients()[1].name);
     assert_eq!(claims["nonce"], "n-0S6_WzA2Mj");
-}
-
-/// Checks the id_token's header and RS256 signature with the key from `/oauth2/jwks`, and
-/// returns its claims.
-pub async fn verified_claims(h: &Harness, id_token: &str) -> Value {
-    let jwks = h
-        .send(
-            Request::get("/oauth2/jwks")
-                .header(header::ORIGIN, "http://127.0.0.1:8080")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
-    assert_eq!(
-        jwks.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
-        "http://127.0.0.1:8080"
-    );
-    let key = &jwks.json()["keys"][0];
-    assert_eq!(key["kty"], "RSA");
-    assert_eq!(key["alg"], "RS256");
-    assert_eq!(key["use"], "sig");
-    assert_eq!(key["kid"], "dev-1");
-    let b64 = |v: &Value| URL_SAFE_NO_PAD.decode(v.as_str().unwrap()).unwrap();
-    let public = RsaPublicKey::new(
-        BigUint::from_bytes_be(&b64(&key["n"])),
-        BigUint::from_bytes_be(&b64(&key["e"])),
-    )
-    .unwrap();
-    let parts: Vec<&str> = id_token.split('.').collect();
-    assert_eq!(parts.len(), 3);
-    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
-    assert_eq!(
-        header,
-        serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": "dev-1"})
-    );
-    let signature =
-        Signature::try_from(URL_SAFE_NO_PAD.decode(parts[2]).unwrap().as_slice()).unwrap();
-    VerifyingKey::<Sha256>::new(public)
-        .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
-        .expect("the id_token's signature verifies");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap()
 }

@@ -8,6 +8,9 @@ use axum::http::{Request, StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http_body_util::BodyExt;
+use rsa::pkcs1v15::{Signature, VerifyingKey};
+use rsa::signature::Verifier;
+use rsa::{BigUint, RsaPublicKey};
 use sandbox::{Config, Ehr};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -225,6 +228,18 @@ impl Harness {
         }
     }
 
+    /// The token response of a standalone sign-in by `user` (`practitioner` or
+    /// `patient:<id>`) who allows every scope of `scope` (which must not ask for a picker).
+    pub async fn standalone_tokens(&self, scope: &str, user: &str) -> Value {
+        let consent = self.standalone_to_consent(scope, user, None).await;
+        let all: Vec<&str> = scope.split_whitespace().collect();
+        let location = self.consent(&consent, &all, "allow").await;
+        let code = query_param(&location, "code").unwrap_or_else(|| panic!("{location}"));
+        let reply = self.exchange(&code, VERIFIER, REDIRECT_URI).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.json()
+    }
+
     /// Consents on `page` with only `ticked` scopes and returns the redirect's location.
     pub async fn consent(&self, page: &Reply, ticked: &[&str], decision: &str) -> String {
         let txn = page.txn();
@@ -240,6 +255,54 @@ impl Harness {
         );
         reply.location.unwrap()
     }
+}
+
+/// Checks the id_token's header and RS256 signature with the key from `/oauth2/jwks`, and
+/// returns its claims.
+pub async fn verified_claims(h: &Harness, id_token: &str) -> Value {
+    try_verified_claims(h, id_token)
+        .await
+        .expect("the id_token's signature verifies")
+}
+
+/// Like [`verified_claims`], but a bad signature is an `Err`.
+pub async fn try_verified_claims(h: &Harness, id_token: &str) -> Result<Value, String> {
+    let jwks = h
+        .send(
+            Request::get("/oauth2/jwks")
+                .header(header::ORIGIN, "http://127.0.0.1:8080")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        jwks.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "http://127.0.0.1:8080"
+    );
+    let key = &jwks.json()["keys"][0];
+    assert_eq!(key["kty"], "RSA");
+    assert_eq!(key["alg"], "RS256");
+    assert_eq!(key["use"], "sig");
+    assert_eq!(key["kid"], "dev-1");
+    let b64 = |v: &Value| URL_SAFE_NO_PAD.decode(v.as_str().unwrap()).unwrap();
+    let public = RsaPublicKey::new(
+        BigUint::from_bytes_be(&b64(&key["n"])),
+        BigUint::from_bytes_be(&b64(&key["e"])),
+    )
+    .unwrap();
+    let parts: Vec<&str> = id_token.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    assert_eq!(
+        header,
+        serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": "dev-1"})
+    );
+    let signature =
+        Signature::try_from(URL_SAFE_NO_PAD.decode(parts[2]).unwrap().as_slice()).unwrap();
+    VerifyingKey::<Sha256>::new(public)
+        .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
+        .map_err(|e| e.to_string())?;
+    Ok(serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap())
 }
 
 /// `k=v&…`, percent-encoded.

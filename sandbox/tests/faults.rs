@@ -1,0 +1,233 @@
+//! Each fault the development EHR can be told to show, observed through its router.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use axum::http::{StatusCode, header};
+use common::*;
+use sandbox::Fault;
+
+fn with(fault: Fault) -> Harness {
+    let h = harness();
+    h.ehr.inject(fault);
+    h
+}
+
+#[test]
+fn fault_names_round_trip() {
+    for fault in Fault::ALL {
+        assert_eq!(Fault::from_name(fault.name()), Some(fault));
+        assert!(
+            fault
+                .name()
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+            "{fault:?}"
+        );
+    }
+    assert_eq!(
+        Fault::from_name("auth_invalid_client_id"),
+        Some(Fault::AuthInvalidClientId)
+    );
+    assert_eq!(
+        Fault::from_name("fhir_too_many_requests"),
+        Some(Fault::FhirTooManyRequests)
+    );
+    assert_eq!(Fault::from_name("nonsense"), None);
+}
+
+#[tokio::test]
+async fn the_ehr_page_chooses_a_fault_per_launch() {
+    let h = harness();
+    let home = h.get("/").await;
+    assert!(home.body.contains("<select name=\"fault\">"));
+    assert!(
+        home.body
+            .contains("<option value=\"none\" selected>none</option>")
+    );
+    assert!(home.body.contains("<option value=\"token_invalid_grant\">"));
+    let patient = h.patient(0);
+    let page = h
+        .get(&format!(
+            "/ehr/launch?patient={patient}&fault=access_denied"
+        ))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let denied = h.get(&h.authorize_uri(0, &[])).await.location.unwrap();
+    assert_eq!(
+        query_param(&denied, "error").as_deref(),
+        Some("access_denied")
+    );
+    // Another choice replaces it; `none` clears it.
+    h.get(&format!(
+        "/ehr/launch?patient={patient}&fault=auth_invalid_scope"
+    ))
+    .await;
+    let scope = h.get(&h.authorize_uri(0, &[])).await.location.unwrap();
+    assert_eq!(
+        query_param(&scope, "error").as_deref(),
+        Some("invalid_scope")
+    );
+    h.get(&format!("/ehr/launch?patient={patient}&fault=none"))
+        .await;
+    h.code_for(0).await;
+    let unknown = h
+        .get(&format!("/ehr/launch?patient={patient}&fault=nonsense"))
+        .await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn authorize_faults() {
+    for fault in [Fault::AuthInvalidClientId, Fault::AuthInvalidRedirectUri] {
+        let h = with(fault);
+        let reply = h.get(&h.authorize_uri(0, &[])).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{fault:?}");
+        assert!(reply.location.is_none(), "{fault:?}");
+        assert!(reply.body.contains("Sign-in error"));
+    }
+    let h = with(Fault::AuthInvalidScope);
+    let location = h.get(&h.authorize_uri(0, &[])).await.location.unwrap();
+    assert_eq!(
+        query_param(&location, "error").as_deref(),
+        Some("invalid_scope")
+    );
+    assert_eq!(
+        query_param(&location, "state").as_deref(),
+        Some("state-123")
+    );
+    assert_eq!(query_param(&location, "iss").as_deref(), Some(ISSUER));
+
+    let h = with(Fault::IssMismatch);
+    let location = h.get(&h.authorize_uri(0, &[])).await.location.unwrap();
+    assert!(query_param(&location, "code").is_some());
+    assert_eq!(
+        query_param(&location, "iss").as_deref(),
+        Some("https://evil.example/oauth2")
+    );
+}
+
+#[tokio::test]
+async fn expires_in_faults() {
+    let cases = [
+        (Fault::ExpiresInString, Some(serde_json::json!("3600"))),
+        (Fault::ExpiresInZero, Some(serde_json::json!(0))),
+        (Fault::ExpiresInMissing, None),
+    ];
+    for (fault, expected) in cases {
+        let h = with(fault);
+        let token = h.tokens_for_scope(0, "launch patient/Patient.rs").await;
+        assert_eq!(token.get("expires_in").cloned(), expected, "{fault:?}");
+    }
+}
+
+#[tokio::test]
+async fn discovery_faults() {
+    let h = with(Fault::DiscoveryHtml);
+    for uri in ["/fhir/.well-known/smart-configuration", "/fhir/metadata"] {
+        let reply = h.get(uri).await;
+        assert_eq!(reply.status, StatusCode::OK, "{uri}");
+        assert_eq!(reply.headers[header::CONTENT_TYPE], "text/html", "{uri}");
+        assert!(reply.body.starts_with("<html>"));
+    }
+
+    let h = with(Fault::DiscoveryForeignEndpoints);
+    let smart = h.get("/fhir/.well-known/smart-configuration").await.json();
+    assert_eq!(smart["token_endpoint"], "http://127.0.0.1:1/oauth2/token");
+    let meta = h.get("/fhir/metadata").await.json();
+    let uris = &meta["rest"][0]["security"]["extension"][0]["extension"];
+    assert_eq!(uris[1]["url"], "token");
+    assert_eq!(uris[1]["valueUri"], "http://127.0.0.1:1/oauth2/token");
+
+    let h = with(Fault::DiscoveryNoS256);
+    let smart = h.get("/fhir/.well-known/smart-configuration").await.json();
+    assert_eq!(
+        smart["code_challenge_methods_supported"],
+        serde_json::json!(["plain"])
+    );
+}
+
+#[tokio::test]
+async fn too_many_requests_twice_then_normal() {
+    let h = with(Fault::FhirTooManyRequests);
+    let token = h.tokens_for_scope(0, "launch patient/Patient.rs").await;
+    let access = token["access_token"].as_str().unwrap();
+    let uri = format!("/fhir/Patient/{}", h.patient(0));
+    for _ in 0..2 {
+        let reply = h.get_with_token(&uri, access).await;
+        assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(reply.headers[header::RETRY_AFTER], "1");
+        assert_eq!(reply.json()["resourceType"], "OperationOutcome");
+    }
+    assert_eq!(h.get_with_token(&uri, access).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn slow_fhir_reads() {
+    let h = with(Fault::FhirSlow);
+    let token = h.tokens_for_scope(0, "launch patient/Patient.rs").await;
+    let started = Instant::now();
+    let reply = h
+        .get_with_token(
+            &format!("/fhir/Patient/{}", h.patient(0)),
+            token["access_token"].as_str().unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(started.elapsed() >= Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn first_access_token_is_already_expired_then_refresh_works() {
+    let h = with(Fault::TokenInvalidToken);
+    let token = h
+        .tokens_for_scope(0, "launch online_access patient/Patient.rs")
+        .await;
+    let uri = format!("/fhir/Patient/{}", h.patient(0));
+    let first = h
+        .get_with_token(&uri, token["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(first.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        first.headers[header::WWW_AUTHENTICATE],
+        "Bearer error=\"invalid_token\""
+    );
+    let refreshed = h
+        .refresh(token["refresh_token"].as_str().unwrap(), &[])
+        .await
+        .json();
+    let again = h
+        .get_with_token(&uri, refreshed["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn refresh_invalid_grant() {
+    let h = with(Fault::RefreshInvalidGrant);
+    let token = h
+        .tokens_for_scope(0, "launch online_access patient/Patient.rs")
+        .await;
+    let reply = h
+        .refresh(token["refresh_token"].as_str().unwrap(), &[])
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.json()["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn id_token_faults() {
+    let scope = "launch openid fhirUser patient/Patient.rs";
+    let h = with(Fault::IdTokenBadSignature);
+    let token = h.tokens_for_scope(0, scope).await;
+    assert!(
+        try_verified_claims(&h, token["id_token"].as_str().unwrap())
+            .await
+            .is_err()
+    );
+    let h = with(Fault::IdTokenWrongAudience);
+    let token = h.tokens_for_scope(0, scope).await;
+    let claims = verified_claims(&h, token["id_token"].as_str().unwrap()).await;
+    assert_ne!(claims["aud"], "cairn-dev");
+}
