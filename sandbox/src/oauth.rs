@@ -38,7 +38,9 @@ pub enum User {
 /// How the app was launched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LaunchKind {
+    /// Opened from a chart with a `launch` parameter; approved at once.
     Ehr,
+    /// Started by the app; the user signs in and consents on the EHR's pages.
     Standalone,
 }
 
@@ -389,6 +391,8 @@ fn issue_code(ehr: &Ehr, request: &AuthRequest, context: Context) -> Response {
     redirect_with(ehr, &request.redirect_uri, &pairs)
 }
 
+/// `POST /oauth2/token`: `grant_type=authorization_code` (PKCE, exact redirect_uri) or
+/// `grant_type=refresh_token` (rotation; a reused refresh token revokes its whole family).
 pub async fn token(State(ehr): State<Ehr>, Form(form): Form<HashMap<String, String>>) -> Response {
     match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => code_grant(&ehr, &form),
