@@ -521,6 +521,75 @@ async fn two_instances_for_two_patients_never_cross() {
     c.clone().close().await.unwrap();
 }
 
+/// The deployment headers work in a real browser: the CSP stops a request to an origin the
+/// configuration does not list, and a page on an unlisted origin cannot frame Cairn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csp_blocks_unlisted_origins_and_foreign_framing() {
+    let stack = start_stack().await;
+    let app_port: u16 = stack
+        .app_url
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Another "EHR" whose pages frame Cairn, on an origin Cairn's configuration does not list.
+    let evil_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let evil_port = evil_listener.local_addr().unwrap().port();
+    let evil = sandbox::Ehr::new(sandbox::Config::dev(evil_port, app_port));
+    tokio::spawn(evil.clone().serve(evil_listener));
+    let b = browser().await;
+    let c = &b.client;
+
+    c.goto(&stack.app_url).await.unwrap();
+    text_of(c, ".screen--welcome").await;
+    let outcome = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             let violated = null;
+             document.addEventListener('securitypolicyviolation', e => { violated = e.effectiveDirective; });
+             fetch(arguments[0]).then(() => done('fetched'), () => setTimeout(() => done('blocked:' + violated), 50));",
+            vec![json!(format!("http://127.0.0.1:{evil_port}/fhir/metadata"))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, json!("blocked:connect-src"));
+    assert!(evil.requests().is_empty(), "{:#?}", evil.requests());
+
+    // Framed by the configured EHR: Cairn runs (the other tests launch that way). Framed by
+    // the unlisted one: the browser refuses to render it, so it never starts.
+    let patient = &evil.patients()[0];
+    c.goto(&format!(
+        "http://127.0.0.1:{evil_port}/ehr/launch?patient={}",
+        patient.id
+    ))
+    .await
+    .unwrap();
+    c.find(Locator::Id("app"))
+        .await
+        .unwrap()
+        .enter_frame()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let framed = c.execute("return location.href", vec![]).await.unwrap();
+    assert!(
+        framed.as_str().unwrap().starts_with("chrome-error:"),
+        "{framed}"
+    );
+    c.enter_parent_frame().await.unwrap();
+    screenshot(c, "framed-by-unlisted-origin").await;
+    let after_page = evil.requests();
+    assert!(
+        after_page
+            .iter()
+            .all(|r| r.path_and_query.starts_with("/ehr/launch")),
+        "Cairn ran inside the unlisted frame: {after_page:#?}"
+    );
+    c.clone().close().await.unwrap();
+}
+
 /// After a callback the address bar holds at most `?instance=<22 base64url characters>`: never
 /// the code, the state or an error from the authorization server.
 async fn assert_address_is_clean(c: &Client) {

@@ -1,15 +1,26 @@
 //! A static server for Cairn's built `dist/`, on its own origin, serving a generated
-//! `cairn.config.json` so the app can be pointed at an EHR on any port.
+//! `cairn.config.json` so the app can be pointed at an EHR on any port, with the security headers
+//! a deployment must send: a CSP derived from that configuration, `Referrer-Policy` and
+//! `X-Content-Type-Options`.
 
 use std::path::PathBuf;
 
 use axum::Router;
-use axum::http::{HeaderValue, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
 use tower_http::services::ServeDir;
 
 pub fn app_host(dist_dir: PathBuf, config_json: String) -> Router {
+    let index = std::fs::read_to_string(dist_dir.join("index.html")).unwrap_or_default();
+    let headers: Vec<(HeaderName, HeaderValue)> = security_headers(&config_json, &index)
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, HeaderValue::from_str(&value).ok()?)))
+        .collect();
     let config = move || {
         let body = config_json.clone();
         async move {
@@ -29,6 +40,17 @@ pub fn app_host(dist_dir: PathBuf, config_json: String) -> Router {
     Router::new()
         .route("/cairn.config.json", get(config))
         .fallback_service(ServeDir::new(dist_dir))
+        .layer(axum::middleware::map_response(
+            move |mut response: Response| {
+                let headers = headers.clone();
+                async move {
+                    for (name, value) in headers {
+                        response.headers_mut().insert(name, value);
+                    }
+                    response
+                }
+            },
+        ))
 }
 
 /// Serves `dist_dir` on `listener` until the process ends.
@@ -38,4 +60,122 @@ pub async fn serve(
     config_json: String,
 ) -> std::io::Result<()> {
     axum::serve(listener, app_host(dist_dir, config_json)).await
+}
+
+/// The headers every response of a Cairn deployment carries, from its configuration and its
+/// built `index.html` (whose inline loader script must be allowed by hash).
+pub fn security_headers(config_json: &str, index_html: &str) -> Vec<(HeaderName, String)> {
+    let config: Value = serde_json::from_str(config_json).unwrap_or(Value::Null);
+    let mut connect = vec!["'self'".to_owned()];
+    for server in config["fhir_servers"].as_array().into_iter().flatten() {
+        let urls = std::iter::once(&server["fhir_base"])
+            .chain(server["auth_origins"].as_array().into_iter().flatten());
+        for origin in urls.filter_map(Value::as_str).filter_map(origin_of) {
+            if !connect.contains(&origin) {
+                connect.push(origin);
+            }
+        }
+    }
+    let ancestors: Vec<String> = config["ehr_origins"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter_map(origin_of)
+        .collect();
+    let ancestors = if ancestors.is_empty() {
+        "'none'".to_owned()
+    } else {
+        ancestors.join(" ")
+    };
+    let mut script = vec!["'self'".to_owned(), "'wasm-unsafe-eval'".to_owned()];
+    script.extend(inline_scripts(index_html).map(|body| {
+        format!(
+            "'sha256-{}'",
+            STANDARD.encode(Sha256::digest(body.as_bytes()))
+        )
+    }));
+    let csp = [
+        "default-src 'none'".to_owned(),
+        format!("script-src {}", script.join(" ")),
+        format!("connect-src {}", connect.join(" ")),
+        "style-src 'self'".to_owned(),
+        "img-src 'self' data:".to_owned(),
+        "base-uri 'none'".to_owned(),
+        "form-action 'none'".to_owned(),
+        "object-src 'none'".to_owned(),
+        format!("frame-ancestors {ancestors}"),
+    ]
+    .join("; ");
+    vec![
+        (header::CONTENT_SECURITY_POLICY, csp),
+        (header::REFERRER_POLICY, "no-referrer".to_owned()),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+    ]
+}
+
+/// The bodies of `<script>` elements without a `src`.
+fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
+    html.split("<script").skip(1).filter_map(|rest| {
+        let (tag, after) = rest.split_once('>')?;
+        if tag.contains("src=") {
+            return None;
+        }
+        after.split_once("</script>").map(|(body, _)| body)
+    })
+}
+
+/// `scheme://host[:port]` of an absolute URL.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next()?;
+    (!scheme.is_empty() && !host.is_empty() && !host.contains('@')).then(|| {
+        format!(
+            "{}://{}",
+            scheme.to_ascii_lowercase(),
+            host.to_ascii_lowercase()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csp_follows_the_configuration_and_the_built_page() {
+        let config = r#"{"fhir_servers":[{"fhir_base":"https://fhir.example/r4","auth_origins":["https://login.example"]},
+            {"fhir_base":"https://fhir.example/other"}],"ehr_origins":["https://ehr.example"]}"#;
+        let index = "<head><script type=\"module\">import init from '/a.js';</script>\
+                     <script src=\"/boot.js\" integrity=\"x\"></script></head>";
+        let headers = security_headers(config, index);
+        let csp = &headers[0].1;
+        let hash = STANDARD.encode(Sha256::digest(b"import init from '/a.js';"));
+        assert!(
+            csp.contains(&format!(
+                "script-src 'self' 'wasm-unsafe-eval' 'sha256-{hash}';"
+            )),
+            "{csp}"
+        );
+        assert!(
+            csp.contains("connect-src 'self' https://fhir.example https://login.example;"),
+            "{csp}"
+        );
+        assert!(csp.contains("frame-ancestors https://ehr.example"), "{csp}");
+        assert!(csp.starts_with("default-src 'none';"));
+        assert_eq!(
+            headers[1],
+            (header::REFERRER_POLICY, "no-referrer".to_owned())
+        );
+    }
+
+    #[test]
+    fn no_ehr_origins_means_no_framing() {
+        let headers = security_headers(r#"{"fhir_servers":[]}"#, "");
+        assert!(
+            headers[0].1.ends_with("frame-ancestors 'none'"),
+            "{}",
+            headers[0].1
+        );
+    }
 }

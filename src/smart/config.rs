@@ -18,6 +18,9 @@ pub struct Config {
     pub redirect_uri: String,
     pub scope: String,
     pub servers: Vec<FhirServer>,
+    /// Origins of EHR web pages allowed to show Cairn in a frame (CSP `frame-ancestors`).
+    /// Empty: Cairn may not be framed at all.
+    pub ehr_origins: Vec<String>,
 }
 
 /// A FHIR server Cairn may be launched from.
@@ -48,6 +51,8 @@ pub enum ConfigError {
         "`fhir_servers[{index}].auth_origins` entry {value:?} is not an origin like https://host"
     )]
     BadAuthOrigin { index: usize, value: String },
+    #[error("`ehr_origins` entry {0:?} is not an origin like https://ehr.example")]
+    BadEhrOrigin(String),
     #[error("`fhir_servers[{index}].fhir_base` {value:?} is listed twice")]
     DuplicateFhirBase { index: usize, value: String },
 }
@@ -91,6 +96,8 @@ struct RawConfig {
     #[serde(default)]
     scope: Option<String>,
     fhir_servers: Vec<RawServer>,
+    #[serde(default)]
+    ehr_origins: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -139,12 +146,8 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
             Some(list) => {
                 let mut origins = Vec::with_capacity(list.len());
                 for value in list {
-                    let origin = Url::parse(&value)
-                        .ok()
-                        .filter(urls::is_acceptable_endpoint)
-                        .filter(|u| u.path() == "/" && u.query().is_none())
-                        .map(|u| urls::origin(&u))
-                        .ok_or(ConfigError::BadAuthOrigin { index, value })?;
+                    let origin =
+                        parse_origin(&value).ok_or(ConfigError::BadAuthOrigin { index, value })?;
                     origins.push(origin);
                 }
                 origins
@@ -156,6 +159,10 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
             auth_origins,
         });
     }
+    let mut ehr_origins = Vec::with_capacity(raw.ehr_origins.len());
+    for value in raw.ehr_origins {
+        ehr_origins.push(parse_origin(&value).ok_or(ConfigError::BadEhrOrigin(value))?);
+    }
     Ok(Config {
         client_id,
         redirect_uri: raw.redirect_uri,
@@ -165,7 +172,17 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| DEFAULT_SCOPE.to_owned()),
         servers,
+        ehr_origins,
     })
+}
+
+/// `https://host[:port]` (http on loopback), with nothing after the host but an optional `/`.
+fn parse_origin(value: &str) -> Option<String> {
+    Url::parse(value)
+        .ok()
+        .filter(urls::is_acceptable_endpoint)
+        .filter(|u| u.path() == "/" && u.query().is_none() && u.fragment().is_none())
+        .map(|u| urls::origin(&u))
 }
 
 impl Config {
@@ -304,6 +321,36 @@ mod tests {
             "{err}"
         );
         assert!(parse_config(json("https://xn--bcher-kva.example/fhir").as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn ehr_origins_are_origins() {
+        let json = |origins: &str| {
+            format!(
+                r#"{{"client_id":"c","redirect_uri":"https://a.example/","ehr_origins":{origins},"fhir_servers":[{{"name":"E","fhir_base":"https://e.example/fhir"}}]}}"#
+            )
+        };
+        let config =
+            parse_config(json(r#"["https://ehr.example/","https://ehr.example:8443"]"#).as_bytes())
+                .unwrap();
+        assert_eq!(
+            config.ehr_origins,
+            ["https://ehr.example", "https://ehr.example:8443"]
+        );
+        assert!(
+            parse_config(json("[]").as_bytes())
+                .unwrap()
+                .ehr_origins
+                .is_empty()
+        );
+        for bad in [
+            r#"["https://ehr.example/app"]"#,
+            r#"["http://ehr.example"]"#,
+            r#"["*"]"#,
+        ] {
+            let err = parse_config(json(bad).as_bytes()).unwrap_err();
+            assert!(matches!(err, ConfigError::BadEhrOrigin(_)), "{bad}: {err}");
+        }
     }
 
     #[test]
