@@ -3,7 +3,8 @@
 #![cfg(target_arch = "wasm32")]
 
 use cairn::http::{HttpRequest, Method};
-use cairn::web::{http, location, random, storage::SessionStore};
+use cairn::smart::id_token::Jwk;
+use cairn::web::{http, location, random, storage::SessionStore, webcrypto};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -67,4 +68,186 @@ async fn send_reports_an_unreachable_server_as_a_network_error() {
         body: None,
     };
     assert!(http::send(&request).await.is_err());
+}
+
+// RFC 7515 Appendix A.2: an RS256 JWS, its signing input and the RSA public key.
+const RFC_A2_N: &str = "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ";
+const RFC_A2_SIGNING_INPUT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
+const RFC_A2_SIGNATURE: &str = "cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7AAuHIm4Bh-0Qc_lF5YKt_O8W2Fp5jujGbds9uJdbF9CUAr7t1dnZcAcQjbKBYNX4BAynRFdiuB--f_nZLgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb1L07Qe7K0GarZRmB_eSN9383LcOLn6_dO--xi12jzDwusC-eOkHWEsqtFZESc6BfI7noOPqvhJ1phCnvWh6IeYI2w9QOYEUipUTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlVmtVrBp0igcN_IoypGlUPQGe77Rw";
+
+fn rfc_a2_key() -> Jwk {
+    Jwk {
+        n: RFC_A2_N.into(),
+        e: "AQAB".into(),
+    }
+}
+
+fn rfc_a2_signature() -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(RFC_A2_SIGNATURE)
+        .unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn webcrypto_verifies_the_rfc7515_rs256_example() {
+    let valid = webcrypto::verify_rs256(
+        &rfc_a2_key(),
+        RFC_A2_SIGNING_INPUT.as_bytes(),
+        &rfc_a2_signature(),
+    )
+    .await;
+    assert_eq!(valid, Ok(true));
+}
+
+#[wasm_bindgen_test]
+async fn webcrypto_rejects_a_changed_signature_or_changed_data() {
+    let mut signature = rfc_a2_signature();
+    signature[100] ^= 0x01;
+    let flipped =
+        webcrypto::verify_rs256(&rfc_a2_key(), RFC_A2_SIGNING_INPUT.as_bytes(), &signature).await;
+    assert_eq!(flipped, Ok(false));
+
+    let mut data = RFC_A2_SIGNING_INPUT.as_bytes().to_vec();
+    data[30] ^= 0x01;
+    let changed = webcrypto::verify_rs256(&rfc_a2_key(), &data, &rfc_a2_signature()).await;
+    assert_eq!(changed, Ok(false));
+
+    let short = webcrypto::verify_rs256(
+        &rfc_a2_key(),
+        RFC_A2_SIGNING_INPUT.as_bytes(),
+        &rfc_a2_signature()[..255],
+    )
+    .await;
+    assert_eq!(short, Ok(false));
+}
+
+#[wasm_bindgen_test]
+async fn webcrypto_reports_an_unusable_key_as_an_error() {
+    let bad_keys = [
+        Jwk {
+            n: "not base64url!".into(),
+            e: "AQAB".into(),
+        },
+        Jwk {
+            n: String::new(),
+            e: String::new(),
+        },
+    ];
+    for key in bad_keys {
+        let result =
+            webcrypto::verify_rs256(&key, RFC_A2_SIGNING_INPUT.as_bytes(), &rfc_a2_signature())
+                .await;
+        let error = result.expect_err("an unusable key is an error");
+        assert!(!error.0.is_empty());
+        assert!(!error.to_string().contains(RFC_A2_SIGNING_INPUT));
+    }
+}
+
+/// The whole split end to end: a key pair made by WebCrypto, its public half read through
+/// `parse_jwks`, an id_token signed with its private half, then `prepare`, `verify_rs256` and
+/// `accept`. A token whose claims were swapped after signing is refused.
+#[wasm_bindgen_test]
+async fn an_id_token_signed_in_the_browser_passes_prepare_verify_and_accept() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use cairn::http::HttpResponse;
+    use cairn::smart::id_token::{self, Expected, FhirUser, IdTokenError};
+    use cairn::smart::secret::IdToken;
+    use js_sys::{Array, Object, Reflect, Uint8Array};
+    use wasm_bindgen::{JsCast, JsValue};
+    use wasm_bindgen_futures::JsFuture;
+    use web_sys::CryptoKey;
+
+    let subtle = web_sys::window().unwrap().crypto().unwrap().subtle();
+    let get =
+        |object: &JsValue, name: &str| Reflect::get(object, &JsValue::from_str(name)).unwrap();
+    let algorithm = Object::new();
+    for (name, value) in [
+        ("name", JsValue::from_str("RSASSA-PKCS1-v1_5")),
+        ("modulusLength", JsValue::from_f64(2048.0)),
+        ("publicExponent", Uint8Array::from(&[1u8, 0, 1][..]).into()),
+        ("hash", JsValue::from_str("SHA-256")),
+    ] {
+        Reflect::set(&algorithm, &JsValue::from_str(name), &value).unwrap();
+    }
+    let usages = Array::of2(&JsValue::from_str("sign"), &JsValue::from_str("verify"));
+    let pair = JsFuture::from(
+        subtle
+            .generate_key_with_object(&algorithm, true, &usages)
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let private: CryptoKey = get(&pair, "privateKey").unchecked_into();
+    let public: CryptoKey = get(&pair, "publicKey").unchecked_into();
+    let exported = JsFuture::from(subtle.export_key("jwk", &public).unwrap())
+        .await
+        .unwrap();
+    let (n, e) = (
+        get(&exported, "n").as_string().unwrap(),
+        get(&exported, "e").as_string().unwrap(),
+    );
+
+    let jwks_body = serde_json::json!({"keys": [
+        {"kty": "RSA", "kid": "other", "n": RFC_A2_N, "e": "AQAB"},
+        {"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256", "n": n, "e": e},
+    ]});
+    let jwks = id_token::parse_jwks(&HttpResponse {
+        status: 200,
+        content_type: Some("application/json".into()),
+        body: jwks_body.to_string().into_bytes(),
+    })
+    .unwrap();
+
+    let now_s = js_sys::Date::now() / 1000.0;
+    let b64 = |value: serde_json::Value| URL_SAFE_NO_PAD.encode(value.to_string());
+    let header = b64(serde_json::json!({"alg": "RS256", "kid": "k1", "typ": "JWT"}));
+    let claims = |sub: &str| {
+        b64(serde_json::json!({
+            "iss": "https://ehr.example/oauth2", "aud": "cairn", "sub": sub,
+            "exp": now_s + 300.0, "iat": now_s, "fhirUser": "Practitioner/p1", "name": "Dr. Ada",
+        }))
+    };
+    let signing_input = format!("{header}.{}", claims("user-1"));
+    let signature = JsFuture::from(
+        subtle
+            .sign_with_str_and_u8_array("RSASSA-PKCS1-v1_5", &private, signing_input.as_bytes())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let signature = URL_SAFE_NO_PAD.encode(Uint8Array::new(&signature).to_vec());
+    let expected = Expected {
+        issuer: "https://ehr.example/oauth2".into(),
+        client_id: "cairn".into(),
+        fhir_base: "https://ehr.example/fhir".into(),
+    };
+
+    let check = |raw: String| {
+        let jwks = jwks.clone();
+        let expected = expected.clone();
+        async move {
+            let pending = id_token::prepare(&IdToken::new(raw), &jwks, &expected, now_s)?;
+            let valid =
+                webcrypto::verify_rs256(&pending.key, &pending.signing_input, &pending.signature)
+                    .await
+                    .map_err(|_| IdTokenError::SignatureNotChecked)?;
+            pending.accept(valid)
+        }
+    };
+
+    let user = check(format!("{signing_input}.{signature}")).await.unwrap();
+    assert_eq!(user.subject, "user-1");
+    assert_eq!(
+        user.fhir_user,
+        Some(FhirUser {
+            resource_type: "Practitioner".into(),
+            id: "p1".into(),
+        })
+    );
+    assert_eq!(user.display_name.as_deref(), Some("Dr. Ada"));
+
+    let swapped = format!("{header}.{}.{signature}", claims("someone-else"));
+    assert_eq!(check(swapped).await, Err(IdTokenError::BadSignature));
 }

@@ -8,6 +8,7 @@ pub mod authorize;
 pub mod callback;
 pub mod config;
 pub mod discovery;
+pub mod id_token;
 pub mod launch;
 pub mod pkce;
 pub mod secret;
