@@ -251,3 +251,36 @@ async fn an_id_token_signed_in_the_browser_passes_prepare_verify_and_accept() {
     let swapped = format!("{header}.{}.{signature}", claims("someone-else"));
     assert_eq!(check(swapped).await, Err(IdTokenError::BadSignature));
 }
+
+fn root_style() -> web_sys::CssStyleDeclaration {
+    use wasm_bindgen::JsCast;
+    let root = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+        .expect("a document element");
+    root.dyn_into::<web_sys::HtmlElement>().unwrap().style()
+}
+
+#[wasm_bindgen_test]
+fn style_apply_sets_custom_properties_on_the_root_element() {
+    let response = cairn::http::HttpResponse {
+        status: 200,
+        content_type: Some("application/json".into()),
+        body: br##"{"color_background":"#edeae3","color_text":"red; background:url(//evil)","dim_border_radius":"6px","font_family_body":"Georgia, 'Times New Roman', serif"}"##.to_vec(),
+    };
+    let properties = cairn::smart::style::parse_style(&response).unwrap();
+    cairn::web::style::apply(&properties);
+    // Not a custom property: never set, whatever the caller passes.
+    cairn::web::style::apply(&[("color", "red".to_string())]);
+
+    let style = root_style();
+    let read = |name: &str| style.get_property_value(name).unwrap();
+    assert_eq!(read("--cairn-bg"), "#edeae3");
+    assert_eq!(read("--cairn-radius"), "6px");
+    assert_eq!(read("--cairn-font"), "Georgia, 'Times New Roman', serif");
+    assert_eq!(read("--cairn-text"), "", "a hostile value is never applied");
+    assert_eq!(read("color"), "");
+    for name in ["--cairn-bg", "--cairn-radius", "--cairn-font"] {
+        style.remove_property(name).unwrap();
+    }
+}

@@ -5,6 +5,7 @@
 //! input. The browser layer (`crate::web`) sends what it builds.
 
 pub mod authorize;
+pub mod brands;
 pub mod callback;
 pub mod config;
 pub mod discovery;
@@ -12,5 +13,6 @@ pub mod id_token;
 pub mod launch;
 pub mod pkce;
 pub mod secret;
+pub mod style;
 pub mod token;
 mod urls;

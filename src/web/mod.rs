@@ -8,6 +8,7 @@ pub mod http;
 pub mod location;
 pub mod random;
 pub mod storage;
+pub mod style;
 pub mod webcrypto;
 
 /// Removes the static "Loading Cairn…" message that `index.html` shows until the app starts.
