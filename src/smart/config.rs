@@ -7,9 +7,11 @@ use crate::domain::problem::{NextStep, Problem};
 use crate::smart::urls;
 
 /// The scopes Cairn asks for unless the configuration says otherwise: the EHR launch, the
-/// signed-in user, and read access to the three resources it shows.
-pub const DEFAULT_SCOPE: &str =
-    "launch openid fhirUser patient/Patient.rs patient/Encounter.rs patient/Observation.rs";
+/// signed-in user, a refresh token for this session only (`online_access`, never
+/// `offline_access`), and read access to the three resources it shows. Written for an EHR
+/// launch; `scope::requested_scope` adapts it to standalone launches.
+pub const DEFAULT_SCOPE: &str = "launch openid fhirUser online_access patient/Patient.rs \
+     patient/Encounter.rs patient/Observation.rs";
 
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]

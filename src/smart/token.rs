@@ -28,6 +28,20 @@ pub struct TokenSet {
     pub id_token: Option<IdToken>,
     pub refresh_token: Option<RefreshToken>,
     pub fhir_base: String,
+    /// SMART `intent` (EHR launch): what the user wanted to do, e.g. `summary`.
+    pub intent: Option<String>,
+    /// SMART `tenant`: the EHR's tenant id, opaque.
+    pub tenant: Option<String>,
+    /// References from `fhirContext` (e.g. `Encounter/123`), as sent.
+    pub fhir_context: Vec<String>,
+}
+
+/// What a refresh grant returned. A missing `refresh_token` means: keep the old one.
+pub struct Refreshed {
+    pub access_token: AccessToken,
+    pub scope: Option<String>,
+    pub expires_in_s: f64,
+    pub refresh_token: Option<RefreshToken>,
 }
 
 impl std::fmt::Debug for TokenSet {
@@ -116,6 +130,86 @@ pub fn parse_token_response(
     pending: &PendingLaunch,
     resp: &HttpResponse,
 ) -> Result<TokenSet, TokenError> {
+    let json = decode_grant(resp)?;
+    let text = |k: &str| text_field(&json, k);
+    let patient = text("patient");
+    let wants_patient = pending
+        .scope
+        .split_whitespace()
+        .any(|s| s == "launch" || s == "launch/patient");
+    if wants_patient && patient.is_none() {
+        return Err(TokenError::MissingPatient);
+    }
+    let fhir_context = json
+        .get("fhirContext")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| item.get("reference").and_then(Value::as_str))
+                .filter(|r| !r.is_empty())
+                .take(20)
+                .map(|r| truncate_for_display(r, 200))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(TokenSet {
+        access_token: AccessToken::new(text("access_token").unwrap_or_default()),
+        scope: text("scope").unwrap_or_else(|| pending.scope.clone()),
+        expires_in_s: expires_in(json.get("expires_in")),
+        patient,
+        encounter: text("encounter"),
+        // Only an explicit false hides the banner: absent or odd values show it.
+        need_patient_banner: !json.get("need_patient_banner").is_some_and(is_false),
+        smart_style_url: text("smart_style_url"),
+        id_token: text("id_token").map(IdToken::new),
+        refresh_token: text("refresh_token").map(RefreshToken::new),
+        fhir_base: pending.fhir_base.clone(),
+        intent: text("intent").map(|i| truncate_for_display(&i, 100)),
+        tenant: text("tenant").map(|t| truncate_for_display(&t, 100)),
+        fhir_context,
+    })
+}
+
+/// The refresh grant (RFC 6749 §6) for a public client: no secret, the client id only.
+pub fn refresh_request(
+    token_endpoint: &str,
+    client_id: &str,
+    refresh_token: &RefreshToken,
+) -> HttpRequest {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "refresh_token")
+        .append_pair("refresh_token", refresh_token.secret())
+        .append_pair("client_id", client_id)
+        .finish();
+    HttpRequest {
+        method: Method::Post,
+        url: token_endpoint.to_owned(),
+        headers: vec![
+            (
+                "Content-Type".into(),
+                "application/x-www-form-urlencoded".into(),
+            ),
+            ("Accept".into(), "application/json".into()),
+        ],
+        body: Some(body),
+    }
+}
+
+/// The answer to a refresh grant, held to the same rules as the code exchange's.
+pub fn parse_refresh_response(resp: &HttpResponse) -> Result<Refreshed, TokenError> {
+    let json = decode_grant(resp)?;
+    Ok(Refreshed {
+        access_token: AccessToken::new(text_field(&json, "access_token").unwrap_or_default()),
+        scope: text_field(&json, "scope"),
+        expires_in_s: expires_in(json.get("expires_in")),
+        refresh_token: text_field(&json, "refresh_token").map(RefreshToken::new),
+    })
+}
+
+/// A successful token-endpoint answer as a JSON object with a non-empty `access_token` of
+/// type Bearer (any case, as Epic sends `bearer`); every failure as a [`TokenError`].
+fn decode_grant(resp: &HttpResponse) -> Result<Map<String, Value>, TokenError> {
     if resp.body.len() > MAX_TOKEN_RESPONSE_BYTES {
         return Err(TokenError::Malformed);
     }
@@ -146,39 +240,20 @@ pub fn parse_token_response(
     let Some(json) = json else {
         return Err(TokenError::Malformed);
     };
-    let text = |k: &str| {
-        json.get(k)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
-    let Some(access_token) = text("access_token") else {
+    if text_field(&json, "access_token").is_none() {
         return Err(TokenError::MissingAccessToken);
-    };
-    if !text("token_type").is_some_and(|t| t.eq_ignore_ascii_case("bearer")) {
+    }
+    if !text_field(&json, "token_type").is_some_and(|t| t.eq_ignore_ascii_case("bearer")) {
         return Err(TokenError::WrongTokenType);
     }
-    let patient = text("patient");
-    let wants_patient = pending
-        .scope
-        .split_whitespace()
-        .any(|s| s == "launch" || s == "launch/patient");
-    if wants_patient && patient.is_none() {
-        return Err(TokenError::MissingPatient);
-    }
-    Ok(TokenSet {
-        access_token: AccessToken::new(access_token),
-        scope: text("scope").unwrap_or_else(|| pending.scope.clone()),
-        expires_in_s: expires_in(json.get("expires_in")),
-        patient,
-        encounter: text("encounter"),
-        // Only an explicit false hides the banner: absent or odd values show it.
-        need_patient_banner: !json.get("need_patient_banner").is_some_and(is_false),
-        smart_style_url: text("smart_style_url"),
-        id_token: text("id_token").map(IdToken::new),
-        refresh_token: text("refresh_token").map(RefreshToken::new),
-        fhir_base: pending.fhir_base.clone(),
-    })
+    Ok(json)
+}
+
+fn text_field(json: &Map<String, Value>, key: &str) -> Option<String> {
+    json.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 fn expires_in(value: Option<&Value>) -> f64 {
@@ -212,6 +287,8 @@ mod tests {
             code_verifier: CodeVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into()),
             fhir_base: "https://ehr.example/fhir".into(),
             token_endpoint: "https://ehr.example/oauth2/token".into(),
+            kind: crate::smart::scope::LaunchKind::Ehr,
+            jwks_uri: None,
             issuer: None,
             require_iss: false,
             client_id: "cairn app".into(),
