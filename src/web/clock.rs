@@ -24,3 +24,16 @@ pub fn today() -> CivilDate {
         day: d.get_date(),
     }
 }
+
+/// Resolves after `ms` milliseconds (`setTimeout`).
+pub async fn sleep_ms(ms: f64) {
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+                &resolve,
+                ms.clamp(0.0, f64::from(i32::MAX)) as i32,
+            );
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}

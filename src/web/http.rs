@@ -12,6 +12,16 @@ pub struct NetworkError(pub String);
 
 /// Sends a request without cookies or a `Referer`, and reads the whole body.
 pub async fn send(req: &HttpRequest) -> Result<HttpResponse, NetworkError> {
+    send_reading(req, &[]).await.map(|(response, _)| response)
+}
+
+/// [`send`], also returning the values of the named response headers that the browser lets
+/// the page read (CORS exposes only the safelisted ones and those in
+/// `Access-Control-Expose-Headers`).
+pub async fn send_reading(
+    req: &HttpRequest,
+    header_names: &[&str],
+) -> Result<(HttpResponse, Vec<Option<String>>), NetworkError> {
     let builder: RequestBuilder = match req.method {
         Method::Get => Request::get(&req.url),
         Method::Post => Request::post(&req.url),
@@ -33,13 +43,20 @@ pub async fn send(req: &HttpRequest) -> Result<HttpResponse, NetworkError> {
         .map_err(|e| NetworkError(e.to_string()))?;
     let status = response.status();
     let content_type = response.headers().get("content-type");
+    let headers = header_names
+        .iter()
+        .map(|name| response.headers().get(name))
+        .collect();
     let body = response
         .binary()
         .await
         .map_err(|e| NetworkError(e.to_string()))?;
-    Ok(HttpResponse {
-        status,
-        content_type,
-        body,
-    })
+    Ok((
+        HttpResponse {
+            status,
+            content_type,
+            body,
+        },
+        headers,
+    ))
 }

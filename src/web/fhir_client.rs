@@ -1,0 +1,162 @@
+//! Sends FHIR reads with the session's token, following the core's decisions: renew the token
+//! ahead of expiry, one refresh and one retry after a 401, bounded retries after 429/503.
+//!
+//! The only state here is the session (in memory, never stored) and the refresh under way, so
+//! that concurrent requests share one refresh: a refresh token is sent once.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use futures::FutureExt;
+use futures::future::{LocalBoxFuture, Shared};
+
+use crate::domain::problem::{NextStep, Problem};
+use crate::fhir::retry::retry_delay_ms;
+use crate::http::{HttpRequest, HttpResponse};
+use crate::smart::secret::AccessToken;
+use crate::smart::session::{AfterUnauthorized, Before, RefreshError, Session, session_ended};
+use crate::web::http::{NetworkError, send, send_reading};
+use crate::web::{clock, random};
+
+type RefreshFuture = Shared<LocalBoxFuture<'static, Result<(), RefreshError>>>;
+
+/// A handle on the signed-in session. Cheap to clone; all clones share the session.
+#[derive(Clone)]
+pub struct FhirClient {
+    session: Rc<RefCell<Session>>,
+    refresh: Rc<RefCell<Option<RefreshFuture>>>,
+}
+
+impl FhirClient {
+    pub fn new(session: Session) -> FhirClient {
+        FhirClient {
+            session: Rc::new(RefCell::new(session)),
+            refresh: Rc::new(RefCell::new(None)),
+        }
+    }
+
+    /// Reads something of the session (its context, its grants) without holding it.
+    pub fn with_session<T>(&self, f: impl FnOnce(&Session) -> T) -> T {
+        f(&self.session.borrow())
+    }
+
+    /// Sends the request that `build` makes with the current token, and returns the final
+    /// response (any status but a 401 that could not be cured). A 401 that survives one
+    /// refresh and one retry ends the session: every token is forgotten.
+    pub async fn send<F, E>(&self, build: F) -> Result<HttpResponse, Problem>
+    where
+        F: Fn(&AccessToken) -> Result<HttpRequest, E>,
+        E: Into<Problem>,
+    {
+        let mut retried = false;
+        let mut attempt = 1;
+        loop {
+            let before = self
+                .session
+                .borrow_mut()
+                .before_request(clock::monotonic_ms());
+            match before {
+                Before::Send => {}
+                Before::Refresh(request) => {
+                    // Renewing early is a courtesy: if it fails for a passing reason the old
+                    // token may still work. A refused refresh token ends the session.
+                    if let Err(RefreshError::Ended(e)) = self.run_refresh(request).await {
+                        return Err(self.end(&RefreshError::Ended(e)));
+                    }
+                }
+                Before::Join => {
+                    self.join_refresh().await;
+                    continue;
+                }
+            }
+            let (request, generation) = {
+                let session = self.session.borrow();
+                let Some((token, generation)) = session.access_token() else {
+                    return Err(session_ended("This sign-in has ended."));
+                };
+                (build(token).map_err(Into::into)?, generation)
+            };
+            let (response, headers) = send_reading(&request, &["retry-after"])
+                .await
+                .map_err(|e| unreachable_ehr(&e))?;
+            if response.status == 401 {
+                let next = self
+                    .session
+                    .borrow_mut()
+                    .after_unauthorized(generation, retried);
+                match next {
+                    AfterUnauthorized::Retry => {}
+                    AfterUnauthorized::Refresh(refresh) => {
+                        if let Err(err) = self.run_refresh(refresh).await {
+                            return Err(self.end(&err));
+                        }
+                    }
+                    AfterUnauthorized::Join => self.join_refresh().await,
+                    AfterUnauthorized::Ended => {
+                        self.session.borrow_mut().end();
+                        return Err(session_ended(
+                            "Your EHR no longer accepts Cairn's sign-in for this window.",
+                        ));
+                    }
+                }
+                retried = true;
+                continue;
+            }
+            let retry_after = headers.into_iter().next().flatten();
+            let jitter = random::random_bytes::<1>()
+                .map(|b| f64::from(b[0]) / 256.0)
+                .unwrap_or(0.5);
+            match retry_delay_ms(
+                request.method,
+                response.status,
+                attempt,
+                retry_after.as_deref(),
+                clock::now_ms(),
+                jitter,
+            ) {
+                Some(wait_ms) => {
+                    clock::sleep_ms(wait_ms).await;
+                    attempt += 1;
+                }
+                None => return Ok(response),
+            }
+        }
+    }
+
+    /// Sends a refresh grant and hands the answer to the session; other callers join it.
+    async fn run_refresh(&self, request: HttpRequest) -> Result<(), RefreshError> {
+        let session = self.session.clone();
+        let future: RefreshFuture = async move {
+            let response = send(&request).await.ok();
+            session
+                .borrow_mut()
+                .finish_refresh(response.as_ref(), clock::monotonic_ms())
+        }
+        .boxed_local()
+        .shared();
+        *self.refresh.borrow_mut() = Some(future.clone());
+        let result = future.await;
+        *self.refresh.borrow_mut() = None;
+        result
+    }
+
+    async fn join_refresh(&self) {
+        let running = self.refresh.borrow().clone();
+        if let Some(running) = running {
+            let _ = running.await;
+        }
+    }
+
+    fn end(&self, why: &RefreshError) -> Problem {
+        self.session.borrow_mut().end();
+        why.problem()
+    }
+}
+
+pub fn unreachable_ehr(err: &NetworkError) -> Problem {
+    Problem::new(
+        "Cairn could not reach your EHR",
+        format!("The connection failed ({err}). Check the network and try again."),
+        NextStep::TryAgain,
+    )
+}
