@@ -67,12 +67,32 @@ pub async fn serve(
 pub fn security_headers(config_json: &str, index_html: &str) -> Vec<(HeaderName, String)> {
     let config: Value = serde_json::from_str(config_json).unwrap_or(Value::Null);
     let mut connect = vec!["'self'".to_owned()];
+    // Forms go only to authorization servers (`authorize-post`), and come back to Cairn
+    // through their redirect, which Chromium also checks against `form-action`.
+    let mut form = vec!["'self'".to_owned()];
     for server in config["fhir_servers"].as_array().into_iter().flatten() {
-        let urls = std::iter::once(&server["fhir_base"])
-            .chain(server["auth_origins"].as_array().into_iter().flatten());
-        for origin in urls.filter_map(Value::as_str).filter_map(origin_of) {
-            if !connect.contains(&origin) {
-                connect.push(origin);
+        let fhir_origin = server["fhir_base"].as_str().and_then(origin_of);
+        let auth_origins: Vec<String> = server["auth_origins"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter_map(origin_of)
+            .collect();
+        // Without `auth_origins`, the authorization server shares the FHIR base's origin.
+        let auth_origins = if auth_origins.is_empty() {
+            fhir_origin.iter().cloned().collect()
+        } else {
+            auth_origins
+        };
+        for origin in fhir_origin.iter().chain(&auth_origins) {
+            if !connect.contains(origin) {
+                connect.push(origin.clone());
+            }
+        }
+        for origin in auth_origins {
+            if !form.contains(&origin) {
+                form.push(origin);
             }
         }
     }
@@ -102,7 +122,7 @@ pub fn security_headers(config_json: &str, index_html: &str) -> Vec<(HeaderName,
         "style-src 'self'".to_owned(),
         "img-src 'self' data:".to_owned(),
         "base-uri 'none'".to_owned(),
-        "form-action 'none'".to_owned(),
+        format!("form-action {}", form.join(" ")),
         "object-src 'none'".to_owned(),
         format!("frame-ancestors {ancestors}"),
     ]
@@ -162,6 +182,10 @@ mod tests {
             "{csp}"
         );
         assert!(csp.contains("frame-ancestors https://ehr.example"), "{csp}");
+        assert!(
+            csp.contains("form-action 'self' https://login.example https://fhir.example;"),
+            "{csp}"
+        );
         assert!(csp.starts_with("default-src 'none';"));
         assert_eq!(
             headers[1],

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::smart::config::{Config, FhirServer};
 use crate::smart::discovery::SmartConfiguration;
 use crate::smart::pkce::{code_challenge_s256, code_verifier, new_state};
+use crate::smart::scope::{LaunchKind, requested_scope};
 use crate::smart::secret::CodeVerifier;
 
 /// What Cairn keeps in sessionStorage, keyed by `state`, between the authorize redirect and the
@@ -13,12 +14,15 @@ use crate::smart::secret::CodeVerifier;
 pub struct PendingLaunch {
     pub state: String,
     pub code_verifier: CodeVerifier,
+    pub kind: LaunchKind,
     pub fhir_base: String,
     pub token_endpoint: String,
-    /// The authorization server's issuer from discovery, for RFC 9207 checks.
+    /// The authorization server's issuer from discovery, for RFC 9207 and id_token checks.
     pub issuer: Option<String>,
     /// The server promised an `iss` on every callback.
     pub require_iss: bool,
+    /// Where the id_token's signing keys are (discovery's `jwks_uri`, origin already checked).
+    pub jwks_uri: Option<String>,
     pub client_id: String,
     pub redirect_uri: String,
     pub scope: String,
@@ -26,65 +30,102 @@ pub struct PendingLaunch {
     pub created_at_ms: f64,
 }
 
+impl PendingLaunch {
+    /// True once the launch is older than the callback would accept (or dated in the future):
+    /// such entries are swept from sessionStorage at start-up.
+    pub fn is_stale(&self, now_ms: f64) -> bool {
+        let age = now_ms - self.created_at_ms;
+        !(-crate::smart::callback::FUTURE_SKEW_MS..=crate::smart::callback::PENDING_TTL_MS)
+            .contains(&age)
+    }
+}
+
+/// How to send the browser to the authorization endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authorize {
+    /// Navigate to this URL.
+    Get(String),
+    /// Submit a form (`authorize-post`): the GET URL would be too long for some browsers and
+    /// proxies (Epic's launch tokens are long JWTs).
+    Post {
+        action: String,
+        fields: Vec<(String, String)>,
+    },
+}
+
 /// Where to send the browser, and what to remember until it comes back.
 #[derive(Debug, Clone)]
 pub struct AuthorizeRedirect {
-    pub url: String,
+    pub via: Authorize,
     pub pending: PendingLaunch,
 }
 
-/// The authorize redirect for an EHR launch. `random` supplies the state (first 32 bytes) and
-/// the PKCE verifier (last 32 bytes).
-pub fn authorize_ehr_launch(
+/// URLs longer than this go by POST when the server supports it.
+pub const MAX_GET_URL_CHARS: usize = 2_000;
+
+/// The authorize request. `launch` is the EHR's launch token (EHR launch only). `random`
+/// supplies the state (first 32 bytes) and the PKCE verifier (last 32 bytes).
+pub fn authorize(
     config: &Config,
     server: &FhirServer,
     smart: &SmartConfiguration,
-    launch: &str,
+    kind: LaunchKind,
+    launch: Option<&str>,
     random: &[u8; 64],
     now_ms: f64,
 ) -> AuthorizeRedirect {
     let (state_bytes, verifier_bytes) = split(random);
     let state = new_state(&state_bytes);
     let verifier = code_verifier(&verifier_bytes);
-    let scope = with_launch_scope(&config.scope);
+    let scope = requested_scope(&config.scope, kind);
+    let challenge = code_challenge_s256(&verifier);
+    let mut fields: Vec<(&str, &str)> = vec![
+        ("response_type", "code"),
+        ("client_id", &config.client_id),
+        ("redirect_uri", &config.redirect_uri),
+        ("scope", &scope),
+        ("state", &state),
+        ("aud", &server.fhir_base),
+    ];
+    if let (LaunchKind::Ehr, Some(launch)) = (kind, launch) {
+        fields.push(("launch", launch));
+    }
+    fields.push(("code_challenge", &challenge));
+    fields.push(("code_challenge_method", "S256"));
     let mut url = smart.authorization_endpoint.clone();
     url.push(if url.contains('?') { '&' } else { '?' });
     url.push_str(
         &url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &config.client_id)
-            .append_pair("redirect_uri", &config.redirect_uri)
-            .append_pair("scope", &scope)
-            .append_pair("state", &state)
-            .append_pair("aud", &server.fhir_base)
-            .append_pair("launch", launch)
-            .append_pair("code_challenge", &code_challenge_s256(&verifier))
-            .append_pair("code_challenge_method", "S256")
+            .extend_pairs(fields.iter().copied())
             .finish(),
     );
+    let via = if url.len() > MAX_GET_URL_CHARS && smart.supports("authorize-post") {
+        Authorize::Post {
+            action: smart.authorization_endpoint.clone(),
+            fields: fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    } else {
+        Authorize::Get(url)
+    };
     AuthorizeRedirect {
-        url,
+        via,
         pending: PendingLaunch {
             state,
             code_verifier: verifier,
+            kind,
             fhir_base: server.fhir_base.clone(),
             token_endpoint: smart.token_endpoint.clone(),
             issuer: smart.issuer.clone(),
             require_iss: smart.iss_parameter_supported,
+            jwks_uri: smart.jwks_uri.clone(),
             client_id: config.client_id.clone(),
             redirect_uri: config.redirect_uri.clone(),
             scope,
             created_at_ms: now_ms,
         },
-    }
-}
-
-/// An EHR launch needs the `launch` scope, whatever the configuration lists.
-fn with_launch_scope(scope: &str) -> String {
-    if scope.split_whitespace().any(|s| s == "launch") {
-        scope.to_owned()
-    } else {
-        format!("launch {scope}")
     }
 }
 
@@ -113,6 +154,7 @@ mod tests {
             jwks_uri: None,
             capabilities: vec![],
             iss_parameter_supported: true,
+            brand_bundle: None,
         };
         (parse_config(json.as_bytes()).unwrap(), smart)
     }
@@ -125,14 +167,17 @@ mod tests {
             116, 24, 223, 180, 151, 153, 224, 37, 79, 250, 96, 125, 216, 173, 187, 186, 22, 212,
             37, 77, 105, 214, 191, 240, 91, 88, 5, 88, 83, 132, 141, 121,
         ]);
-        let r = authorize_ehr_launch(&config, &config.servers[0], &smart, "L+1/=", &random, 5.0);
+        let r = ehr(&config, &smart, "L+1/=", &random, 5.0);
         assert_eq!(
-            r.url,
+            r.via,
+            Authorize::Get(
             "https://ehr.example/oauth2/authorize?tenant=1&response_type=code&client_id=cairn\
              &redirect_uri=https%3A%2F%2Fapp.example%2Fcairn%2F&scope=launch+patient%2FPatient.rs\
              &state=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA&aud=https%3A%2F%2Fehr.example%2Ffhir\
              &launch=L%2B1%2F%3D&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM\
              &code_challenge_method=S256"
+                .into()
+            )
         );
         assert_eq!(
             r.pending.state,
@@ -147,12 +192,91 @@ mod tests {
         assert_eq!(r.pending.created_at_ms, 5.0);
     }
 
+    fn ehr(
+        config: &Config,
+        smart: &SmartConfiguration,
+        launch: &str,
+        random: &[u8; 64],
+        now_ms: f64,
+    ) -> AuthorizeRedirect {
+        let server = &config.servers[0];
+        authorize(
+            config,
+            server,
+            smart,
+            LaunchKind::Ehr,
+            Some(launch),
+            random,
+            now_ms,
+        )
+    }
+
+    fn url(r: &AuthorizeRedirect) -> &str {
+        match &r.via {
+            Authorize::Get(url) => url,
+            Authorize::Post { .. } => panic!("expected GET"),
+        }
+    }
+
     #[test]
     fn launch_scope_is_added_for_an_ehr_launch() {
         let (config, smart) = fixture("openid patient/Patient.rs");
-        let r = authorize_ehr_launch(&config, &config.servers[0], &smart, "x", &[1; 64], 0.0);
+        let r = ehr(&config, &smart, "x", &[1; 64], 0.0);
         assert_eq!(r.pending.scope, "launch openid patient/Patient.rs");
-        assert!(r.url.contains("scope=launch+openid+patient%2FPatient.rs"));
+        assert!(url(&r).contains("scope=launch+openid+patient%2FPatient.rs"));
+        assert_eq!(r.pending.kind, LaunchKind::Ehr);
+    }
+
+    #[test]
+    fn standalone_launches_ask_for_their_own_context_and_send_no_launch() {
+        let (config, smart) = fixture("launch openid patient/Patient.rs");
+        let server = &config.servers[0];
+        let kind = LaunchKind::StandalonePatient;
+        let r = authorize(
+            &config,
+            server,
+            &smart,
+            kind,
+            Some("ignored"),
+            &[1; 64],
+            0.0,
+        );
+        assert!(url(&r).contains("scope=launch%2Fpatient+openid+patient%2FPatient.rs"));
+        assert!(!url(&r).contains("launch="), "{}", url(&r));
+        assert!(url(&r).contains("aud=https%3A%2F%2Fehr.example%2Ffhir"));
+        let kind = LaunchKind::StandaloneProvider;
+        let r = authorize(&config, server, &smart, kind, None, &[1; 64], 0.0);
+        assert_eq!(r.pending.scope, "openid user/Patient.rs");
+        assert_eq!(r.pending.kind, LaunchKind::StandaloneProvider);
+    }
+
+    #[test]
+    fn long_requests_are_posted_when_the_server_allows_it() {
+        let (config, mut smart) = fixture("launch patient/Patient.rs");
+        let jwt = "eyJ".to_owned() + &"x".repeat(2_100);
+        // Without authorize-post: GET, however long (there is no other way).
+        let r = ehr(&config, &smart, &jwt, &[1; 64], 0.0);
+        assert!(url(&r).len() > MAX_GET_URL_CHARS);
+        smart.capabilities.push("authorize-post".into());
+        let r = ehr(&config, &smart, &jwt, &[1; 64], 0.0);
+        let Authorize::Post { action, fields } = &r.via else {
+            panic!("expected POST")
+        };
+        assert_eq!(action, "https://ehr.example/oauth2/authorize?tenant=1");
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(field("launch"), Some(jwt.as_str()));
+        assert_eq!(field("code_challenge_method"), Some("S256"));
+        assert_eq!(field("state"), Some(r.pending.state.as_str()));
+        assert_eq!(field("aud"), Some("https://ehr.example/fhir"));
+        assert!(field("code_verifier").is_none());
+        // Short requests stay GET even when POST is supported.
+        let r = ehr(&config, &smart, "short", &[1; 64], 0.0);
+        assert!(url(&r).starts_with("https://ehr.example/oauth2/authorize?tenant=1&"));
     }
 
     #[test]
@@ -160,8 +284,8 @@ mod tests {
         let (config, smart) = fixture("launch");
         let mut random = [9u8; 64];
         random[32..].fill(7);
-        let r = authorize_ehr_launch(&config, &config.servers[0], &smart, "x", &random, 0.0);
-        assert!(!r.url.contains(r.pending.code_verifier.secret()));
-        assert!(r.url.contains("code_challenge_method=S256"));
+        let r = ehr(&config, &smart, "x", &random, 0.0);
+        assert!(!url(&r).contains(r.pending.code_verifier.secret()));
+        assert!(url(&r).contains("code_challenge_method=S256"));
     }
 }

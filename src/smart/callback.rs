@@ -8,7 +8,7 @@ use crate::smart::secret::AuthCode;
 /// A pending launch older than this is refused (15 minutes).
 pub const PENDING_TTL_MS: f64 = 15.0 * 60.0 * 1000.0;
 /// Tolerated clock step backwards between launch and callback.
-const FUTURE_SKEW_MS: f64 = 60.0 * 1000.0;
+pub const FUTURE_SKEW_MS: f64 = 60.0 * 1000.0;
 
 /// RFC 6749 §4.1.2.1 error codes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,6 +148,8 @@ mod tests {
             code_verifier: CodeVerifier::new("v".into()),
             fhir_base: "https://ehr.example/fhir".into(),
             token_endpoint: "https://ehr.example/token".into(),
+            kind: crate::smart::scope::LaunchKind::Ehr,
+            jwks_uri: None,
             issuer: issuer.map(str::to_owned),
             require_iss,
             client_id: "cairn".into(),

@@ -21,6 +21,15 @@ pub struct SmartConfiguration {
     pub capabilities: Vec<String>,
     /// RFC 9207: the server promises an `iss` on every callback.
     pub iss_parameter_supported: bool,
+    /// The User-access Brands bundle (`user_access_brand_bundle`), if on an allowed origin.
+    pub brand_bundle: Option<String>,
+}
+
+impl SmartConfiguration {
+    /// True when `capabilities` lists `capability`.
+    pub fn supports(&self, capability: &str) -> bool {
+        self.capabilities.iter().any(|c| c == capability)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,7 +101,14 @@ pub fn parse_discovery(
         authorization_endpoint,
         token_endpoint,
         issuer: text("issuer").map(str::to_owned),
-        jwks_uri: text("jwks_uri").map(str::to_owned),
+        // Optional endpoints must pass the same origin pinning; one that does not is dropped.
+        jwks_uri: checked_endpoint(server, "jwks_uri", text("jwks_uri")).ok(),
+        brand_bundle: checked_endpoint(
+            server,
+            "user_access_brand_bundle",
+            text("user_access_brand_bundle"),
+        )
+        .ok(),
         capabilities: doc
             .get("capabilities")
             .and_then(Value::as_array)
@@ -162,6 +178,7 @@ pub fn parse_metadata(
         jwks_uri: None,
         capabilities: Vec::new(),
         iss_parameter_supported: false,
+        brand_bundle: None,
     })
 }
 

@@ -39,6 +39,41 @@ pub fn navigate(url: &str) -> Result<(), String> {
         .map_err(|_| "the browser refused to open the sign-in page".to_owned())
 }
 
+/// Leaves Cairn by submitting a POST form to `action` (the authorization endpoint, for
+/// `authorize-post`). The fields are set as DOM properties, never parsed as HTML.
+pub fn submit_form(action: &str, fields: &[(String, String)]) -> Result<(), String> {
+    use wasm_bindgen::JsCast;
+    let failed = || "the browser refused to open the sign-in page".to_owned();
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    let form: web_sys::HtmlFormElement = document
+        .create_element("form")
+        .map_err(|_| failed())?
+        .dyn_into()
+        .map_err(|_| failed())?;
+    form.set_method("post");
+    form.set_action(action);
+    form.set_hidden(true);
+    for (name, value) in fields {
+        let input: web_sys::HtmlInputElement = document
+            .create_element("input")
+            .map_err(|_| failed())?
+            .dyn_into()
+            .map_err(|_| failed())?;
+        input.set_type("hidden");
+        input.set_name(name);
+        input.set_value(value);
+        form.append_child(&input).map_err(|_| failed())?;
+    }
+    document
+        .body()
+        .ok_or_else(failed)?
+        .append_child(&form)
+        .map_err(|_| failed())?;
+    form.submit().map_err(|_| failed())
+}
+
 /// Loads the page again (the "Try again" button).
 pub fn reload() {
     if let Some(window) = web_sys::window() {

@@ -4,6 +4,7 @@
 //! `JsValue`) so they can cross into the user interface and the core's types.
 
 pub mod clock;
+pub mod fhir_client;
 pub mod http;
 pub mod location;
 pub mod random;
