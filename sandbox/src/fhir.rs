@@ -429,7 +429,8 @@ fn name_matches(patient: &Value, wanted: &str) -> bool {
 }
 
 /// FHIR token matching: `system|value`, `|value` (no system), `system|` or `value` (any system),
-/// each of the comma-separated alternatives exact.
+/// each of the comma-separated alternatives exact. As Epic does, `MRN|value` matches the
+/// identifier whose type is MR (medical record number), whatever its system.
 fn identifier_matches(patient: &Value, wanted: &str) -> bool {
     let identifiers: Vec<&Value> = patient["identifier"]
         .as_array()
@@ -440,7 +441,11 @@ fn identifier_matches(patient: &Value, wanted: &str) -> bool {
         identifiers.iter().any(|i| {
             let system = i["system"].as_str();
             let value = i["value"].as_str();
+            let is_mrn = i["type"]["coding"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["code"] == "MR"));
             match alternative.split_once('|') {
+                Some(("MRN", v)) => is_mrn && value == Some(v),
                 Some(("", v)) => system.is_none() && value == Some(v),
                 Some((s, "")) => system == Some(s),
                 Some((s, v)) => system == Some(s) && value == Some(v),

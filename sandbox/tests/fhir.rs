@@ -52,6 +52,8 @@ async fn a_clinician_searches_patients_by_name_and_mrn() {
             "identifier={}",
             sandbox::url_encode(&format!("http://hospital.smarthealthit.org|{mrn}"))
         ),
+        // Epic's way: the identifier's type (MR), not its system.
+        format!("identifier=MRN%7C{mrn}"),
     ] {
         let bundle = h
             .get_with_token(&format!("/fhir/Patient?{query}"), access)

@@ -24,6 +24,14 @@ pub enum FhirError {
     Malformed,
     #[error("the EHR returned a different patient than the one in context")]
     WrongPatient,
+    #[error("enter between 1 and 100 characters to search")]
+    BadQuery,
+}
+
+impl From<FhirError> for Problem {
+    fn from(err: FhirError) -> Problem {
+        err.problem()
+    }
 }
 
 impl FhirError {

@@ -3,3 +3,5 @@
 pub mod error;
 pub mod patient;
 pub mod request;
+pub mod retry;
+pub mod search;
