@@ -66,6 +66,8 @@ async fn browser() -> Browser {
         .unwrap_or_else(|e| panic!("cannot start {chromedriver}: {e}"));
     let profile = TempDir::new();
     let caps = json!({
+        // Keep the page's console, so tests can check no token was ever logged.
+        "goog:loggingPrefs": { "browser": "ALL" },
         "goog:chromeOptions": {
             "binary": chromium,
             "args": [
@@ -181,6 +183,8 @@ async fn ehr_launch_in_an_iframe_shows_that_patients_banner() {
         !storage.to_string().contains("AT-CANARY"),
         "token in storage: {storage}"
     );
+
+    assert_canary_contained(c, &stack).await;
 
     // Exactly one code exchange and one Patient read, the read with a bearer token.
     let log = stack.ehr.requests();
@@ -321,6 +325,56 @@ async fn a_browser_without_what_cairn_needs_gets_a_plain_page() {
     }
 }
 
+/// ChromeDriver's console log (`goog:loggingPrefs`): every message since the last call.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(json!({ "type": "browser" }).to_string()),
+        )
+    }
+}
+
+/// The token canary (matrix #22, #24, #16): the development EHR's tokens all contain
+/// `CANARY`. None may appear in storage, cookies, the address bar, the console, or a `Referer`
+/// the EHR received; and no request Cairn made carried a code or token in its URL.
+async fn assert_canary_contained(c: &Client, stack: &Stack) {
+    assert_no_token_in_storage(c).await;
+    let url = c.current_url().await.unwrap();
+    assert!(!url.as_str().contains("CANARY"), "{url}");
+    let console = c.issue_cmd(BrowserLog).await.unwrap();
+    assert!(
+        !console.to_string().contains("CANARY"),
+        "a token reached the console: {console}"
+    );
+    for request in stack.ehr.requests() {
+        let referer = request.referer.as_deref().unwrap_or_default();
+        assert!(
+            !referer.contains("CANARY") && !referer.contains("code="),
+            "{request:?}"
+        );
+        assert!(!request.path_and_query.contains("CANARY"), "{request:?}");
+        // Cairn sends no Referer at all, to the EHR or anywhere else.
+        if request.origin.as_deref() == Some(stack.app_url.trim_end_matches('/')) {
+            assert!(request.referer.is_none(), "{request:?}");
+        }
+    }
+}
+
 /// Chromium DevTools `Page.addScriptToEvaluateOnNewDocument`, through ChromeDriver: runs a
 /// script before any of the page's own, to take browser features away.
 #[derive(Debug)]
@@ -391,11 +445,42 @@ async fn every_launch_fault_shows_a_plain_message_and_a_way_forward() {
             "unsupported type",
             1,
         ),
+        // A 401 gets one refresh (the second token-endpoint call) and one retry, then ends.
         (
             FhirUnauthorized,
             "Your session has ended",
             "no longer accepts",
-            1,
+            2,
+        ),
+        (
+            AuthInvalidScope,
+            "Your EHR did not accept the permissions Cairn asks for",
+            "EHR said",
+            0,
+        ),
+        (
+            IssMismatch,
+            "This sign-in cannot be used",
+            "different sign-in server",
+            0,
+        ),
+        (
+            DiscoveryHtml,
+            "Cairn could not read your EHR's sign-in settings",
+            "not JSON",
+            0,
+        ),
+        (
+            DiscoveryForeignEndpoints,
+            "Your EHR's sign-in settings are not safe to use",
+            "127.0.0.1:1",
+            0,
+        ),
+        (
+            DiscoveryNoS256,
+            "Your EHR's sign-in settings are not safe to use",
+            "S256",
+            0,
         ),
         (FhirForbidden, "Missing permission", "permission", 1),
         (
@@ -432,7 +517,14 @@ async fn every_launch_fault_shows_a_plain_message_and_a_way_forward() {
             .filter(|r| r.path_and_query.starts_with("/oauth2/token"))
             .count();
         assert_eq!(posts, token_posts, "{fault:?}: token endpoint calls");
-        assert_address_is_clean(c).await;
+        // Faults in discovery stop Cairn before it leaves for the sign-in page: the address is
+        // still the EHR's launch link. After a callback it is always clean.
+        if !matches!(
+            fault,
+            DiscoveryHtml | DiscoveryForeignEndpoints | DiscoveryNoS256
+        ) {
+            assert_address_is_clean(c).await;
+        }
         let page = c.source().await.unwrap();
         assert!(
             !page.contains("<b>declined"),
@@ -543,7 +635,7 @@ async fn csp_blocks_unlisted_origins_and_foreign_framing() {
     let c = &b.client;
 
     c.goto(&stack.app_url).await.unwrap();
-    text_of(c, ".screen--welcome").await;
+    text_of(c, ".screen--start").await;
     let outcome = c
         .execute_async(
             "const done = arguments[arguments.length - 1];
@@ -584,7 +676,8 @@ async fn csp_blocks_unlisted_origins_and_foreign_framing() {
     assert!(
         after_page
             .iter()
-            .all(|r| r.path_and_query.starts_with("/ehr/launch")),
+            .all(|r| r.path_and_query.starts_with("/ehr/launch")
+                || r.path_and_query == "/favicon.ico"),
         "Cairn ran inside the unlisted frame: {after_page:#?}"
     );
     c.clone().close().await.unwrap();
@@ -630,4 +723,295 @@ fn capitalised(s: &str) -> String {
         .next()
         .map(|f| f.to_uppercase().chain(chars).collect())
         .unwrap_or_default()
+}
+
+/// Faults Cairn recovers from on its own: each launch still reaches the patient's banner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_cairn_recovers_from_still_reach_the_chart() {
+    use sandbox::Fault::*;
+    // (fault, token-endpoint calls, Patient reads)
+    let cases = [
+        (ExpiresInString, 1, 1),
+        (ExpiresInMissing, 1, 1),
+        // Expired on arrival: renewed before the first read, once.
+        (ExpiresInZero, 2, 1),
+        // The first token is already dead: 401, one refresh, one retry.
+        (TokenInvalidToken, 2, 2),
+        // Two 429s with Retry-After: 1, then the answer.
+        (FhirTooManyRequests, 1, 3),
+        (FhirSlow, 1, 1),
+    ];
+    let b = browser().await;
+    let c = &b.client;
+    for (fault, token_posts, reads) in cases {
+        let stack = start_stack().await;
+        stack.ehr.inject(fault);
+        let patient = &stack.ehr.patients()[1];
+        open_chart(c, &stack, &patient.name).await;
+        assert_eq!(text_of(c, ".banner__name").await, patient.name, "{fault:?}");
+        let log = stack.ehr.requests();
+        assert_eq!(
+            count(&log, "POST", "/oauth2/token"),
+            token_posts,
+            "{fault:?}: {log:#?}"
+        );
+        assert_eq!(
+            count(&log, "GET", "/fhir/Patient/"),
+            reads,
+            "{fault:?}: {log:#?}"
+        );
+        assert_address_is_clean(c).await;
+        assert_canary_contained(c, &stack).await;
+    }
+    c.clone().close().await.unwrap();
+}
+
+/// When the EHR does not trust Cairn's client id or redirect URI, it must not send the browser
+/// back: its own error page stays, and no code is ever exchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ehr_that_does_not_know_cairn_keeps_the_user_on_its_error_page() {
+    use sandbox::Fault::*;
+    let b = browser().await;
+    let c = &b.client;
+    for fault in [AuthInvalidClientId, AuthInvalidRedirectUri] {
+        let stack = start_stack().await;
+        stack.ehr.inject(fault);
+        let patient = &stack.ehr.patients()[0];
+        open_chart(c, &stack, &patient.name).await;
+        let shown = text_of(c, "h1").await;
+        assert_eq!(shown, "Sign-in error", "{fault:?}");
+        let url = c.current_url().await.unwrap();
+        assert!(url.as_str().starts_with(&stack.ehr_url), "{fault:?}: {url}");
+        assert_eq!(count(&stack.ehr.requests(), "POST", "/oauth2/token"), 0);
+    }
+    c.clone().close().await.unwrap();
+}
+
+/// An expired access token is renewed with the refresh token, once, and the read retried;
+/// a refused refresh token ends the session with a relaunch message and no further reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_session_is_renewed_once_then_ends_cleanly() {
+    let stack = start_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    let patient = &stack.ehr.patients()[2];
+    open_chart(c, &stack, &patient.name).await;
+    assert_eq!(text_of(c, ".banner__name").await, patient.name);
+
+    stack.ehr.expire_access_tokens();
+    click(c, ".chart__reload").await;
+    wait_for_log(&stack, |log| count(log, "GET", "/fhir/Patient/") == 3).await;
+    assert_eq!(text_of(c, ".banner__name").await, patient.name);
+    let log = stack.ehr.requests();
+    assert_eq!(count(&log, "POST", "/oauth2/token"), 2, "{log:#?}");
+    let reads: Vec<_> = log
+        .iter()
+        .filter(|r| r.method == "GET" && r.path_and_query.starts_with("/fhir/Patient/"))
+        .map(|r| r.authorization.clone().unwrap_or_default())
+        .collect();
+    // The 401 was sent with the old token, the retry with the new one.
+    assert_eq!(reads[0], reads[1]);
+    assert_ne!(reads[1], reads[2]);
+    assert!(reads[2].starts_with("Bearer AT-CANARY-"));
+
+    // Now the EHR refuses the refresh token: the session ends, and nothing more is read.
+    stack.ehr.inject(sandbox::Fault::RefreshInvalidGrant);
+    stack.ehr.expire_access_tokens();
+    click(c, ".chart__reload").await;
+    assert_eq!(
+        text_of(c, ".problem__title").await,
+        "Your session has ended"
+    );
+    let detail = text_of(c, ".problem__detail").await;
+    assert!(detail.contains("invalid_grant"), "{detail}");
+    assert!(!text_of(c, ".problem__next").await.is_empty());
+    let log = stack.ehr.requests();
+    assert_eq!(count(&log, "POST", "/oauth2/token"), 3, "{log:#?}");
+    assert_eq!(count(&log, "GET", "/fhir/Patient/"), 4, "{log:#?}");
+    assert!(
+        c.find_all(Locator::Css(".banner"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_canary_contained(c, &stack).await;
+    screenshot(c, "session-ended").await;
+    c.clone().close().await.unwrap();
+}
+
+/// A patient opens Cairn on a phone, picks the health system, signs in at the EHR, declines
+/// one permission, and sees their own banner, with the view they declined explained.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_patient_launch_on_a_phone() {
+    let stack = start_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    c.set_window_size(390, 844).await.unwrap();
+    let patient = &stack.ehr.patients()[1];
+    c.goto(&stack.app_url).await.unwrap();
+    assert!(
+        text_of(c, ".system__name")
+            .await
+            .contains("Cairn development EHR")
+    );
+    screenshot(c, "standalone-start-phone").await;
+    click(c, ".system__choose").await;
+
+    // The EHR's own pages: sign in as the patient, untick encounters, allow.
+    click(
+        c,
+        &format!("button[name=user][value='patient:{}']", patient.id),
+    )
+    .await;
+    click(c, "input[name=scope][value='patient/Encounter.rs']").await;
+    click(c, "button[name=decision][value=allow]").await;
+
+    assert_eq!(text_of(c, ".banner__name").await, patient.name);
+    let notice = text_of(c, ".notice--not-granted").await;
+    assert!(notice.contains("encounters"), "{notice}");
+    assert_address_is_clean(c).await;
+    assert_canary_contained(c, &stack).await;
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth > window.innerWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        overflow,
+        json!(false),
+        "the page scrolls sideways on a phone"
+    );
+    screenshot(c, "standalone-patient-phone").await;
+
+    let log = stack.ehr.requests();
+    let authorize = log
+        .iter()
+        .find(|r| r.path_and_query.starts_with("/oauth2/authorize?"))
+        .expect("an authorize request");
+    assert!(
+        authorize.path_and_query.contains("scope=launch%2Fpatient+"),
+        "{}",
+        authorize.path_and_query
+    );
+    assert!(!authorize.path_and_query.contains("launch="));
+    c.clone().close().await.unwrap();
+}
+
+/// A clinician opens Cairn outside the EHR, signs in, finds a patient by name and by MRN, and
+/// opens that chart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_clinician_finds_a_patient_by_mrn() {
+    let stack = start_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    let patients = stack.ehr.patients();
+    let patient = &patients[2];
+    c.goto(&stack.app_url).await.unwrap();
+    click(c, "details.clinician summary").await;
+    click(c, "button[data-clinician-server='0']").await;
+    click(c, "button[name=user][value=practitioner]").await;
+    click(c, "button[name=decision][value=allow]").await;
+
+    // By name: part of the family name finds the patient.
+    let family = patient.name.rsplit(' ').next().unwrap().to_owned();
+    search_for(c, &family).await;
+    let results = text_of(c, ".results").await;
+    assert!(results.contains(&patient.name), "{results}");
+
+    // By MRN, exactly, the way clinicians usually find a chart.
+    click(c, "input[name=by][value=mrn]").await;
+    search_for(c, &patient.mrn).await;
+    wait_for_log(&stack, |log| {
+        log.iter().any(|r| {
+            r.path_and_query
+                .starts_with(&format!("/fhir/Patient?identifier=MRN%7C{}", patient.mrn))
+        })
+    })
+    .await;
+    let found = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(&format!(
+            ".result[data-patient='{}']",
+            patient.id
+        )))
+        .await
+        .unwrap();
+    assert_eq!(c.find_all(Locator::Css(".result")).await.unwrap().len(), 1);
+    screenshot(c, "standalone-clinician-search").await;
+    found.click().await.unwrap();
+    assert_eq!(text_of(c, ".banner__name").await, patient.name);
+    assert!(text_of(c, ".banner__facts").await.contains(&patient.mrn));
+    assert_address_is_clean(c).await;
+    assert_canary_contained(c, &stack).await;
+
+    let log = stack.ehr.requests();
+    let authorize = log
+        .iter()
+        .find(|r| r.path_and_query.starts_with("/oauth2/authorize?"))
+        .unwrap();
+    assert!(authorize.path_and_query.contains("user%2FPatient.rs"));
+    assert!(!authorize.path_and_query.contains("launch"));
+    c.clone().close().await.unwrap();
+}
+
+async fn search_for(c: &Client, text: &str) {
+    let input = c
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Id("patient-query"))
+        .await
+        .unwrap();
+    input.clear().await.unwrap();
+    input.send_keys(text).await.unwrap();
+    click(c, ".search button[type=submit]").await;
+}
+
+/// Waits for `css` and clicks it.
+async fn click(c: &Client, css: &str) {
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+}
+
+/// Requests in `log` with `method` whose path starts with `prefix`.
+fn count(log: &[sandbox::LoggedRequest], method: &str, prefix: &str) -> usize {
+    log.iter()
+        .filter(|r| r.method == method && r.path_and_query.starts_with(prefix))
+        .count()
+}
+
+/// Polls the EHR's request log until `done` holds (at most 30 s).
+async fn wait_for_log(stack: &Stack, done: impl Fn(&[sandbox::LoggedRequest]) -> bool) {
+    for _ in 0..300 {
+        if done(&stack.ehr.requests()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the EHR never saw the expected requests: {:#?}",
+        stack.ehr.requests()
+    );
+}
+
+async fn assert_no_token_in_storage(c: &Client) {
+    let storage = c
+        .execute(
+            "return JSON.stringify(sessionStorage) + JSON.stringify(localStorage) + document.cookie",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        !storage.to_string().contains("CANARY"),
+        "a token reached storage: {storage}"
+    );
 }

@@ -1,13 +1,16 @@
-//! The launch, step by step: each step is a core function and a browser call.
+//! The launch and the chart, step by step: each step is a core function and a browser call.
+
+use std::cell::RefCell;
 
 use leptos::prelude::*;
 
-use crate::app::{Chart, Screen};
+use crate::app::{Chart, Found, Screen, Search, ServerChoice};
 use crate::domain::banner::banner;
 use crate::domain::problem::{NextStep, Problem};
 use crate::fhir;
+use crate::fhir::search::{PatientQuery, parse_patient_bundle, patient_search_request};
 use crate::http::{HttpRequest, Method};
-use crate::smart::authorize::{PendingLaunch, authorize_ehr_launch};
+use crate::smart::authorize::{Authorize, PendingLaunch, authorize};
 use crate::smart::callback::validate_callback;
 use crate::smart::config::{Config, FhirServer, parse_config};
 use crate::smart::discovery::{
@@ -15,18 +18,35 @@ use crate::smart::discovery::{
 };
 use crate::smart::launch::{CallbackParams, Entry, INSTANCE_PARAM, parse_entry};
 use crate::smart::pkce::new_instance_id;
+use crate::smart::scope::{LaunchKind, View};
+use crate::smart::session::Session;
 use crate::smart::token::{parse_token_response, token_request};
-use crate::web::http::{NetworkError, send};
+use crate::web::fhir_client::{FhirClient, unreachable_ehr};
+use crate::web::http::send;
 use crate::web::storage::SessionStore;
 use crate::web::{clock, location, random};
 
 /// Cairn's configuration, served beside `index.html`.
 const CONFIG_URL: &str = "cairn.config.json";
+const PENDING_PREFIX: &str = "cairn.pending.";
 
-pub async fn run(screen: WriteSignal<Screen>) {
+thread_local! {
+    /// The signed-in session of this window: in memory only, gone with the page.
+    static CLIENT: RefCell<Option<FhirClient>> = const { RefCell::new(None) };
+}
+
+fn client() -> Option<FhirClient> {
+    CLIENT.with(|c| c.borrow().clone())
+}
+
+pub async fn run(screen: RwSignal<Screen>) {
+    sweep_stale_launches();
     let next = match parse_entry(&location::query()) {
         Err(err) => Screen::Problem(err.problem()),
-        Ok(Entry::Standalone) => Screen::Welcome,
+        Ok(Entry::Standalone) => match start_page().await {
+            Ok(choices) => Screen::Start(choices),
+            Err(problem) => Screen::Problem(problem),
+        },
         Ok(Entry::EhrLaunch { iss, launch }) => {
             screen.set(Screen::Working("Connecting to your EHR…"));
             match ehr_launch(&iss, &launch).await {
@@ -51,12 +71,43 @@ pub async fn run(screen: WriteSignal<Screen>) {
             location::replace_query(&instance);
             screen.set(Screen::Working("Signing in…"));
             match callback(params, screen).await {
-                Ok(chart) => Screen::Chart(chart),
+                Ok(next) => next,
                 Err(problem) => Screen::Problem(problem),
             }
         }
     };
     screen.set(next);
+}
+
+/// The standalone start page: the configured health systems.
+async fn start_page() -> Result<Vec<ServerChoice>, Problem> {
+    let config = load_config().await?;
+    Ok(config
+        .servers
+        .iter()
+        .enumerate()
+        .map(|(index, server)| ServerChoice {
+            index,
+            name: server.name.clone(),
+            logo_url: None,
+            portal_url: None,
+        })
+        .collect())
+}
+
+/// A standalone launch: the user chose a health system on the start page.
+pub async fn standalone_launch(screen: RwSignal<Screen>, index: usize, kind: LaunchKind) {
+    screen.set(Screen::Working("Connecting to your health system…"));
+    let result = async {
+        let config = load_config().await?;
+        let server = config.servers.get(index).ok_or_else(internal_problem)?;
+        let smart = discover(server).await?;
+        begin_authorize(&config, server, &smart, kind, None)
+    }
+    .await;
+    if let Err(problem) = result {
+        screen.set(Screen::Problem(problem));
+    }
 }
 
 /// EHR launch: check `iss`, discover the endpoints, remember the launch, go to authorize.
@@ -65,18 +116,41 @@ async fn ehr_launch(iss: &str, launch: &str) -> Result<(), Problem> {
     // The allow-list decides before any request goes to `iss`.
     let server = config.server_for_iss(iss).map_err(|e| e.problem())?;
     let smart = discover(server).await?;
+    begin_authorize(&config, server, &smart, LaunchKind::Ehr, Some(launch))
+}
+
+/// Remembers the launch under its `state` and leaves for the authorization endpoint.
+fn begin_authorize(
+    config: &Config,
+    server: &FhirServer,
+    smart: &SmartConfiguration,
+    kind: LaunchKind,
+    launch: Option<&str>,
+) -> Result<(), Problem> {
     let random = random::random_bytes::<64>().map_err(|e| browser_problem(&e))?;
-    let redirect = authorize_ehr_launch(&config, server, &smart, launch, &random, clock::now_ms());
+    let redirect = authorize(
+        config,
+        server,
+        smart,
+        kind,
+        launch,
+        &random,
+        clock::now_ms(),
+    );
     let store = SessionStore::open().map_err(|e| browser_problem(&e))?;
     let pending = serde_json::to_string(&redirect.pending).map_err(|_| internal_problem())?;
     store
         .put(&pending_key(&redirect.pending.state), &pending)
         .map_err(|e| browser_problem(&e))?;
-    location::navigate(&redirect.url).map_err(|_| internal_problem())
+    match &redirect.via {
+        Authorize::Get(url) => location::navigate(url),
+        Authorize::Post { action, fields } => location::submit_form(action, fields),
+    }
+    .map_err(|_| internal_problem())
 }
 
-/// Authorization callback: match the `state`, exchange the code, read the patient.
-async fn callback(params: CallbackParams, screen: WriteSignal<Screen>) -> Result<Chart, Problem> {
+/// Authorization callback: match the `state`, exchange the code, open the chart.
+async fn callback(params: CallbackParams, screen: RwSignal<Screen>) -> Result<Screen, Problem> {
     let store = SessionStore::open().map_err(|e| browser_problem(&e))?;
     // `take` deletes the pending launch: a state is good for one callback only.
     let pending: Option<PendingLaunch> = params
@@ -88,39 +162,131 @@ async fn callback(params: CallbackParams, screen: WriteSignal<Screen>) -> Result
         validate_callback(&params, pending, clock::now_ms()).map_err(|e| e.problem())?;
     let response = send(&token_request(&pending, &code))
         .await
-        .map_err(|e| unreachable_ehr(&e))?;
+        .map_err(|e| sign_in_failed(&e))?;
     let tokens = parse_token_response(&pending, &response).map_err(|e| e.problem())?;
-    if !tokens.need_patient_banner {
-        return Ok(Chart { banner: None });
+    let session = Session::new(
+        tokens,
+        pending.kind,
+        &pending.token_endpoint,
+        &pending.client_id,
+        clock::monotonic_ms(),
+    );
+    let patient = session.context.patient.clone();
+    let kind = session.context.kind;
+    CLIENT.with(|c| *c.borrow_mut() = Some(FhirClient::new(session)));
+    match (patient, kind) {
+        (Some(patient), _) => {
+            screen.set(Screen::Working("Opening the chart…"));
+            load_chart(&patient).await
+        }
+        (None, LaunchKind::StandaloneProvider) => Ok(Screen::Search(Search::default())),
+        (None, _) => Err(Problem::new(
+            "No patient is open",
+            "Your EHR did not say which patient to show.",
+            NextStep::Relaunch,
+        )),
     }
-    let Some(patient_id) = tokens.patient.as_deref() else {
-        return Ok(Chart { banner: None });
-    };
+}
+
+/// Opens the chart of `patient_id` (from the token response, or chosen in the search).
+pub async fn open_chart(screen: RwSignal<Screen>, patient_id: String) {
     screen.set(Screen::Working("Opening the chart…"));
-    let request = fhir::request::read_request(
-        &tokens.fhir_base,
-        "Patient",
-        patient_id,
-        &tokens.access_token,
-    )
-    .map_err(|e| e.problem())?;
-    let response = send(&request).await.map_err(|e| unreachable_ehr(&e))?;
-    let patient = fhir::patient::parse_patient(&response, patient_id).map_err(|e| e.problem())?;
-    Ok(Chart {
-        banner: Some(banner(&patient, clock::today())),
-    })
+    let next = load_chart(&patient_id)
+        .await
+        .unwrap_or_else(Screen::Problem);
+    screen.set(next);
+}
+
+async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
+    let client = client().ok_or_else(no_session)?;
+    let (context, grants) = client.with_session(|s| (s.context.clone(), s.grants().clone()));
+    let not_granted: Vec<View> = [View::Banner, View::Encounters, View::Observations]
+        .into_iter()
+        .filter(|v| !v.allowed(&grants))
+        .collect();
+    let wants_banner = context.need_patient_banner && View::Banner.allowed(&grants);
+    let banner = if wants_banner {
+        let response = client
+            .send(|token| {
+                fhir::request::read_request(&context.fhir_base, "Patient", patient_id, token)
+            })
+            .await?;
+        let patient =
+            fhir::patient::parse_patient(&response, patient_id).map_err(|e| e.problem())?;
+        Some(banner(&patient, clock::today()))
+    } else {
+        None
+    };
+    Ok(Screen::Chart(Chart {
+        patient_id: patient_id.to_owned(),
+        banner,
+        signed_in_as: None,
+        not_granted,
+        can_search: context.kind == LaunchKind::StandaloneProvider,
+    }))
+}
+
+/// A clinician's patient search; the results (or the reason there are none) replace the last.
+pub async fn search(screen: RwSignal<Screen>, query: PatientQuery) {
+    let outcome = async {
+        let client = client().ok_or_else(no_session)?;
+        let (base, grants) =
+            client.with_session(|s| (s.context.fhir_base.clone(), s.grants().clone()));
+        if !View::PatientSearch.allowed(&grants) {
+            return Ok(Search {
+                results: None,
+                message: Some(View::PatientSearch.not_granted_message()),
+                signed_in_as: None,
+            });
+        }
+        let response = client
+            .send(|token| patient_search_request(&base, &query, token))
+            .await?;
+        let today = clock::today();
+        let results: Vec<Found> = match parse_patient_bundle(&response) {
+            Ok(patients) => patients
+                .iter()
+                .filter_map(|p| {
+                    Some(Found {
+                        id: p.id.clone()?,
+                        banner: banner(p, today),
+                    })
+                })
+                .collect(),
+            Err(err) => {
+                return Ok(Search {
+                    results: None,
+                    message: Some(err.problem().detail),
+                    signed_in_as: None,
+                });
+            }
+        };
+        let message = results
+            .is_empty()
+            .then(|| "No patient matches. Check the spelling or the number.".to_owned());
+        Ok::<_, Problem>(Search {
+            results: Some(results),
+            message,
+            signed_in_as: None,
+        })
+    }
+    .await;
+    screen.set(match outcome {
+        Ok(search) => Screen::Search(search),
+        Err(problem) => Screen::Problem(problem),
+    });
 }
 
 /// `.well-known/smart-configuration`, or the CapabilityStatement when that document is unusable.
 async fn discover(server: &FhirServer) -> Result<SmartConfiguration, Problem> {
     let response = send(&discovery_request(server))
         .await
-        .map_err(|e| unreachable_ehr(&e))?;
+        .map_err(|e| sign_in_failed(&e))?;
     match parse_discovery(server, &response) {
         Err(err) if err.allows_fallback() => {
             let response = send(&metadata_request(server))
                 .await
-                .map_err(|e| unreachable_ehr(&e))?;
+                .map_err(|e| sign_in_failed(&e))?;
             // If the fallback fails too, the first failure is the one to explain.
             parse_metadata(server, &response).map_err(|_| err.problem())
         }
@@ -153,16 +319,38 @@ async fn load_config() -> Result<Config, Problem> {
     parse_config(&response.body).map_err(|e| e.problem())
 }
 
-fn pending_key(state: &str) -> String {
-    format!("cairn.pending.{state}")
+/// Deletes pending launches too old for any callback to use (abandoned sign-ins, or ones of
+/// other instances sharing this sessionStorage).
+fn sweep_stale_launches() {
+    let Ok(store) = SessionStore::open() else {
+        return;
+    };
+    let now = clock::now_ms();
+    for key in store.keys_with_prefix(PENDING_PREFIX) {
+        let stale = store
+            .get(&key)
+            .and_then(|json| serde_json::from_str::<PendingLaunch>(&json).ok())
+            .is_none_or(|p| p.is_stale(now));
+        if stale {
+            store.remove(&key);
+        }
+    }
 }
 
-fn unreachable_ehr(err: &NetworkError) -> Problem {
+fn pending_key(state: &str) -> String {
+    format!("{PENDING_PREFIX}{state}")
+}
+
+/// A connection failure during sign-in: the code (if any) is spent, so relaunch.
+fn sign_in_failed(err: &crate::web::http::NetworkError) -> Problem {
     Problem {
-        title: "Cairn could not reach your EHR".into(),
-        detail: format!("The connection failed ({err}). Check the network and try again."),
         next_step: NextStep::Relaunch,
+        ..unreachable_ehr(err)
     }
+}
+
+fn no_session() -> Problem {
+    crate::smart::session::session_ended("This sign-in has ended.")
 }
 
 fn browser_problem(err: &dyn std::error::Error) -> Problem {

@@ -8,43 +8,74 @@ use leptos::prelude::*;
 
 use crate::domain::banner::Banner;
 use crate::domain::problem::Problem;
+use crate::smart::scope::View;
 
 /// What the page shows. One screen at a time; the flow moves it forward.
 #[derive(Debug, Clone)]
 pub enum Screen {
     /// Work under way, with a short status line for the user.
     Working(&'static str),
-    /// Opened without a launch: explain how to open Cairn.
-    Welcome,
+    /// Opened on its own (standalone): pick a health system and sign in there.
+    Start(Vec<ServerChoice>),
     /// Something failed: what, and what to do next.
     Problem(Problem),
+    /// A clinician signed in without a patient in context: find one.
+    Search(Search),
     /// Signed in with a patient in context.
     Chart(Chart),
 }
 
-#[derive(Debug, Clone)]
-pub struct Chart {
-    /// `None` when the EHR said it shows its own banner (`need_patient_banner: false`).
-    pub banner: Option<Banner>,
+/// A health system on the start page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerChoice {
+    /// Index in the configuration's `fhir_servers`.
+    pub index: usize,
+    pub name: String,
+    pub logo_url: Option<String>,
+    pub portal_url: Option<String>,
 }
 
-impl Chart {
-    pub fn has_banner(&self) -> bool {
-        self.banner.is_some()
-    }
+/// The patient search: the last results and any message about them.
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    pub results: Option<Vec<Found>>,
+    pub message: Option<String>,
+    pub signed_in_as: Option<String>,
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub id: String,
+    pub banner: Banner,
+}
+
+#[derive(Debug, Clone)]
+pub struct Chart {
+    pub patient_id: String,
+    /// `None` when the EHR said it shows its own banner (`need_patient_banner: false`) or the
+    /// granted scope does not allow reading the patient.
+    pub banner: Option<Banner>,
+    /// Who signed in, from a verified id_token.
+    pub signed_in_as: Option<String>,
+    /// Views the granted scope does not allow, each with its message.
+    pub not_granted: Vec<View>,
+    /// A clinician's standalone launch: offer to go back to the search.
+    pub can_search: bool,
 }
 
 #[component]
 pub fn App() -> impl IntoView {
     let screen = RwSignal::new(Screen::Working("Starting Cairn…"));
-    leptos::task::spawn_local(flow::run(screen.write_only()));
+    leptos::task::spawn_local(flow::run(screen));
     view! {
         <main class="cairn">
             {move || match screen.get() {
                 Screen::Working(status) => views::working(status).into_any(),
-                Screen::Welcome => views::welcome().into_any(),
+                Screen::Start(choices) => views::start(choices, screen).into_any(),
                 Screen::Problem(problem) => views::problem(problem).into_any(),
-                Screen::Chart(chart) => views::chart(chart).into_any(),
+                Screen::Search(search) => views::search(search, screen).into_any(),
+                Screen::Chart(chart) => views::chart(chart, screen).into_any(),
             }}
         </main>
     }
