@@ -186,6 +186,35 @@ async fn ehr_launch_in_an_iframe_shows_that_patients_banner() {
 
     assert_canary_contained(c, &stack).await;
 
+    // The encounter the EHR launched Cairn for is named, read with the same token.
+    let encounter = text_of(c, ".chart__encounter").await;
+    assert!(
+        encounter.starts_with("Opened for the encounter: Encounter for"),
+        "{encounter}"
+    );
+    let encounter_reads: Vec<_> = stack
+        .ehr
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path_and_query.starts_with("/fhir/Encounter/"))
+        .collect();
+    assert_eq!(encounter_reads.len(), 1, "{encounter_reads:#?}");
+
+    // The id_token was verified against the EHR's keys: the clinician's name is shown.
+    assert_eq!(
+        text_of(c, ".signed-in").await,
+        "Signed in as Dr. Ada Clinician"
+    );
+    // The EHR's style document was applied through CSS custom properties.
+    let background = c
+        .execute(
+            "return getComputedStyle(document.documentElement).getPropertyValue('--cairn-bg').trim()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(background, json!("#edeae3"));
+
     // Exactly one code exchange and one Patient read, the read with a bearer token.
     let log = stack.ehr.requests();
     let token_posts = log
@@ -451,6 +480,18 @@ async fn every_launch_fault_shows_a_plain_message_and_a_way_forward() {
             "Your session has ended",
             "no longer accepts",
             2,
+        ),
+        (
+            IdTokenBadSignature,
+            "Cairn could not confirm who signed in",
+            "signature does not match",
+            1,
+        ),
+        (
+            IdTokenWrongAudience,
+            "Cairn could not confirm who signed in",
+            "different app",
+            1,
         ),
         (
             AuthInvalidScope,
@@ -729,17 +770,19 @@ fn capitalised(s: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_cairn_recovers_from_still_reach_the_chart() {
     use sandbox::Fault::*;
-    // (fault, token-endpoint calls, Patient reads)
+    // (fault, token-endpoint calls, FHIR reads). Each launch reads the Patient and, beside it,
+    // the Encounter in context: two requests in flight at once, sharing one session.
     let cases = [
-        (ExpiresInString, 1, 1),
-        (ExpiresInMissing, 1, 1),
-        // Expired on arrival: renewed before the first read, once.
-        (ExpiresInZero, 2, 1),
-        // The first token is already dead: 401, one refresh, one retry.
-        (TokenInvalidToken, 2, 2),
-        // Two 429s with Retry-After: 1, then the answer.
-        (FhirTooManyRequests, 1, 3),
-        (FhirSlow, 1, 1),
+        (ExpiresInString, 1, 2),
+        (ExpiresInMissing, 1, 2),
+        // Expired on arrival: renewed once before the reads, which both wait for it.
+        (ExpiresInZero, 2, 2),
+        // The first token is already dead: both reads get 401, ONE refresh (a second use of
+        // the refresh token would be refused as reuse), both retried.
+        (TokenInvalidToken, 2, 4),
+        // Two 429s with Retry-After: 1, then the answers.
+        (FhirTooManyRequests, 1, 4),
+        (FhirSlow, 1, 2),
     ];
     let b = browser().await;
     let c = &b.client;
@@ -749,17 +792,16 @@ async fn faults_cairn_recovers_from_still_reach_the_chart() {
         let patient = &stack.ehr.patients()[1];
         open_chart(c, &stack, &patient.name).await;
         assert_eq!(text_of(c, ".banner__name").await, patient.name, "{fault:?}");
+        text_of(c, ".chart__encounter").await;
         let log = stack.ehr.requests();
         assert_eq!(
             count(&log, "POST", "/oauth2/token"),
             token_posts,
             "{fault:?}: {log:#?}"
         );
-        assert_eq!(
-            count(&log, "GET", "/fhir/Patient/"),
-            reads,
-            "{fault:?}: {log:#?}"
-        );
+        let fhir_reads =
+            count(&log, "GET", "/fhir/Patient/") + count(&log, "GET", "/fhir/Encounter/");
+        assert_eq!(fhir_reads, reads, "{fault:?}: {log:#?}");
         assert_address_is_clean(c).await;
         assert_canary_contained(c, &stack).await;
     }
@@ -867,6 +909,10 @@ async fn standalone_patient_launch_on_a_phone() {
     click(c, "button[name=decision][value=allow]").await;
 
     assert_eq!(text_of(c, ".banner__name").await, patient.name);
+    assert_eq!(
+        text_of(c, ".signed-in").await,
+        format!("Signed in as {}", patient.name)
+    );
     let notice = text_of(c, ".notice--not-granted").await;
     assert!(notice.contains("encounters"), "{notice}");
     assert_address_is_clean(c).await;
@@ -1014,4 +1060,32 @@ async fn assert_no_token_in_storage(c: &Client) {
         !storage.to_string().contains("CANARY"),
         "a token reached storage: {storage}"
     );
+}
+
+/// Epic's launch tokens are long JWTs: when the authorize URL would pass 2 000 characters and
+/// the EHR lists `authorize-post`, Cairn posts the authorize request instead (and the CSP's
+/// `form-action` lets it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_launch_token_is_posted_to_authorize() {
+    let stack = start_stack().await;
+    stack.ehr.use_long_launch_tokens();
+    let b = browser().await;
+    let c = &b.client;
+    let patient = &stack.ehr.patients()[0];
+    open_chart(c, &stack, &patient.name).await;
+    assert_eq!(text_of(c, ".banner__name").await, patient.name);
+    let log = stack.ehr.requests();
+    let launch = log
+        .iter()
+        .find(|r| r.path_and_query.starts_with("/ehr/launch"))
+        .unwrap();
+    assert!(
+        launch.path_and_query.len() < 200,
+        "the EHR page itself is short"
+    );
+    assert_eq!(count(&log, "POST", "/oauth2/authorize"), 1, "{log:#?}");
+    assert_eq!(count(&log, "GET", "/oauth2/authorize"), 0, "{log:#?}");
+    assert_address_is_clean(c).await;
+    assert_canary_contained(c, &stack).await;
+    c.clone().close().await.unwrap();
 }

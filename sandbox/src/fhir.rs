@@ -273,6 +273,41 @@ pub async fn read_patient(
     outcome(StatusCode::FORBIDDEN, "forbidden", message)
 }
 
+/// `GET /fhir/Encounter/{id}`: an encounter of the token's patient (or any, for a clinician
+/// with a user-level scope).
+pub async fn read_encounter(
+    State(ehr): State<Ehr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(response) = injected_fhir_fault(&ehr).await {
+        return response;
+    }
+    let Some(context) = authorized(&ehr, &headers) else {
+        return invalid_token();
+    };
+    let Some(resource) = ehr.inner.store.get("Encounter", &id) else {
+        return outcome(StatusCode::NOT_FOUND, "not-found", "No such Encounter.");
+    };
+    let subject = resource["subject"]["reference"]
+        .as_str()
+        .unwrap_or_default();
+    let of_patient =
+        |p: &str| subject.ends_with(&format!("Patient/{p}")) || subject == format!("urn:uuid:{p}");
+    let own = context.patient.as_deref().is_some_and(of_patient)
+        && oauth::permits(&context.scope, "patient", "Encounter", 'r');
+    let clinician = context.user == oauth::User::Practitioner
+        && oauth::permits(&context.scope, "user", "Encounter", 'r');
+    if own || clinician {
+        return fhir_json(StatusCode::OK, resource);
+    }
+    outcome(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        "The token's scope does not allow reading this Encounter.",
+    )
+}
+
 /// `GET /fhir/Practitioner/{id}`: the clinician user's own record (its `fhirUser`), or any
 /// Practitioner with a user-level scope for it.
 pub async fn read_practitioner(

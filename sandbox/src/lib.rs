@@ -230,6 +230,8 @@ struct Settings {
     token_lifetime: Duration,
     /// `need_patient_banner` in EHR-launch token responses.
     need_patient_banner: serde_json::Value,
+    /// Launch tokens as long as Epic's JWTs (about 2 500 characters).
+    long_launch_tokens: bool,
 }
 
 /// Launches, pending sign-ins, codes and tokens issued so far.
@@ -264,6 +266,7 @@ impl Ehr {
                 settings: Mutex::new(Settings {
                     token_lifetime: Duration::from_secs(3600),
                     need_patient_banner: serde_json::Value::Bool(true),
+                    long_launch_tokens: false,
                 }),
             }),
         }
@@ -328,6 +331,12 @@ impl Ehr {
         lock(&self.inner.settings).need_patient_banner = value;
     }
 
+    /// From now on, issue launch tokens shaped and sized like Epic's signed JWTs (three
+    /// base64url parts, about 2 500 characters), so that a GET authorize URL gets too long.
+    pub fn use_long_launch_tokens(&self) {
+        lock(&self.inner.settings).long_launch_tokens = true;
+    }
+
     pub(crate) fn token_lifetime(&self) -> Duration {
         lock(&self.inner.settings).token_lifetime
     }
@@ -339,7 +348,12 @@ impl Ehr {
     /// Starts an EHR launch for a patient, as opening the chart does. `None` for an unknown id.
     pub fn create_launch(&self, patient_id: &str) -> Option<String> {
         self.inner.store.get("Patient", patient_id)?;
-        let launch = random_token("launch-");
+        let mut launch = random_token("launch-");
+        if lock(&self.inner.settings).long_launch_tokens {
+            // A JWT-like token: what matters is its length and alphabet (`.`, `-`, `_`).
+            let part = random_token("").repeat(38);
+            launch = format!("eyJhbGciOiJSUzI1NiJ9.{part}.{launch}_{part}");
+        }
         lock(&self.inner.state).launches.insert(
             launch.clone(),
             Launch {
@@ -372,6 +386,7 @@ impl Ehr {
             .route("/fhir/Patient", get(fhir::search_patients))
             .route("/fhir/Patient/{id}", get(fhir::read_patient))
             .route("/fhir/Practitioner/{id}", get(fhir::read_practitioner))
+            .route("/fhir/Encounter/{id}", get(fhir::read_encounter))
             .route("/oauth2/token", post(oauth::token))
             .route("/oauth2/jwks", get(jwt::jwks))
             .route("/ehr/smart-style.json", get(fhir::smart_style))

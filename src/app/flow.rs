@@ -16,14 +16,19 @@ use crate::smart::config::{Config, FhirServer, parse_config};
 use crate::smart::discovery::{
     SmartConfiguration, discovery_request, metadata_request, parse_discovery, parse_metadata,
 };
+use crate::smart::id_token::{Expected, IdTokenError, jwks_request, parse_jwks, prepare};
 use crate::smart::launch::{CallbackParams, Entry, INSTANCE_PARAM, parse_entry};
 use crate::smart::pkce::new_instance_id;
 use crate::smart::scope::{LaunchKind, View};
+use crate::smart::secret::IdToken;
 use crate::smart::session::Session;
+use crate::smart::style::{parse_style, style_request};
 use crate::smart::token::{parse_token_response, token_request};
+use crate::smart::urls::same_origin_as_any;
 use crate::web::fhir_client::{FhirClient, unreachable_ehr};
 use crate::web::http::send;
 use crate::web::storage::SessionStore;
+use crate::web::webcrypto::verify_rs256;
 use crate::web::{clock, location, random};
 
 /// Cairn's configuration, served beside `index.html`.
@@ -33,10 +38,16 @@ const PENDING_PREFIX: &str = "cairn.pending.";
 thread_local! {
     /// The signed-in session of this window: in memory only, gone with the page.
     static CLIENT: RefCell<Option<FhirClient>> = const { RefCell::new(None) };
+    /// Who signed in, from the verified id_token.
+    static SIGNED_IN_AS: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
 fn client() -> Option<FhirClient> {
     CLIENT.with(|c| c.borrow().clone())
+}
+
+pub fn signed_in_as() -> Option<String> {
+    SIGNED_IN_AS.with(|s| s.borrow().clone())
 }
 
 pub async fn run(screen: RwSignal<Screen>) {
@@ -164,6 +175,15 @@ async fn callback(params: CallbackParams, screen: RwSignal<Screen>) -> Result<Sc
         .await
         .map_err(|e| sign_in_failed(&e))?;
     let tokens = parse_token_response(&pending, &response).map_err(|e| e.problem())?;
+    if let Some(url) = tokens
+        .smart_style_url
+        .as_deref()
+        .filter(|url| style_url_allowed(url, &pending))
+    {
+        // Cosmetic and independent: runs beside the rest, and any failure leaves Cairn's look.
+        leptos::task::spawn_local(apply_style(url.to_owned()));
+    }
+    let id_token = tokens.id_token.clone();
     let session = Session::new(
         tokens,
         pending.kind,
@@ -174,17 +194,83 @@ async fn callback(params: CallbackParams, screen: RwSignal<Screen>) -> Result<Sc
     let patient = session.context.patient.clone();
     let kind = session.context.kind;
     CLIENT.with(|c| *c.borrow_mut() = Some(FhirClient::new(session)));
-    match (patient, kind) {
-        (Some(patient), _) => {
-            screen.set(Screen::Working("Opening the chart…"));
-            load_chart(&patient).await
+    // Who signed in (the id_token, checked against the EHR's keys) and the chart load side by
+    // side: neither waits for the other.
+    let who = signed_in_user(id_token.as_ref(), &pending);
+    let next = async {
+        match (patient, kind) {
+            (Some(patient), _) => {
+                screen.set(Screen::Working("Opening the chart…"));
+                load_chart(&patient).await
+            }
+            (None, LaunchKind::StandaloneProvider) => Ok(Screen::Search(Search::default())),
+            (None, _) => Err(Problem::new(
+                "No patient is open",
+                "Your EHR did not say which patient to show.",
+                NextStep::Relaunch,
+            )),
         }
-        (None, LaunchKind::StandaloneProvider) => Ok(Screen::Search(Search::default())),
-        (None, _) => Err(Problem::new(
-            "No patient is open",
-            "Your EHR did not say which patient to show.",
-            NextStep::Relaunch,
-        )),
+    };
+    let (who, next) = futures::join!(who, next);
+    let who = who?;
+    SIGNED_IN_AS.with(|s| *s.borrow_mut() = who.clone());
+    Ok(match next? {
+        Screen::Chart(chart) => Screen::Chart(Chart {
+            signed_in_as: who,
+            ..chart
+        }),
+        Screen::Search(search) => Screen::Search(Search {
+            signed_in_as: who,
+            ..search
+        }),
+        other => other,
+    })
+}
+
+/// The signed-in user's name from a verified id_token; `None` when there is no id_token or the
+/// EHR publishes no keys to check it with. A token that fails a check stops the sign-in.
+async fn signed_in_user(
+    id_token: Option<&IdToken>,
+    pending: &PendingLaunch,
+) -> Result<Option<String>, Problem> {
+    let (Some(id_token), Some(issuer), Some(jwks_uri)) =
+        (id_token, pending.issuer.as_ref(), pending.jwks_uri.as_ref())
+    else {
+        return Ok(None);
+    };
+    let response = send(&jwks_request(jwks_uri))
+        .await
+        .map_err(|e| sign_in_failed(&e))?;
+    let jwks = parse_jwks(&response).map_err(|e| e.problem())?;
+    let expected = Expected {
+        issuer: issuer.clone(),
+        client_id: pending.client_id.clone(),
+        fhir_base: pending.fhir_base.clone(),
+    };
+    let check =
+        prepare(id_token, &jwks, &expected, clock::now_ms() / 1000.0).map_err(|e| e.problem())?;
+    let valid = verify_rs256(&check.key, &check.signing_input, &check.signature)
+        .await
+        .map_err(|_| IdTokenError::SignatureNotChecked.problem())?;
+    let user = check.accept(valid).map_err(|e| e.problem())?;
+    Ok(Some(match (user.display_name, user.fhir_user) {
+        (Some(name), _) => name,
+        (None, Some(reference)) => reference.reference(),
+        (None, None) => user.subject,
+    }))
+}
+
+/// A style document is fetched only from where the EHR's own endpoints are.
+fn style_url_allowed(url: &str, pending: &PendingLaunch) -> bool {
+    let pinned = [pending.fhir_base.as_str(), pending.token_endpoint.as_str()];
+    same_origin_as_any(url, &pinned)
+}
+
+async fn apply_style(url: String) {
+    if let Ok(response) = send(&style_request(&url)).await
+        && let Ok(properties) = parse_style(&response)
+    {
+        crate::web::style::apply(&properties);
     }
 }
 
@@ -205,7 +291,10 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
         .filter(|v| !v.allowed(&grants))
         .collect();
     let wants_banner = context.need_patient_banner && View::Banner.allowed(&grants);
-    let banner = if wants_banner {
+    let banner = async {
+        if !wants_banner {
+            return Ok(None);
+        }
         let response = client
             .send(|token| {
                 fhir::request::read_request(&context.fhir_base, "Patient", patient_id, token)
@@ -213,14 +302,31 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
             .await?;
         let patient =
             fhir::patient::parse_patient(&response, patient_id).map_err(|e| e.problem())?;
-        Some(banner(&patient, clock::today()))
-    } else {
-        None
+        Ok::<_, Problem>(Some(banner(&patient, clock::today())))
     };
+    // The encounter in launch context, read beside the patient. Only the launch's own
+    // patient has one: a patient chosen in the search does not inherit it.
+    let encounter_id = context
+        .encounter
+        .as_deref()
+        .filter(|_| context.patient.as_deref() == Some(patient_id))
+        .filter(|_| View::Encounters.allowed(&grants));
+    let encounter = async {
+        let id = encounter_id?;
+        let response = client
+            .send(|token| fhir::request::read_request(&context.fhir_base, "Encounter", id, token))
+            .await
+            .ok()?;
+        // The banner is what matters; an unreadable encounter is left out, not fatal.
+        fhir::encounter::parse_encounter(&response, id).ok()
+    };
+    let (banner, encounter) = futures::join!(banner, encounter);
+    let banner = banner?;
     Ok(Screen::Chart(Chart {
         patient_id: patient_id.to_owned(),
         banner,
-        signed_in_as: None,
+        signed_in_as: SIGNED_IN_AS.with(|s| s.borrow().clone()),
+        encounter: encounter.map(|e| e.summary()),
         not_granted,
         can_search: context.kind == LaunchKind::StandaloneProvider,
     }))
@@ -236,7 +342,7 @@ pub async fn search(screen: RwSignal<Screen>, query: PatientQuery) {
             return Ok(Search {
                 results: None,
                 message: Some(View::PatientSearch.not_granted_message()),
-                signed_in_as: None,
+                signed_in_as: signed_in_as(),
             });
         }
         let response = client
@@ -257,7 +363,7 @@ pub async fn search(screen: RwSignal<Screen>, query: PatientQuery) {
                 return Ok(Search {
                     results: None,
                     message: Some(err.problem().detail),
-                    signed_in_as: None,
+                    signed_in_as: signed_in_as(),
                 });
             }
         };
@@ -267,7 +373,7 @@ pub async fn search(screen: RwSignal<Screen>, query: PatientQuery) {
         Ok::<_, Problem>(Search {
             results: Some(results),
             message,
-            signed_in_as: None,
+            signed_in_as: signed_in_as(),
         })
     }
     .await;

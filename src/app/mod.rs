@@ -58,6 +58,8 @@ pub struct Chart {
     pub banner: Option<Banner>,
     /// Who signed in, from a verified id_token.
     pub signed_in_as: Option<String>,
+    /// The encounter the EHR opened Cairn for, in one line.
+    pub encounter: Option<String>,
     /// Views the granted scope does not allow, each with its message.
     pub not_granted: Vec<View>,
     /// A clinician's standalone launch: offer to go back to the search.

@@ -127,6 +127,9 @@ pub fn search(search: Search, screen: RwSignal<Screen>) -> impl IntoView {
     });
     view! {
         <section class="screen screen--search">
+            {search
+                .signed_in_as
+                .map(|who| view! { <p class="signed-in">"Signed in as " <bdi>{who}</bdi></p> })}
             <h1>"Find a patient"</h1>
             <form class="search" role="search" on:submit=submit>
                 <fieldset class="search__by">
@@ -206,6 +209,7 @@ pub fn chart(chart: Chart, screen: RwSignal<Screen>) -> impl IntoView {
         patient_id,
         banner,
         signed_in_as,
+        encounter,
         not_granted,
         can_search,
     } = chart;
@@ -227,7 +231,15 @@ pub fn chart(chart: Chart, screen: RwSignal<Screen>) -> impl IntoView {
         view! {
             <button
                 class="button button--quiet"
-                on:click=move |_| screen.set(Screen::Search(Search::default()))
+                on:click=move |_| {
+                    screen
+                        .set(
+                            Screen::Search(Search {
+                                signed_in_as: flow::signed_in_as(),
+                                ..Search::default()
+                            }),
+                        )
+                }
             >
                 "Find another patient"
             </button>
@@ -243,6 +255,14 @@ pub fn chart(chart: Chart, screen: RwSignal<Screen>) -> impl IntoView {
                 </button>
                 {back}
             </div>
+            {encounter
+                .map(|e| {
+                    view! {
+                        <p class="chart__encounter">
+                            "Opened for the encounter: " <bdi>{e}</bdi>
+                        </p>
+                    }
+                })}
             {notices}
             <p class="status">"Encounters and observations are not shown yet in this version."</p>
         </section>

@@ -1,5 +1,6 @@
 //! FHIR R4 reads, sans IO: request builders and lenient decoders that never panic.
 
+pub mod encounter;
 pub mod error;
 pub mod patient;
 pub mod request;

@@ -17,4 +17,4 @@ pub mod secret;
 pub mod session;
 pub mod style;
 pub mod token;
-mod urls;
+pub mod urls;

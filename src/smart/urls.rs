@@ -20,3 +20,41 @@ pub fn is_acceptable_endpoint(url: &Url) -> bool {
 pub fn origin(url: &Url) -> String {
     url.origin().ascii_serialization()
 }
+
+/// True when `url` is an acceptable endpoint on the same origin as one of `pinned` (URLs
+/// already checked against the configuration).
+pub fn same_origin_as_any(url: &str, pinned: &[&str]) -> bool {
+    let Some(url) = Url::parse(url).ok().filter(is_acceptable_endpoint) else {
+        return false;
+    };
+    let wanted = origin(&url);
+    pinned
+        .iter()
+        .filter_map(|p| Url::parse(p).ok())
+        .any(|p| origin(&p) == wanted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_origin_only() {
+        let pinned = [
+            "https://ehr.example/fhir",
+            "https://login.example/oauth2/token",
+        ];
+        for (url, ok) in [
+            ("https://ehr.example/style.json", true),
+            ("https://login.example/s", true),
+            ("https://ehr.example:8443/style.json", false),
+            ("http://ehr.example/style.json", false),
+            ("https://evil.example/style.json", false),
+            ("https://ehr.example@evil.example/", false),
+            ("javascript:alert(1)", false),
+            ("/relative", false),
+        ] {
+            assert_eq!(same_origin_as_any(url, &pinned), ok, "{url}");
+        }
+    }
+}

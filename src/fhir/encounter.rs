@@ -1,0 +1,128 @@
+//! Encounter, decoded leniently: what the chart says about the encounter in launch context.
+
+use serde_json::Value;
+
+use crate::fhir::error::FhirError;
+use crate::fhir::patient::MAX_RESOURCE_BYTES;
+use crate::http::HttpResponse;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encounter {
+    pub id: String,
+    pub status: Option<String>,
+    /// `class.display`, else `class.code` (e.g. `AMB`).
+    pub class: Option<String>,
+    /// `type[0].text`, else its first coding's display.
+    pub kind: Option<String>,
+    /// `period.start` as written.
+    pub start: Option<String>,
+}
+
+impl Encounter {
+    /// One line for the chart: "Encounter for check up · 2000-12-24 · finished".
+    pub fn summary(&self) -> String {
+        let date = self.start.as_deref().map(|s| s.get(..10).unwrap_or(s));
+        [
+            self.kind.as_deref().or(self.class.as_deref()),
+            date,
+            self.status.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" · ")
+    }
+}
+
+/// The Encounter `expected_id` (from the token response's `encounter`): anything else is refused.
+pub fn parse_encounter(resp: &HttpResponse, expected_id: &str) -> Result<Encounter, FhirError> {
+    if !resp.is_success() {
+        return Err(FhirError::from_status(resp));
+    }
+    if resp.body.len() > MAX_RESOURCE_BYTES {
+        return Err(FhirError::Malformed);
+    }
+    let v: Value = serde_json::from_slice(&resp.body).map_err(|_| FhirError::Malformed)?;
+    if v.get("resourceType").and_then(Value::as_str) != Some("Encounter")
+        || v.get("id").and_then(Value::as_str) != Some(expected_id)
+    {
+        return Err(FhirError::Malformed);
+    }
+    let text = |v: Option<&Value>| {
+        v.and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| crate::domain::problem::truncate_for_display(s, 120))
+    };
+    let class = v.get("class");
+    let first_type = v.get("type").and_then(|t| t.get(0));
+    Ok(Encounter {
+        id: expected_id.to_owned(),
+        status: text(v.get("status")),
+        class: text(class.and_then(|c| c.get("display")))
+            .or_else(|| text(class.and_then(|c| c.get("code")))),
+        kind: text(first_type.and_then(|t| t.get("text"))).or_else(|| {
+            text(
+                first_type
+                    .and_then(|t| t.get("coding"))
+                    .and_then(|c| c.get(0))
+                    .and_then(|c| c.get("display")),
+            )
+        }),
+        start: text(v.get("period").and_then(|p| p.get("start"))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resp(body: &str) -> HttpResponse {
+        HttpResponse {
+            status: 200,
+            content_type: Some("application/fhir+json".into()),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn synthea_shaped_encounter() {
+        let body = r#"{"resourceType":"Encounter","id":"e1","status":"finished",
+            "class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"},
+            "type":[{"coding":[{"display":"Check up (coding)"}],"text":"Encounter for check up"}],
+            "period":{"start":"2000-12-24T03:11:33+00:00"}}"#;
+        let e = parse_encounter(&resp(body), "e1").unwrap();
+        assert_eq!(
+            e.summary(),
+            "Encounter for check up · 2000-12-24 · finished"
+        );
+        assert_eq!(e.class.as_deref(), Some("AMB"));
+    }
+
+    #[test]
+    fn sparse_and_wrong_encounters() {
+        let e = parse_encounter(
+            &resp(r#"{"resourceType":"Encounter","id":"e1","class":{"code":"EMER"},"type":7}"#),
+            "e1",
+        )
+        .unwrap();
+        assert_eq!(e.summary(), "EMER");
+        let coding_only = parse_encounter(
+            &resp(r#"{"resourceType":"Encounter","id":"e1","type":[{"coding":[{"display":"Visit"}]}],"period":{"start":"2020"}}"#),
+            "e1",
+        )
+        .unwrap();
+        assert_eq!(coding_only.summary(), "Visit · 2020");
+        for (body, id) in [
+            (r#"{"resourceType":"Encounter","id":"other"}"#, "e1"),
+            (r#"{"resourceType":"Patient","id":"e1"}"#, "e1"),
+            ("<html>", "e1"),
+        ] {
+            assert_eq!(
+                parse_encounter(&resp(body), id),
+                Err(FhirError::Malformed),
+                "{body}"
+            );
+        }
+    }
+}
