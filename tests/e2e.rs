@@ -891,10 +891,36 @@ async fn standalone_patient_launch_on_a_phone() {
     c.set_window_size(390, 844).await.unwrap();
     let patient = &stack.ehr.patients()[1];
     c.goto(&stack.app_url).await.unwrap();
+    // The start page names the health system as its User-access Brand does.
+    assert_eq!(
+        text_of(c, ".system__name").await,
+        "Cairn Development Health"
+    );
+    let portal = c.find(Locator::Css(".system__portal")).await.unwrap();
+    assert_eq!(
+        portal.attr("rel").await.unwrap().as_deref(),
+        Some("noopener noreferrer")
+    );
+    // A second visit revalidates the cached bundle by its ETag: 304, same names.
+    c.refresh().await.unwrap();
+    assert_eq!(
+        text_of(c, ".system__name").await,
+        "Cairn Development Health"
+    );
+    let brand_requests: Vec<_> = stack
+        .ehr
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path_and_query == "/brands.json")
+        .collect();
+    assert_eq!(brand_requests.len(), 2, "{brand_requests:#?}");
+    assert_eq!(brand_requests[0].if_none_match, None);
     assert!(
-        text_of(c, ".system__name")
-            .await
-            .contains("Cairn development EHR")
+        brand_requests[1]
+            .if_none_match
+            .as_deref()
+            .is_some_and(|e| e.starts_with('"')),
+        "{brand_requests:#?}"
     );
     screenshot(c, "standalone-start-phone").await;
     click(c, ".system__choose").await;

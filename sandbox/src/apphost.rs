@@ -96,6 +96,12 @@ pub fn security_headers(config_json: &str, index_html: &str) -> Vec<(HeaderName,
             }
         }
     }
+    // The brands bundle is read from the start page.
+    if let Some(origin) = config["brand_bundle"].as_str().and_then(origin_of)
+        && !connect.contains(&origin)
+    {
+        connect.push(origin);
+    }
     let ancestors: Vec<String> = config["ehr_origins"]
         .as_array()
         .into_iter()
@@ -165,7 +171,8 @@ mod tests {
     #[test]
     fn csp_follows_the_configuration_and_the_built_page() {
         let config = r#"{"fhir_servers":[{"fhir_base":"https://fhir.example/r4","auth_origins":["https://login.example"]},
-            {"fhir_base":"https://fhir.example/other"}],"ehr_origins":["https://ehr.example"]}"#;
+            {"fhir_base":"https://fhir.example/other"}],"ehr_origins":["https://ehr.example"],
+            "brand_bundle":"https://brands.example/b.json"}"#;
         let index = "<head><script type=\"module\">import init from '/a.js';</script>\
                      <script src=\"/boot.js\" integrity=\"x\"></script></head>";
         let headers = security_headers(config, index);
@@ -178,7 +185,9 @@ mod tests {
             "{csp}"
         );
         assert!(
-            csp.contains("connect-src 'self' https://fhir.example https://login.example;"),
+            csp.contains(
+                "connect-src 'self' https://fhir.example https://login.example https://brands.example;"
+            ),
             "{csp}"
         );
         assert!(csp.contains("frame-ancestors https://ehr.example"), "{csp}");

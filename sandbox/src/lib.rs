@@ -207,6 +207,7 @@ pub struct LoggedRequest {
     pub authorization: Option<String>,
     pub origin: Option<String>,
     pub referer: Option<String>,
+    pub if_none_match: Option<String>,
 }
 
 /// A running EHR's shared state. Cheap to clone.
@@ -429,6 +430,7 @@ pub fn cairn_config_json(ehr: &Ehr) -> String {
             "auth_origins": [config.origin],
         }],
         "ehr_origins": [config.origin],
+        "brand_bundle": format!("{}/brands.json", config.origin),
     })
     .to_string()
 }
@@ -457,6 +459,7 @@ fn logged(request: &Request) -> LoggedRequest {
         authorization: header(header::AUTHORIZATION),
         origin: header(header::ORIGIN),
         referer: header(header::REFERER),
+        if_none_match: header(header::IF_NONE_MATCH),
     }
 }
 

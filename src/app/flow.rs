@@ -9,8 +9,9 @@ use crate::domain::banner::banner;
 use crate::domain::problem::{NextStep, Problem};
 use crate::fhir;
 use crate::fhir::search::{PatientQuery, parse_patient_bundle, patient_search_request};
-use crate::http::{HttpRequest, Method};
+use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::smart::authorize::{Authorize, PendingLaunch, authorize};
+use crate::smart::brands::{Brand, BrandsOutcome, brands_request, match_brands, parse_brands};
 use crate::smart::callback::validate_callback;
 use crate::smart::config::{Config, FhirServer, parse_config};
 use crate::smart::discovery::{
@@ -26,7 +27,7 @@ use crate::smart::style::{parse_style, style_request};
 use crate::smart::token::{parse_token_response, token_request};
 use crate::smart::urls::same_origin_as_any;
 use crate::web::fhir_client::{FhirClient, unreachable_ehr};
-use crate::web::http::send;
+use crate::web::http::{send, send_reading};
 use crate::web::storage::SessionStore;
 use crate::web::webcrypto::verify_rs256;
 use crate::web::{clock, location, random};
@@ -90,10 +91,11 @@ pub async fn run(screen: RwSignal<Screen>) {
     screen.set(next);
 }
 
-/// The standalone start page: the configured health systems.
+/// The standalone start page: the configured health systems, named as their brands say when
+/// the configuration links a User-access Brands bundle.
 async fn start_page() -> Result<Vec<ServerChoice>, Problem> {
     let config = load_config().await?;
-    Ok(config
+    let mut choices: Vec<ServerChoice> = config
         .servers
         .iter()
         .enumerate()
@@ -103,7 +105,58 @@ async fn start_page() -> Result<Vec<ServerChoice>, Problem> {
             logo_url: None,
             portal_url: None,
         })
-        .collect())
+        .collect();
+    if let Some(url) = &config.brand_bundle {
+        let bases: Vec<String> = config.servers.iter().map(|s| s.fhir_base.clone()).collect();
+        for (index, brand) in match_brands(&load_brands(url).await, &bases) {
+            if let Some(choice) = choices.get_mut(index) {
+                choice.name = brand.name;
+                choice.logo_url = brand.logo_url;
+                choice.portal_url = brand.portal_url;
+            }
+        }
+    }
+    Ok(choices)
+}
+
+/// The brands in the bundle at `url`, revalidated with `If-None-Match` against the copy kept
+/// for this session. Brands are public directory data, never secrets. Any failure gives none:
+/// the start page then shows the configured names.
+async fn load_brands(url: &str) -> Vec<Brand> {
+    let store = SessionStore::open().ok();
+    let key = format!("cairn.brands.{url}");
+    let cached: Option<(String, String)> = store
+        .as_ref()
+        .and_then(|s| s.get(&key))
+        .and_then(|json| serde_json::from_str(&json).ok());
+    let etag = cached.as_ref().map(|(etag, _)| etag.as_str());
+    let Ok((response, headers)) = send_reading(&brands_request(url, etag), &["etag"]).await else {
+        return Vec::new();
+    };
+    let new_etag = headers.into_iter().next().flatten();
+    match parse_brands(&response, new_etag.as_deref()) {
+        Ok(BrandsOutcome::Fresh { brands, etag }) => {
+            if let (Some(store), Some(etag), Ok(body)) =
+                (&store, etag, String::from_utf8(response.body))
+                && let Ok(json) = serde_json::to_string(&(etag, body))
+            {
+                let _ = store.put(&key, &json);
+            }
+            brands
+        }
+        Ok(BrandsOutcome::NotModified) => cached
+            .map(|(_, body)| HttpResponse {
+                status: 200,
+                content_type: None,
+                body: body.into_bytes(),
+            })
+            .and_then(|cached| match parse_brands(&cached, None) {
+                Ok(BrandsOutcome::Fresh { brands, .. }) => Some(brands),
+                _ => None,
+            })
+            .unwrap_or_default(),
+        Err(_) => Vec::new(),
+    }
 }
 
 /// A standalone launch: the user chose a health system on the start page.

@@ -36,6 +36,21 @@ pub fn start(choices: Vec<ServerChoice>, screen: RwSignal<Screen>) -> impl IntoV
                         <span class="system__name">{choice.name.clone()}</span>
                         <span class="system__hint">"Sign in with your patient portal account"</span>
                     </button>
+                    {choice
+                        .portal_url
+                        .clone()
+                        .map(|url| {
+                            view! {
+                                <a
+                                    class="system__portal"
+                                    href=url
+                                    target="_blank"
+                                    rel="noopener noreferrer"
+                                >
+                                    "No account yet? Visit the patient portal"
+                                </a>
+                            }
+                        })}
                 </li>
             }
         })

@@ -172,15 +172,10 @@ mod tests {
         let mut rng = crate::smart::pkce::tests::SplitMix(11);
         let seed = br#"{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"a","name":[{"given":["A"]}]}}]}"#;
         for _ in 0..5000 {
-            let mut body = seed.to_vec();
-            for _ in 0..(rng.next() % 6) {
-                let at = (rng.next() as usize) % body.len();
-                body[at] = (rng.next() & 0xff) as u8;
-            }
             let resp = HttpResponse {
                 status: 200,
                 content_type: None,
-                body,
+                body: rng.mutate(seed),
             };
             let _ = parse_patient_bundle(&resp);
         }

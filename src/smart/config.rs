@@ -23,6 +23,9 @@ pub struct Config {
     /// Origins of EHR web pages allowed to show Cairn in a frame (CSP `frame-ancestors`).
     /// Empty: Cairn may not be framed at all.
     pub ehr_origins: Vec<String>,
+    /// A User-access Brands bundle naming the health systems on the standalone start page.
+    /// It can only rename and describe configured servers, never add one.
+    pub brand_bundle: Option<String>,
 }
 
 /// A FHIR server Cairn may be launched from.
@@ -55,6 +58,8 @@ pub enum ConfigError {
     BadAuthOrigin { index: usize, value: String },
     #[error("`ehr_origins` entry {0:?} is not an origin like https://ehr.example")]
     BadEhrOrigin(String),
+    #[error("`brand_bundle` {0:?} is not an https address (http only on this machine)")]
+    BadBrandBundle(String),
     #[error("`fhir_servers[{index}].fhir_base` {value:?} is listed twice")]
     DuplicateFhirBase { index: usize, value: String },
 }
@@ -100,6 +105,8 @@ struct RawConfig {
     fhir_servers: Vec<RawServer>,
     #[serde(default)]
     ehr_origins: Vec<String>,
+    #[serde(default)]
+    brand_bundle: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -161,6 +168,13 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
             auth_origins,
         });
     }
+    let brand_bundle = match raw.brand_bundle.filter(|b| !b.trim().is_empty()) {
+        None => None,
+        Some(value) => match Url::parse(&value) {
+            Ok(u) if urls::is_acceptable_endpoint(&u) && u.fragment().is_none() => Some(value),
+            _ => return Err(ConfigError::BadBrandBundle(value)),
+        },
+    };
     let mut ehr_origins = Vec::with_capacity(raw.ehr_origins.len());
     for value in raw.ehr_origins {
         ehr_origins.push(parse_origin(&value).ok_or(ConfigError::BadEhrOrigin(value))?);
@@ -175,6 +189,7 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
             .unwrap_or_else(|| DEFAULT_SCOPE.to_owned()),
         servers,
         ehr_origins,
+        brand_bundle,
     })
 }
 
@@ -352,6 +367,35 @@ mod tests {
         ] {
             let err = parse_config(json(bad).as_bytes()).unwrap_err();
             assert!(matches!(err, ConfigError::BadEhrOrigin(_)), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn brand_bundle_must_be_a_safe_address() {
+        let json = |bundle: &str| {
+            format!(
+                r#"{{"client_id":"c","redirect_uri":"https://a.example/","brand_bundle":{bundle},"fhir_servers":[{{"name":"E","fhir_base":"https://e.example/fhir"}}]}}"#
+            )
+        };
+        let ok = parse_config(json(r#""https://brands.example/b.json""#).as_bytes()).unwrap();
+        assert_eq!(
+            ok.brand_bundle.as_deref(),
+            Some("https://brands.example/b.json")
+        );
+        assert_eq!(
+            parse_config(json("null").as_bytes()).unwrap().brand_bundle,
+            None
+        );
+        for bad in [
+            r#""http://brands.example/b.json""#,
+            r#""javascript:alert(1)""#,
+            r#""/relative.json""#,
+        ] {
+            let err = parse_config(json(bad).as_bytes()).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::BadBrandBundle(_)),
+                "{bad}: {err}"
+            );
         }
     }
 

@@ -45,6 +45,19 @@ pub(crate) mod tests {
             z ^ (z >> 31)
         }
 
+        /// `seed` with up to five bytes overwritten at random: near-valid inputs for
+        /// never-panics tests of the decoders.
+        pub fn mutate(&mut self, seed: &[u8]) -> Vec<u8> {
+            let mut out = seed.to_vec();
+            for _ in 0..(self.next() % 6) {
+                let at = (self.next() as usize) % out.len().max(1);
+                if let Some(byte) = out.get_mut(at) {
+                    *byte = (self.next() & 0xff) as u8;
+                }
+            }
+            out
+        }
+
         pub fn bytes32(&mut self) -> [u8; 32] {
             let mut out = [0u8; 32];
             for chunk in out.chunks_mut(8) {

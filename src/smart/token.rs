@@ -478,15 +478,10 @@ mod tests {
         let mut rng = crate::smart::pkce::tests::SplitMix(3);
         let seed = br#"{"access_token":"A","token_type":"Bearer","patient":"p","expires_in":1}"#;
         for _ in 0..5000 {
-            let mut body = seed.to_vec();
-            for _ in 0..(rng.next() % 6) {
-                let at = (rng.next() as usize) % body.len();
-                body[at] = (rng.next() & 0xff) as u8;
-            }
             let resp = HttpResponse {
                 status: 200,
                 content_type: None,
-                body,
+                body: rng.mutate(seed),
             };
             let _ = parse_token_response(&pending("launch"), &resp);
         }
