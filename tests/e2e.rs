@@ -1115,3 +1115,40 @@ async fn a_long_launch_token_is_posted_to_authorize() {
     assert_canary_contained(c, &stack).await;
     c.clone().close().await.unwrap();
 }
+
+/// A callback replayed (Back, reload of an old address, the link opened again) finds its
+/// `state` already used: Cairn refuses it without calling the token endpoint again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_callback_is_refused_without_a_second_exchange() {
+    let stack = start_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    let patient = &stack.ehr.patients()[0];
+    open_chart(c, &stack, &patient.name).await;
+    assert_eq!(text_of(c, ".banner__name").await, patient.name);
+    let log = stack.ehr.requests();
+    let authorize = log
+        .iter()
+        .find(|r| r.path_and_query.starts_with("/oauth2/authorize?"))
+        .unwrap();
+    let state = url::form_urlencoded::parse(authorize.path_and_query.as_bytes())
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let replay = format!(
+        "{}?code=replayed-code&state={}&iss={}",
+        stack.app_url,
+        sandbox::url_encode(&state),
+        sandbox::url_encode(&stack.ehr.issuer())
+    );
+    c.execute("location.assign(arguments[0])", vec![json!(replay)])
+        .await
+        .unwrap();
+    assert_eq!(
+        text_of(c, ".problem__title").await,
+        "This sign-in cannot be used"
+    );
+    assert_address_is_clean(c).await;
+    assert_eq!(count(&stack.ehr.requests(), "POST", "/oauth2/token"), 1);
+    c.clone().close().await.unwrap();
+}
