@@ -1152,3 +1152,53 @@ async fn a_replayed_callback_is_refused_without_a_second_exchange() {
     assert_eq!(count(&stack.ehr.requests(), "POST", "/oauth2/token"), 1);
     c.clone().close().await.unwrap();
 }
+
+/// Epic sends `need_patient_banner` as the string "false" when its own banner is on screen:
+/// Cairn then shows no banner and reads no Patient for it (matrix #28).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ehr_that_shows_its_own_banner_gets_none_from_cairn() {
+    let stack = start_stack().await;
+    stack.ehr.set_need_patient_banner(json!("false"));
+    let b = browser().await;
+    let c = &b.client;
+    let patient = &stack.ehr.patients()[1];
+    open_chart(c, &stack, &patient.name).await;
+    text_of(c, ".chart__body").await;
+    assert!(
+        c.find_all(Locator::Css(".banner"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(count(&stack.ehr.requests(), "GET", "/fhir/Patient/"), 0);
+    c.clone().close().await.unwrap();
+}
+
+/// Trunk marks the loader script, the JS and the wasm with sha384 Subresource Integrity
+/// (matrix #31), and the only inline script is the one whose hash the CSP allows.
+#[test]
+fn the_release_carries_subresource_integrity() {
+    let dist =
+        PathBuf::from(std::env::var("CAIRN_DIST").expect("CAIRN_DIST is set by cargo xtask test"));
+    let html = std::fs::read_to_string(dist.join("index.html")).unwrap();
+    for (prefix, suffix) in [
+        ("/boot-", ".js\""),
+        ("/cairn-", ".js\""),
+        ("/cairn-", "_bg.wasm\""),
+    ] {
+        let tag = html
+            .split('<')
+            .find(|tag| {
+                tag.split(prefix).nth(1).is_some_and(|rest| {
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .ends_with(suffix)
+                })
+            })
+            .unwrap_or_else(|| panic!("no tag for {prefix}…{suffix} in {html}"));
+        let asset = prefix;
+        assert!(tag.contains("integrity=\"sha384-"), "{asset}: {tag}");
+    }
+    assert_eq!(html.matches("<script").count(), 2, "{html}");
+}
