@@ -27,6 +27,23 @@ pub fn read_request(
     })
 }
 
+/// True when a request to `url` may carry the access token: only to the FHIR base the token
+/// was issued for (its `aud`), on the same origin and under the base's path. A `next` link,
+/// an absolute reference or an attachment URL elsewhere never gets it (matrix #23).
+pub fn token_may_go_to(url: &str, fhir_base: &str) -> bool {
+    let (Ok(url), Ok(base)) = (url::Url::parse(url), url::Url::parse(fhir_base)) else {
+        return false;
+    };
+    let base_path = base.path().trim_end_matches('/');
+    url.origin() == base.origin()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url
+            .path()
+            .strip_prefix(base_path)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// FHIR R4 `id`: `[A-Za-z0-9\-\.]{1,64}`.
 pub fn is_valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
@@ -47,6 +64,34 @@ mod tests {
         assert_eq!(req.header("authorization"), Some("Bearer AT-CANARY-9"));
         assert_eq!(req.header("accept"), Some("application/fhir+json"));
         assert!(!req.url.contains("AT-CANARY"));
+    }
+
+    #[test]
+    fn the_token_goes_only_to_its_fhir_base() {
+        let base = "https://ehr.example/api/FHIR/R4";
+        for (url, ok) in [
+            ("https://ehr.example/api/FHIR/R4/Patient/1", true),
+            ("https://ehr.example/api/FHIR/R4/Observation?page=2", true),
+            ("https://ehr.example/api/FHIR/R4", true),
+            ("https://ehr.example/api/FHIR/R4x/Patient/1", false),
+            ("https://ehr.example/other/Patient/1", false),
+            ("http://ehr.example/api/FHIR/R4/Patient/1", false),
+            ("https://ehr.example:8443/api/FHIR/R4/Patient/1", false),
+            ("https://evil.example/api/FHIR/R4/Patient/1", false),
+            (
+                "https://ehr.example.evil.example/api/FHIR/R4/Patient/1",
+                false,
+            ),
+            ("https://user@ehr.example/api/FHIR/R4/Patient/1", false),
+            ("/api/FHIR/R4/Patient/1", false),
+            ("javascript:alert(1)", false),
+        ] {
+            assert_eq!(token_may_go_to(url, base), ok, "{url}");
+        }
+        assert!(token_may_go_to(
+            "https://ehr.example/api/FHIR/R4/Patient/1",
+            "https://ehr.example/api/FHIR/R4/"
+        ));
     }
 
     #[test]

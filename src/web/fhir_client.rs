@@ -11,6 +11,7 @@ use futures::FutureExt;
 use futures::future::{LocalBoxFuture, Shared};
 
 use crate::domain::problem::{NextStep, Problem};
+use crate::fhir::request::token_may_go_to;
 use crate::fhir::retry::retry_delay_ms;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::smart::secret::AccessToken;
@@ -74,7 +75,17 @@ impl FhirClient {
                 let Some((token, generation)) = session.access_token() else {
                     return Err(session_ended("This sign-in has ended."));
                 };
-                (build(token).map_err(Into::into)?, generation)
+                let request = build(token).map_err(Into::into)?;
+                // The token is for its FHIR server only: never sent anywhere else.
+                if !token_may_go_to(&request.url, &session.context.fhir_base) {
+                    return Err(Problem::new(
+                        "Cairn stopped a request",
+                        "Your EHR pointed Cairn to another server for this record. Cairn does not \
+                         send your sign-in there.",
+                        NextStep::ContactSupport,
+                    ));
+                }
+                (request, generation)
             };
             let (response, headers) = send_reading(&request, &["retry-after"])
                 .await
