@@ -117,6 +117,11 @@ fn names_browser_crate(line: &str) -> Option<&'static str> {
 }
 
 fn rust_files(path: &Path) -> Vec<PathBuf> {
+    files_with(path, &["rs"])
+}
+
+/// Every file under `path` (or `path` itself) whose extension is one of `extensions`.
+fn files_with(path: &Path, extensions: &[&str]) -> Vec<PathBuf> {
     if path.is_file() {
         return vec![path.to_path_buf()];
     }
@@ -124,11 +129,15 @@ fn rust_files(path: &Path) -> Vec<PathBuf> {
     for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
         let p = entry.path();
         if p.is_dir() {
-            out.extend(rust_files(&p));
-        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.extend(files_with(&p, extensions));
+        } else if p
+            .extension()
+            .is_some_and(|e| extensions.iter().any(|x| e == *x))
+        {
             out.push(p);
         }
     }
+    out.sort();
     out
 }
 
@@ -137,4 +146,422 @@ fn rel(path: &Path) -> String {
         .unwrap_or(path)
         .display()
         .to_string()
+}
+
+// Absences the security matrix (docs/security.md) asks CI to enforce. Each rule scans the app's
+// own code as text, comments left out, and has a detector test below that shows it fires.
+
+/// The app's own code: the Rust of `src/` and the one hand-written script in `web/`.
+const APP: &[&str] = &["src", "web"];
+const APP_EXTENSIONS: &[&str] = &["rs", "js"];
+
+/// APIs that parse a string as HTML (lower case; matched case-insensitively). Matrix #36: text
+/// from the EHR goes into text nodes only.
+const HTML_SINKS: &[&str] = &[
+    "inner_html",
+    "innerhtml",
+    "outer_html",
+    "outerhtml",
+    "insert_adjacent_html",
+    "insertadjacenthtml",
+    "create_contextual_fragment",
+    "createcontextualfragment",
+    "html_unsafe",
+    "htmlunsafe",
+    "document.write",
+];
+
+/// Cross-window messaging (lower case). Matrix #33: Cairn uses none, so it has no origin checks
+/// to get wrong.
+const MESSAGING: &[&str] = &[
+    "postmessage",
+    "post_message",
+    "messageevent",
+    "onmessage",
+    "ev::message",
+    "on:message",
+    "messagechannel",
+    "message_channel",
+    "broadcastchannel",
+    "broadcast_channel",
+];
+
+/// Storage that outlives the tab or is shared with other code (lower case). Matrix #22: tokens
+/// live in memory; sessionStorage holds only the pending launch.
+const PERSISTENT_STORAGE: &[&str] = &[
+    "local_storage",
+    "localstorage",
+    "indexed_db",
+    "indexeddb",
+    "idbfactory",
+    "set_cookie",
+    ".cookie",
+    "cookie_store",
+    "cookiestore",
+];
+
+/// Names through which code writes to the browser console, as words (matrix #24).
+const LOGGING: &[&str] = &["console", "log::", "log!", "logging::", "tracing"];
+
+/// The one console writer allowed: the panic hook in src/main.rs.
+const PANIC_HOOK: (&str, &str) = ("src/main.rs", "console_error_panic_hook::set_once();");
+
+#[test]
+fn no_html_is_parsed_from_strings() {
+    let offences = scan_app(APP, |_, _, code| html_sink(code).map(|s| format!("`{s}`")));
+    assert!(
+        offences.is_empty(),
+        "text reaches the page as text nodes only, never parsed as HTML (matrix #36):\n{}",
+        offences.join("\n")
+    );
+}
+
+#[test]
+fn no_cross_window_messaging() {
+    let offences = scan_app(APP, |source, n, _| messaging(source, n));
+    assert!(
+        offences.is_empty(),
+        "Cairn sends and receives no postMessage (matrix #33); using it needs an exact \
+         event.origin check and a message schema first:\n{}",
+        offences.join("\n")
+    );
+}
+
+#[test]
+fn no_persistent_browser_storage() {
+    let offences = scan_app(APP, |_, _, code| {
+        persistent_storage(code).map(|s| format!("`{s}`"))
+    });
+    assert!(
+        offences.is_empty(),
+        "no localStorage, IndexedDB or cookies: tokens live in memory, sessionStorage holds \
+         only the pending launch (matrix #22):\n{}",
+        offences.join("\n")
+    );
+}
+
+#[test]
+fn nothing_writes_to_the_console_but_the_panic_hook() {
+    let offences = scan_app(APP, |source, _, code| {
+        if source.rel == PANIC_HOOK.0 && code.trim() == PANIC_HOOK.1 {
+            return None;
+        }
+        logging(code).map(|s| format!("`{s}`"))
+    });
+    assert!(
+        offences.is_empty(),
+        "no console or log output outside the panic hook, so no token, code or verifier can \
+         reach a log (matrix #24):\n{}",
+        offences.join("\n")
+    );
+}
+
+#[test]
+fn every_link_in_the_views_has_rel_noopener_noreferrer() {
+    let mut offences = Vec::new();
+    for source in sources(&["src/app"], &["rs"]) {
+        let text = source.code.join("\n");
+        offences.extend(anchors_without_rel(&text).into_iter().map(|line| {
+            format!(
+                "{}:{line}: `<a` without rel=\"noopener noreferrer\"",
+                source.rel
+            )
+        }));
+    }
+    // Anchors made outside `view!` would escape the check above.
+    offences.extend(scan_app(&["src"], |_, _, code| {
+        ["create_element(\"a\")", "htmlanchorelement", "html::a("]
+            .into_iter()
+            .find(|s| code.to_ascii_lowercase().contains(&s.to_ascii_lowercase()))
+            .map(|s| format!("`{s}`: write links in view! with rel=\"noopener noreferrer\""))
+    }));
+    assert!(
+        offences.is_empty(),
+        "links leak nothing to the pages they open (matrix #34):\n{}",
+        offences.join("\n")
+    );
+}
+
+/// Browser navigation, as text. Only src/web/location.rs may use it.
+const NAVIGATION_SINKS: &[&str] = &[
+    ".assign(",
+    "set_href(",
+    "open_with_url",
+    "window.open(",
+    "location.href",
+    "location.assign(",
+    "location.replace(",
+];
+
+/// The functions that leave Cairn's page, and the one file allowed to call them: the authorize
+/// step (`begin_authorize` in src/app/flow.rs), whose target is the pinned authorization
+/// endpoint.
+const LEAVE_PAGE: (&[&str], &str) = (&["navigate(", "submit_form("], "src/app/flow.rs");
+
+#[test]
+fn only_the_authorize_step_leaves_the_page() {
+    let offences = scan_app(APP, |source, _, code| {
+        if source.rel == "src/web/location.rs" {
+            return None;
+        }
+        leaves_page(code, source.rel == LEAVE_PAGE.1).map(|s| format!("`{s}`"))
+    });
+    assert!(
+        offences.is_empty(),
+        "Cairn navigates only to the authorization endpoint, from src/app/flow.rs; it has no \
+         return-to parameter to redirect with (matrix #32):\n{}",
+        offences.join("\n")
+    );
+}
+
+#[test]
+fn the_detectors_see_what_they_ban() {
+    assert_eq!(html_sink("el.set_inner_html(&name);"), Some("inner_html"));
+    assert_eq!(html_sink("<div inner_html=html/>"), Some("inner_html"));
+    assert_eq!(html_sink("<p prop:innerHTML=x/>"), Some("innerhtml"));
+    assert_eq!(
+        html_sink("node.insertAdjacentHTML('beforeend', s);"),
+        Some("insertadjacenthtml")
+    );
+    assert_eq!(
+        html_sink("title.appendChild(document.createTextNode(t));"),
+        None
+    );
+
+    let no_source = Source::default();
+    let lines = |code: &[&str]| code.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+    let message_at = |code: &[&str]| {
+        let source = Source {
+            code: lines(code),
+            ..Source::default()
+        };
+        messaging(&source, code.len() - 1)
+    };
+    assert!(message_at(&["parent.post_message(&data, \"*\")"]).is_some());
+    assert!(message_at(&["window.parent.postMessage(x, '*');"]).is_some());
+    assert!(
+        message_at(&[
+            "window.add_event_listener_with_callback(",
+            "    \"message\",",
+        ])
+        .is_some()
+    );
+    assert!(message_at(&["EventListener::new(&window, \"message\", f)"]).is_some());
+    assert!(message_at(&["let text = field(\"message\");"]).is_none());
+    assert!(messaging(&no_source, 0).is_none());
+
+    assert_eq!(
+        persistent_storage("let s = window.local_storage()?;"),
+        Some("local_storage")
+    );
+    assert_eq!(
+        persistent_storage("document.cookie = \"t=\" + token;"),
+        Some(".cookie")
+    );
+    assert_eq!(
+        persistent_storage("indexedDB.open(\"c\")"),
+        Some("indexeddb")
+    );
+    assert_eq!(persistent_storage("window.session_storage()"), None);
+
+    assert_eq!(
+        logging("web_sys::console::log_1(&x.into());"),
+        Some("console")
+    );
+    assert_eq!(logging("console.log(token);"), Some("console"));
+    assert_eq!(logging("leptos::logging::log!(\"{t}\");"), Some("log!"));
+    assert_eq!(logging("log::info!(\"{t:?}\");"), Some("log::"));
+    assert_eq!(logging("tracing::debug!(?t);"), Some("tracing"));
+    assert_eq!(logging("let catalog = dialog();"), None);
+
+    assert_eq!(
+        anchors_without_rel("<p>\n<a href=url target=\"_blank\">{name}</a>\n</p>"),
+        [2]
+    );
+    assert_eq!(
+        anchors_without_rel("<a href=url rel=\"noopener\">x</a>"),
+        [1]
+    );
+    assert!(
+        anchors_without_rel(
+            "<a\n  href=url\n  on:click=move |_| go()\n  rel=\"noopener noreferrer\"\n>x</a>"
+        )
+        .is_empty()
+    );
+    assert!(anchors_without_rel("<abbr title=\"a\">x</abbr><article></article>").is_empty());
+
+    assert_eq!(
+        leaves_page("web_sys::window()?.location().assign(&next)", false),
+        Some(".assign(")
+    );
+    assert_eq!(
+        leaves_page("location::navigate(&url)", false),
+        Some("navigate(")
+    );
+    assert_eq!(leaves_page("location::navigate(&url)", true), None);
+    assert_eq!(leaves_page("let go = use_navigate();", false), None);
+
+    assert_eq!(code_of("let a = 1; // innerHTML here"), "let a = 1; ");
+    assert_eq!(code_of("/// never inner_html"), "");
+    assert_eq!(
+        code_of("let u = \"https://e.example\"; x"),
+        "let u = \"https://e.example\"; x"
+    );
+}
+
+fn html_sink(code: &str) -> Option<&'static str> {
+    let code = code.to_ascii_lowercase();
+    HTML_SINKS.iter().copied().find(|s| code.contains(s))
+}
+
+/// A messaging API on line `n`, or a `"message"` event named within a listener call that starts
+/// up to two lines earlier (rustfmt puts long calls' arguments on their own lines).
+fn messaging(source: &Source, n: usize) -> Option<String> {
+    let code = source.code.get(n)?.to_ascii_lowercase();
+    if let Some(api) = MESSAGING.iter().find(|s| code.contains(*s)) {
+        return Some(format!("`{api}`"));
+    }
+    if code.contains("\"message\"") || code.contains("'message'") {
+        let call = source.code[n.saturating_sub(2)..=n]
+            .join(" ")
+            .to_ascii_lowercase();
+        if call.contains("listener") {
+            return Some("a \"message\" event listener".to_owned());
+        }
+    }
+    None
+}
+
+fn persistent_storage(code: &str) -> Option<&'static str> {
+    let code = code.to_ascii_lowercase();
+    PERSISTENT_STORAGE
+        .iter()
+        .copied()
+        .find(|s| code.contains(s))
+}
+
+/// A navigation sink, or a call to a function that leaves the page (allowed only where
+/// `may_leave`).
+fn leaves_page(code: &str, may_leave: bool) -> Option<&'static str> {
+    let lower = code.to_ascii_lowercase();
+    if let Some(sink) = NAVIGATION_SINKS.iter().find(|s| lower.contains(*s)) {
+        return Some(sink);
+    }
+    if may_leave {
+        return None;
+    }
+    LEAVE_PAGE
+        .0
+        .iter()
+        .copied()
+        .find(|name| starts_word(code, name))
+}
+
+/// A logging name that starts a word (so `dialog!` is not `log!`).
+fn logging(code: &str) -> Option<&'static str> {
+    LOGGING.iter().copied().find(|name| starts_word(code, name))
+}
+
+/// True when `name` occurs in `code` not preceded by a letter, digit or `_`.
+fn starts_word(code: &str, name: &str) -> bool {
+    code.match_indices(name).any(|(at, _)| {
+        code[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+    })
+}
+
+/// Line numbers (from 1) of `<a …>` tags in `text` whose attributes lack a literal
+/// `rel="…"` naming both `noopener` and `noreferrer`.
+fn anchors_without_rel(text: &str) -> Vec<usize> {
+    let mut lines = Vec::new();
+    for (at, _) in text.match_indices("<a") {
+        let rest = &text[at + 2..];
+        if !rest.starts_with(|c: char| c.is_whitespace() || c == '>' || c == '/') {
+            continue;
+        }
+        let tag = tag_attributes(rest);
+        let rel = tag
+            .split("rel=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or("");
+        let words: Vec<&str> = rel.split_whitespace().collect();
+        if !(words.contains(&"noopener") && words.contains(&"noreferrer")) {
+            lines.push(text[..at].matches('\n').count() + 1);
+        }
+    }
+    lines
+}
+
+/// The attributes of a tag: `rest` up to its closing `>`, skipping `>` inside braces,
+/// parentheses, strings, `=>` and `->`.
+fn tag_attributes(rest: &str) -> &str {
+    let mut depth = 0i32;
+    let mut in_string = false;
+    let mut previous = ' ';
+    for (i, c) in rest.char_indices() {
+        match c {
+            '"' if previous != '\\' => in_string = !in_string,
+            _ if in_string => {}
+            '{' | '(' | '[' => depth += 1,
+            '}' | ')' | ']' => depth -= 1,
+            '>' if depth <= 0 && previous != '=' && previous != '-' => return &rest[..i],
+            _ => {}
+        }
+        previous = c;
+    }
+    rest
+}
+
+/// A source file with its comments taken out, line by line.
+#[derive(Default)]
+struct Source {
+    rel: String,
+    code: Vec<String>,
+}
+
+fn sources(paths: &[&str], extensions: &[&str]) -> Vec<Source> {
+    paths
+        .iter()
+        .flat_map(|p| files_with(&project_root().join(p), extensions))
+        .map(|file| Source {
+            rel: rel(&file),
+            code: std::fs::read_to_string(&file)
+                .unwrap()
+                .lines()
+                .map(|l| code_of(l).to_owned())
+                .collect(),
+        })
+        .collect()
+}
+
+/// Runs `check` on every line (comments removed) of the app's code under `paths`, with its
+/// file and index; returns `file:line: finding` for each finding.
+fn scan_app(paths: &[&str], check: impl Fn(&Source, usize, &str) -> Option<String>) -> Vec<String> {
+    let mut offences = Vec::new();
+    for source in sources(paths, APP_EXTENSIONS) {
+        for n in 0..source.code.len() {
+            if let Some(finding) = check(&source, n, &source.code[n]) {
+                offences.push(format!("{}:{}: {finding}", source.rel, n + 1));
+            }
+        }
+    }
+    offences
+}
+
+/// A line without its `//` comment (a `//` inside a string literal is kept).
+fn code_of(line: &str) -> &str {
+    let mut in_string = false;
+    let mut previous = ' ';
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' if previous != '\\' => in_string = !in_string,
+            '/' if !in_string && previous == '/' => return &line[..i - 1],
+            _ => {}
+        }
+        previous = c;
+    }
+    line
 }
