@@ -185,6 +185,15 @@ async fn ehr_launch_in_an_iframe_shows_that_patients_banner() {
     );
 
     assert_canary_contained(c, &stack).await;
+    // The pending launch (state, PKCE verifier) was deleted when the callback used it.
+    let pending = c
+        .execute(
+            "return Object.keys(sessionStorage).filter(k => k.startsWith('cairn.pending.'))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(pending, json!([]));
 
     // The encounter the EHR launched Cairn for is named, read with the same token.
     let encounter = text_of(c, ".chart__encounter").await;

@@ -196,6 +196,22 @@ mod tests {
             "{csp}"
         );
         assert!(csp.starts_with("default-src 'none';"));
+        for directive in [
+            "style-src 'self';",
+            "img-src 'self' data:;",
+            "base-uri 'none';",
+            "object-src 'none';",
+        ] {
+            assert!(csp.contains(directive), "{directive} missing: {csp}");
+        }
+        assert!(
+            !csp.contains("'unsafe-inline'") && !csp.contains("'unsafe-eval'"),
+            "{csp}"
+        );
+        assert_eq!(
+            headers[2],
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned())
+        );
         assert_eq!(
             headers[1],
             (header::REFERRER_POLICY, "no-referrer".to_owned())

@@ -251,6 +251,19 @@ mod tests {
     }
 
     #[test]
+    fn pending_launches_go_stale_after_fifteen_minutes() {
+        let (config, smart) = fixture("launch");
+        let r = ehr(&config, &smart, "x", &[1; 64], 1_000_000.0);
+        let minute = 60_000.0;
+        assert!(!r.pending.is_stale(1_000_000.0));
+        assert!(!r.pending.is_stale(1_000_000.0 + 15.0 * minute));
+        assert!(r.pending.is_stale(1_000_000.0 + 15.0 * minute + 1.0));
+        // Dated in the future beyond the tolerated clock step: stale too.
+        assert!(!r.pending.is_stale(1_000_000.0 - minute));
+        assert!(r.pending.is_stale(1_000_000.0 - minute - 1.0));
+    }
+
+    #[test]
     fn long_requests_are_posted_when_the_server_allows_it() {
         let (config, mut smart) = fixture("launch patient/Patient.rs");
         let jwt = "eyJ".to_owned() + &"x".repeat(2_100);

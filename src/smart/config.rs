@@ -60,6 +60,11 @@ pub enum ConfigError {
     BadEhrOrigin(String),
     #[error("`brand_bundle` {0:?} is not an https address (http only on this machine)")]
     BadBrandBundle(String),
+    #[error(
+        "`scope` asks for {0:?}, more than Cairn needs: it only reads (`.rs` or `.read`), never \
+         wildcards, and never `offline_access` (use `online_access`)"
+    )]
+    OverBroadScope(String),
     #[error("`fhir_servers[{index}].fhir_base` {value:?} is listed twice")]
     DuplicateFhirBase { index: usize, value: String },
 }
@@ -179,18 +184,38 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
     for value in raw.ehr_origins {
         ehr_origins.push(parse_origin(&value).ok_or(ConfigError::BadEhrOrigin(value))?);
     }
+    let scope = raw
+        .scope
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| DEFAULT_SCOPE.to_owned());
+    if let Some(broad) = scope.split_whitespace().find(|s| is_over_broad(s)) {
+        return Err(ConfigError::OverBroadScope(broad.to_owned()));
+    }
     Ok(Config {
         client_id,
         redirect_uri: raw.redirect_uri,
-        scope: raw
-            .scope
-            .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| DEFAULT_SCOPE.to_owned()),
+        scope,
         servers,
         ehr_origins,
         brand_bundle,
     })
+}
+
+/// Least privilege (matrix #9): no long-lived refresh tokens, no wildcards, no writes.
+fn is_over_broad(scope: &str) -> bool {
+    if scope == "offline_access" || scope.contains('*') {
+        return true;
+    }
+    let Some((_, perms)) = scope
+        .split_once('/')
+        .filter(|(level, _)| matches!(*level, "patient" | "user" | "system"))
+        .and_then(|(_, rest)| rest.split('?').next())
+        .and_then(|rest| rest.split_once('.'))
+    else {
+        return false;
+    };
+    !(perms == "read" || (!perms.is_empty() && perms.bytes().all(|b| b == b'r' || b == b's')))
 }
 
 /// `https://host[:port]` (http on loopback), with nothing after the host but an optional `/`.
@@ -367,6 +392,39 @@ mod tests {
         ] {
             let err = parse_config(json(bad).as_bytes()).unwrap_err();
             assert!(matches!(err, ConfigError::BadEhrOrigin(_)), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn scopes_are_least_privilege() {
+        let json = |scope: &str| {
+            format!(
+                r#"{{"client_id":"c","redirect_uri":"https://a.example/","scope":"{scope}","fhir_servers":[{{"name":"E","fhir_base":"https://e.example/fhir"}}]}}"#
+            )
+        };
+        for ok in [
+            "launch openid fhirUser online_access patient/Patient.rs",
+            "launch patient/Observation.read patient/Observation.rs?category=laboratory",
+            "launch/patient user/Patient.r",
+        ] {
+            assert!(parse_config(json(ok).as_bytes()).is_ok(), "{ok}");
+        }
+        for (bad, culprit) in [
+            ("launch offline_access", "offline_access"),
+            ("launch patient/*.read", "patient/*.read"),
+            ("launch patient/Observation.*", "patient/Observation.*"),
+            (
+                "launch patient/Observation.write",
+                "patient/Observation.write",
+            ),
+            ("launch user/Patient.cruds", "user/Patient.cruds"),
+            ("launch system/Patient.rs?x=*", "system/Patient.rs?x=*"),
+        ] {
+            assert_eq!(
+                parse_config(json(bad).as_bytes()),
+                Err(ConfigError::OverBroadScope(culprit.into())),
+                "{bad}"
+            );
         }
     }
 

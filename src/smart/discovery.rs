@@ -283,6 +283,56 @@ mod tests {
     }
 
     #[test]
+    fn optional_endpoints_are_pinned_too() {
+        let doc = |jwks: &str, brands: &str| {
+            json(&format!(
+                r#"{{"authorization_endpoint":"https://ehr.example/a","token_endpoint":"https://ehr.example/t",
+                "code_challenge_methods_supported":["S256"],"jwks_uri":"{jwks}","user_access_brand_bundle":"{brands}"}}"#
+            ))
+        };
+        let kept = parse_discovery(
+            &server(),
+            &doc("https://login.ehr.example/jwks", "../../brands.json"),
+        )
+        .unwrap();
+        assert_eq!(
+            kept.jwks_uri.as_deref(),
+            Some("https://login.ehr.example/jwks")
+        );
+        assert_eq!(
+            kept.brand_bundle.as_deref(),
+            Some("https://ehr.example/brands.json")
+        );
+        // A key set or brand bundle elsewhere is dropped: the id_token then goes unverified
+        // and unshown, and the start page keeps the configured names.
+        let dropped = parse_discovery(
+            &server(),
+            &doc(
+                "https://evil.example/jwks",
+                "http://ehr.example/brands.json",
+            ),
+        )
+        .unwrap();
+        assert_eq!(dropped.jwks_uri, None);
+        assert_eq!(dropped.brand_bundle, None);
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut rng = crate::smart::pkce::tests::SplitMix(5);
+        let seed = br#"{"authorization_endpoint":"https://ehr.example/a","token_endpoint":"/t","code_challenge_methods_supported":["S256"],"capabilities":["launch-ehr"],"issuer":"x","rest":[{"security":{"extension":[{"url":"u","extension":[{"url":"token","valueUri":"t"}]}]}}]}"#;
+        for _ in 0..5000 {
+            let resp = json("");
+            let resp = HttpResponse {
+                body: rng.mutate(seed),
+                ..resp
+            };
+            let _ = parse_discovery(&server(), &resp);
+            let _ = parse_metadata(&server(), &resp);
+        }
+    }
+
+    #[test]
     fn capability_statement_fallback() {
         let doc = r#"{"resourceType":"CapabilityStatement","rest":[{"mode":"server","security":{"extension":[
             {"url":"http://example.org/other","valueString":"x"},

@@ -1,7 +1,7 @@
 //! Sends the core's [`HttpRequest`]s with `fetch`.
 
 use gloo_net::http::{Request, RequestBuilder};
-use web_sys::{ReferrerPolicy, RequestCredentials};
+use web_sys::{AbortSignal, ReferrerPolicy, RequestCredentials};
 
 use crate::http::{HttpRequest, HttpResponse, Method};
 
@@ -9,6 +9,10 @@ use crate::http::{HttpRequest, HttpResponse, Method};
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("network error: {0}")]
 pub struct NetworkError(pub String);
+
+/// Longest wait for a whole answer (headers and body) before the request is abandoned, so a
+/// server that never answers ends in a message instead of an endless "Signing in…".
+pub const REQUEST_TIMEOUT_MS: u32 = 30_000;
 
 /// Sends a request without cookies or a `Referer`, and reads the whole body.
 pub async fn send(req: &HttpRequest) -> Result<HttpResponse, NetworkError> {
@@ -26,9 +30,11 @@ pub async fn send_reading(
         Method::Get => Request::get(&req.url),
         Method::Post => Request::post(&req.url),
     };
+    let deadline = AbortSignal::timeout_with_u32(REQUEST_TIMEOUT_MS);
     let mut builder = builder
         .credentials(RequestCredentials::Omit)
-        .referrer_policy(ReferrerPolicy::NoReferrer);
+        .referrer_policy(ReferrerPolicy::NoReferrer)
+        .abort_signal(Some(&deadline));
     for (name, value) in &req.headers {
         builder = builder.header(name, value);
     }
@@ -37,20 +43,24 @@ pub async fn send_reading(
         None => builder.build(),
     }
     .map_err(|e| NetworkError(e.to_string()))?;
-    let response = request
-        .send()
-        .await
-        .map_err(|e| NetworkError(e.to_string()))?;
+    let failed = |e: gloo_net::Error| {
+        if deadline.aborted() {
+            NetworkError(format!(
+                "no answer within {} seconds",
+                REQUEST_TIMEOUT_MS / 1000
+            ))
+        } else {
+            NetworkError(e.to_string())
+        }
+    };
+    let response = request.send().await.map_err(failed)?;
     let status = response.status();
     let content_type = response.headers().get("content-type");
     let headers = header_names
         .iter()
         .map(|name| response.headers().get(name))
         .collect();
-    let body = response
-        .binary()
-        .await
-        .map_err(|e| NetworkError(e.to_string()))?;
+    let body = response.binary().await.map_err(failed)?;
     Ok((
         HttpResponse {
             status,
