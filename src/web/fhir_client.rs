@@ -26,6 +26,9 @@ type RefreshFuture = Shared<LocalBoxFuture<'static, Result<(), RefreshError>>>;
 pub struct FhirClient {
     session: Rc<RefCell<Session>>,
     refresh: Rc<RefCell<Option<RefreshFuture>>>,
+    /// Why the session ended, once it has: every request after that (and every request that
+    /// was waiting on the refresh that ended it) reports this same reason.
+    ended: Rc<RefCell<Option<Problem>>>,
 }
 
 impl FhirClient {
@@ -33,6 +36,7 @@ impl FhirClient {
         FhirClient {
             session: Rc::new(RefCell::new(session)),
             refresh: Rc::new(RefCell::new(None)),
+            ended: Rc::new(RefCell::new(None)),
         }
     }
 
@@ -61,8 +65,8 @@ impl FhirClient {
                 Before::Refresh(request) => {
                     // Renewing early is a courtesy: if it fails for a passing reason the old
                     // token may still work. A refused refresh token ends the session.
-                    if let Err(RefreshError::Ended(e)) = self.run_refresh(request).await {
-                        return Err(self.end(&RefreshError::Ended(e)));
+                    if self.run_refresh(request, false).await.is_err() && self.has_ended() {
+                        return Err(self.ended_problem());
                     }
                 }
                 Before::Join => {
@@ -73,7 +77,7 @@ impl FhirClient {
             let (request, generation) = {
                 let session = self.session.borrow();
                 let Some((token, generation)) = session.access_token() else {
-                    return Err(session_ended("This sign-in has ended."));
+                    return Err(self.ended_problem());
                 };
                 let request = build(token).map_err(Into::into)?;
                 // The token is for its FHIR server only: never sent anywhere else.
@@ -98,16 +102,18 @@ impl FhirClient {
                 match next {
                     AfterUnauthorized::Retry => {}
                     AfterUnauthorized::Refresh(refresh) => {
-                        if let Err(err) = self.run_refresh(refresh).await {
-                            return Err(self.end(&err));
+                        if self.run_refresh(refresh, true).await.is_err() {
+                            return Err(self.ended_problem());
                         }
                     }
                     AfterUnauthorized::Join => self.join_refresh().await,
+                    AfterUnauthorized::Ended if self.has_ended() => {
+                        return Err(self.ended_problem());
+                    }
                     AfterUnauthorized::Ended => {
-                        self.session.borrow_mut().end();
-                        return Err(session_ended(
+                        return Err(self.end(session_ended(
                             "Your EHR no longer accepts Cairn's sign-in for this window.",
-                        ));
+                        )));
                     }
                 }
                 retried = true;
@@ -134,14 +140,24 @@ impl FhirClient {
         }
     }
 
-    /// Sends a refresh grant and hands the answer to the session; other callers join it.
-    async fn run_refresh(&self, request: HttpRequest) -> Result<(), RefreshError> {
-        let session = self.session.clone();
+    /// Sends a refresh grant and hands the answer to the session; other callers join it. A
+    /// refused refresh token ends the session, and so does any failure when `fatal` (the
+    /// refresh was the cure for a 401): ended inside the shared refresh, so that every request
+    /// waiting on it sees the same outcome and the same reason.
+    async fn run_refresh(&self, request: HttpRequest, fatal: bool) -> Result<(), RefreshError> {
+        let client = self.clone();
         let future: RefreshFuture = async move {
             let response = send(&request).await.ok();
-            session
+            let result = client
+                .session
                 .borrow_mut()
-                .finish_refresh(response.as_ref(), clock::monotonic_ms())
+                .finish_refresh(response.as_ref(), clock::monotonic_ms());
+            if let Err(err) = &result
+                && (fatal || matches!(err, RefreshError::Ended(_)))
+            {
+                client.end(err.problem());
+            }
+            result
         }
         .boxed_local()
         .shared();
@@ -158,9 +174,21 @@ impl FhirClient {
         }
     }
 
-    fn end(&self, why: &RefreshError) -> Problem {
+    /// Forgets every token and remembers why.
+    fn end(&self, why: Problem) -> Problem {
         self.session.borrow_mut().end();
-        why.problem()
+        self.ended.borrow_mut().get_or_insert(why).clone()
+    }
+
+    fn has_ended(&self) -> bool {
+        self.ended.borrow().is_some()
+    }
+
+    fn ended_problem(&self) -> Problem {
+        self.ended
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| session_ended("This sign-in has ended."))
     }
 }
 
