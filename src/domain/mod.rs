@@ -2,3 +2,5 @@
 
 pub mod banner;
 pub mod problem;
+pub mod results;
+pub mod time;

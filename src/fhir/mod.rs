@@ -2,6 +2,7 @@
 
 pub mod encounter;
 pub mod error;
+pub mod observation;
 pub mod patient;
 pub mod request;
 pub mod retry;

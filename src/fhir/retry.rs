@@ -2,6 +2,7 @@
 //! waiting as `Retry-After` says (seconds or an HTTP date) when the browser can read it, with
 //! jittered exponential backoff otherwise. Pure: time and jitter are parameters.
 
+use crate::domain::time::{days_from_civil, days_in_month};
 use crate::http::Method;
 
 /// Attempts in all, the first included.
@@ -96,26 +97,6 @@ fn two_digits(s: &str) -> Option<u32> {
         .flatten()
 }
 
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,8 +127,6 @@ mod tests {
         for (value, want) in cases {
             assert_eq!(parse_retry_after_ms(value, now), *want, "{value:?}");
         }
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
     }
 
     #[test]

@@ -1,0 +1,383 @@
+//! What the chart shows of observations: the latest vital sign of each kind with its trend,
+//! and lab results grouped by test with their latest value, reference range, flag and history.
+//! Pure: observations in, view models out. Time order uses instants (`domain::time`); dates are
+//! shown as written.
+
+use std::collections::BTreeMap;
+
+use crate::domain::time::instant_ms;
+use crate::fhir::observation::{ObsValue, Observation, format_number};
+
+/// The vital signs Cairn knows by LOINC code, in the order the chart shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum VitalKind {
+    BloodPressure,
+    HeartRate,
+    RespiratoryRate,
+    Temperature,
+    OxygenSaturation,
+    Weight,
+    Height,
+    Bmi,
+}
+
+const SYSTOLIC: &str = "8480-6";
+const DIASTOLIC: &str = "8462-4";
+
+impl VitalKind {
+    pub const ALL: [VitalKind; 8] = [
+        VitalKind::BloodPressure,
+        VitalKind::HeartRate,
+        VitalKind::RespiratoryRate,
+        VitalKind::Temperature,
+        VitalKind::OxygenSaturation,
+        VitalKind::Weight,
+        VitalKind::Height,
+        VitalKind::Bmi,
+    ];
+
+    fn codes(self) -> &'static [&'static str] {
+        match self {
+            VitalKind::BloodPressure => &["85354-9", "55284-4"],
+            VitalKind::HeartRate => &["8867-4"],
+            VitalKind::RespiratoryRate => &["9279-1"],
+            VitalKind::Temperature => &["8310-5", "8331-1"],
+            VitalKind::OxygenSaturation => &["59408-5", "2708-6"],
+            VitalKind::Weight => &["29463-7"],
+            VitalKind::Height => &["8302-2"],
+            VitalKind::Bmi => &["39156-5"],
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            VitalKind::BloodPressure => "Blood pressure",
+            VitalKind::HeartRate => "Heart rate",
+            VitalKind::RespiratoryRate => "Respiratory rate",
+            VitalKind::Temperature => "Temperature",
+            VitalKind::OxygenSaturation => "Oxygen saturation",
+            VitalKind::Weight => "Weight",
+            VitalKind::Height => "Height",
+            VitalKind::Bmi => "Body mass index",
+        }
+    }
+
+    pub fn of(obs: &Observation) -> Option<VitalKind> {
+        VitalKind::ALL
+            .into_iter()
+            .find(|k| k.codes().iter().any(|c| obs.code.has_code(c)))
+    }
+}
+
+/// One point of a trend: when (instant) and the value(s). Blood pressure has two.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub at_ms: f64,
+    pub value: f64,
+    /// Diastolic, for blood pressure.
+    pub second: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vital {
+    pub kind: VitalKind,
+    /// The latest value as text, e.g. `142/91 mm[Hg]` or `72 /min`.
+    pub latest: String,
+    /// When the latest was taken, as written.
+    pub when: Option<String>,
+    pub abnormal: bool,
+    /// Every plottable reading, oldest first.
+    pub trend: Vec<Point>,
+}
+
+/// The latest of each vital sign, with its trend. Kinds without readings are left out.
+pub fn vitals(observations: &[Observation]) -> Vec<Vital> {
+    let mut by_kind: BTreeMap<VitalKind, Vec<(&Observation, Option<f64>)>> = BTreeMap::new();
+    for obs in observations.iter().filter(|o| !is_retracted(o)) {
+        if let Some(kind) = VitalKind::of(obs) {
+            let at = obs.effective.as_deref().and_then(instant_ms);
+            by_kind.entry(kind).or_default().push((obs, at));
+        }
+    }
+    by_kind
+        .into_iter()
+        .filter_map(|(kind, mut readings)| {
+            // Oldest first; readings without a usable time go first so they never pose as
+            // the latest.
+            readings.sort_by(|a, b| a.1.unwrap_or(f64::MIN).total_cmp(&b.1.unwrap_or(f64::MIN)));
+            let (latest, _) = readings.last()?;
+            let trend = readings
+                .iter()
+                .filter_map(|(obs, at)| point(kind, obs, (*at)?))
+                .collect();
+            Some(Vital {
+                kind,
+                latest: vital_text(kind, latest)?,
+                when: latest.effective.clone(),
+                abnormal: latest.is_abnormal(),
+                trend,
+            })
+        })
+        .collect()
+}
+
+fn point(kind: VitalKind, obs: &Observation, at_ms: f64) -> Option<Point> {
+    if kind == VitalKind::BloodPressure {
+        let systolic = obs.component(SYSTOLIC)?.value.number()?;
+        let diastolic = obs.component(DIASTOLIC).and_then(|c| c.value.number());
+        return Some(Point {
+            at_ms,
+            value: systolic,
+            second: diastolic,
+        });
+    }
+    Some(Point {
+        at_ms,
+        value: obs.value.number()?,
+        second: None,
+    })
+}
+
+fn vital_text(kind: VitalKind, obs: &Observation) -> Option<String> {
+    if kind == VitalKind::BloodPressure {
+        let part = |code| obs.component(code).map(|c| &c.value);
+        return match (part(SYSTOLIC), part(DIASTOLIC)) {
+            (Some(ObsValue::Quantity(s)), Some(ObsValue::Quantity(d))) => {
+                let unit = s.unit.as_deref().or(d.unit.as_deref()).unwrap_or("");
+                let n = |q: &crate::fhir::observation::Quantity| {
+                    q.value.map(format_number).unwrap_or_else(|| "?".into())
+                };
+                Some(format!("{}/{} {unit}", n(s), n(d)).trim_end().to_owned())
+            }
+            _ => obs.value.display().or_else(|| Some("Not recorded".into())),
+        };
+    }
+    Some(obs.value.display().unwrap_or_else(|| "Not recorded".into()))
+}
+
+/// Results entered in error are not shown as results.
+fn is_retracted(obs: &Observation) -> bool {
+    obs.status.as_deref() == Some("entered-in-error")
+}
+
+/// One row of a lab test's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabResult {
+    pub id: Option<String>,
+    pub when: Option<String>,
+    pub value: String,
+    pub flag: Option<String>,
+    pub reference_range: Option<String>,
+}
+
+/// A lab test (grouped by code), latest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabGroup {
+    /// The code it is grouped by (LOINC when there is one).
+    pub key: String,
+    pub label: String,
+    pub latest: LabResult,
+    /// Every result, newest first.
+    pub results: Vec<LabResult>,
+    pub trend: Vec<Point>,
+    /// Panels (`hasMember`) this test belongs to, by label.
+    pub panel: Option<String>,
+}
+
+/// Lab results grouped by test, each group newest first, groups by name.
+pub fn labs(observations: &[Observation]) -> Vec<LabGroup> {
+    let by_ref: BTreeMap<String, &Observation> = observations
+        .iter()
+        .filter_map(|o| Some((format!("Observation/{}", o.id.as_deref()?), o)))
+        .collect();
+    // A member's panel: the label of an observation that lists it in `hasMember`.
+    let mut panel_of: BTreeMap<String, String> = BTreeMap::new();
+    for panel in observations.iter().filter(|o| !o.has_member.is_empty()) {
+        let label = panel.code.label().unwrap_or("Panel").to_owned();
+        for member in &panel.has_member {
+            if let Some(key) = by_ref.get(member.as_str()).and_then(|m| group_key(m)) {
+                panel_of.entry(key).or_insert_with(|| label.clone());
+            }
+        }
+    }
+    let mut groups: BTreeMap<String, Vec<(&Observation, Option<f64>)>> = BTreeMap::new();
+    for obs in observations
+        .iter()
+        .filter(|o| !is_retracted(o) && o.has_member.is_empty())
+    {
+        if let Some(key) = group_key(obs) {
+            let at = obs.effective.as_deref().and_then(instant_ms);
+            groups.entry(key).or_default().push((obs, at));
+        }
+    }
+    let mut out: Vec<LabGroup> = groups
+        .into_iter()
+        .filter_map(|(key, mut rows)| {
+            rows.sort_by(|a, b| b.1.unwrap_or(f64::MIN).total_cmp(&a.1.unwrap_or(f64::MIN)));
+            let results: Vec<LabResult> = rows.iter().map(|(o, _)| lab_result(o)).collect();
+            let mut trend: Vec<Point> = rows
+                .iter()
+                .filter_map(|(o, at)| {
+                    Some(Point {
+                        at_ms: (*at)?,
+                        value: o.value.number()?,
+                        second: None,
+                    })
+                })
+                .collect();
+            trend.reverse();
+            let label = rows[0].0.code.label().unwrap_or(&key).to_owned();
+            Some(LabGroup {
+                panel: panel_of.get(&key).cloned(),
+                latest: results.first()?.clone(),
+                results,
+                trend,
+                label,
+                key,
+            })
+        })
+        .collect();
+    out.sort_by_key(|g| g.label.to_lowercase());
+    out
+}
+
+fn group_key(obs: &Observation) -> Option<String> {
+    obs.code
+        .loinc()
+        .map(|c| format!("loinc:{c}"))
+        .or_else(|| {
+            obs.code
+                .codings
+                .iter()
+                .find_map(|c| Some(format!("{}|{}", c.system.as_deref()?, c.code.as_deref()?)))
+        })
+        .or_else(|| obs.code.text.as_ref().map(|t| format!("text:{t}")))
+}
+
+fn lab_result(obs: &Observation) -> LabResult {
+    LabResult {
+        id: obs.id.clone(),
+        when: obs.effective.clone(),
+        value: obs.value.display().unwrap_or_else(|| "Not recorded".into()),
+        flag: obs
+            .interpretation
+            .iter()
+            .find(|c| c.as_str() != "N")
+            .cloned(),
+        reference_range: obs.reference_range.as_ref().and_then(|r| r.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fhir::observation::decode_observation;
+    use serde_json::{Value, json};
+
+    fn obs(v: Value) -> Observation {
+        decode_observation(&v).unwrap()
+    }
+
+    fn vital(id: &str, code: &str, value: f64, unit: &str, when: &str) -> Observation {
+        obs(
+            json!({"resourceType": "Observation", "id": id, "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "effectiveDateTime": when, "valueQuantity": {"value": value, "unit": unit}}),
+        )
+    }
+
+    fn bp(id: &str, sys: f64, dia: f64, when: &str) -> Observation {
+        obs(
+            json!({"resourceType": "Observation", "id": id, "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
+            "effectiveDateTime": when,
+            "component": [
+                {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]}, "valueQuantity": {"value": sys, "unit": "mm[Hg]"}},
+                {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]}, "valueQuantity": {"value": dia, "unit": "mm[Hg]"}}]}),
+        )
+    }
+
+    #[test]
+    fn latest_vital_of_each_kind_with_its_trend() {
+        let all = vec![
+            vital("h1", "8867-4", 80.0, "/min", "2021-01-01T08:00:00Z"),
+            // Later in time, though earlier as text (UTC+9).
+            vital("h2", "8867-4", 64.0, "/min", "2021-01-01T16:00:00+09:00"),
+            vital("h3", "8867-4", 72.0, "/min", "2021-01-02"),
+            bp("b1", 120.0, 80.0, "2020-06-01T10:00:00Z"),
+            bp("b2", 142.0, 91.0, "2021-06-01T10:00:00Z"),
+            vital("w1", "29463-7", 70.5, "kg", "2019"),
+            vital("x", "0000-0", 1.0, "u", "2021-01-01"),
+        ];
+        let v = vitals(&all);
+        let kinds: Vec<_> = v.iter().map(|v| v.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                VitalKind::BloodPressure,
+                VitalKind::HeartRate,
+                VitalKind::Weight
+            ]
+        );
+        assert_eq!(v[0].latest, "142/91 mm[Hg]");
+        assert_eq!(v[0].trend.len(), 2);
+        assert_eq!(v[0].trend[1].second, Some(91.0));
+        assert_eq!(v[1].latest, "72 /min");
+        assert_eq!(v[1].when.as_deref(), Some("2021-01-02"));
+        let heart: Vec<f64> = v[1].trend.iter().map(|p| p.value).collect();
+        assert_eq!(heart, [64.0, 80.0, 72.0], "ordered by instant, not by text");
+        assert_eq!(v[2].latest, "70.5 kg");
+    }
+
+    #[test]
+    fn labs_grouped_with_flags_ranges_and_panels() {
+        let glucose = |id: &str, value: f64, when: &str, flag: &str| {
+            obs(
+                json!({"resourceType": "Observation", "id": id, "status": "final",
+                "category": [{"coding": [{"code": "laboratory"}]}],
+                "code": {"coding": [{"system": "http://loinc.org", "code": "2339-0", "display": "Glucose"}]},
+                "effectiveDateTime": when, "valueQuantity": {"value": value, "unit": "mg/dL"},
+                "interpretation": [{"coding": [{"code": flag}]}],
+                "referenceRange": [{"low": {"value": 70, "unit": "mg/dL"}, "high": {"value": 99, "unit": "mg/dL"}}]}),
+            )
+        };
+        let all = vec![
+            glucose("g1", 90.0, "2021-01-01", "N"),
+            glucose("g2", 180.0, "2021-03-01", "H"),
+            obs(
+                json!({"resourceType": "Observation", "id": "p", "code": {"text": "Basic metabolic panel"},
+                "hasMember": [{"reference": "Observation/g1"}, {"reference": "Observation/g2"}]}),
+            ),
+            obs(
+                json!({"resourceType": "Observation", "id": "k", "code": {"text": "Potassium"},
+                "dataAbsentReason": {"text": "Specimen hemolysed"}}),
+            ),
+            obs(
+                json!({"resourceType": "Observation", "id": "e", "status": "entered-in-error",
+                "code": {"text": "Potassium"}, "valueQuantity": {"value": 9}}),
+            ),
+        ];
+        let groups = labs(&all);
+        assert_eq!(groups.len(), 2, "{groups:#?}");
+        let g = &groups[0];
+        assert_eq!(g.label, "Glucose");
+        assert_eq!(g.latest.value, "180 mg/dL");
+        assert_eq!(g.latest.flag.as_deref(), Some("H"));
+        assert_eq!(
+            g.latest.reference_range.as_deref(),
+            Some("70 mg/dL – 99 mg/dL")
+        );
+        assert_eq!(g.results.len(), 2);
+        assert_eq!(g.results[1].flag, None, "N is normal: no flag");
+        assert_eq!(g.panel.as_deref(), Some("Basic metabolic panel"));
+        let trend: Vec<f64> = g.trend.iter().map(|p| p.value).collect();
+        assert_eq!(trend, [90.0, 180.0]);
+        let k = &groups[1];
+        assert_eq!(k.latest.value, "No value: Specimen hemolysed");
+        assert_eq!(
+            k.results.len(),
+            1,
+            "the entered-in-error result is not shown"
+        );
+    }
+}

@@ -1,0 +1,516 @@
+//! Observation, decoded field by field: every `value[x]` type, components, `dataAbsentReason`,
+//! reference ranges and interpretation flags. A wrong-typed field is absent, never an error,
+//! and nothing here panics on any JSON.
+
+use serde_json::Value;
+
+use crate::domain::problem::truncate_for_display;
+
+/// Longest text kept from any one field.
+const MAX_TEXT_CHARS: usize = 500;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Coding {
+    pub system: Option<String>,
+    pub code: Option<String>,
+    pub display: Option<String>,
+}
+
+/// A CodeableConcept.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Concept {
+    pub text: Option<String>,
+    pub codings: Vec<Coding>,
+}
+
+impl Concept {
+    /// What a person reads: the text, else the first display, else the first code.
+    pub fn label(&self) -> Option<&str> {
+        self.text
+            .as_deref()
+            .or_else(|| self.codings.iter().find_map(|c| c.display.as_deref()))
+            .or_else(|| self.codings.iter().find_map(|c| c.code.as_deref()))
+    }
+
+    /// True when a coding has this `code` (any system).
+    pub fn has_code(&self, code: &str) -> bool {
+        self.codings.iter().any(|c| c.code.as_deref() == Some(code))
+    }
+
+    /// The LOINC code, if any coding is LOINC.
+    pub fn loinc(&self) -> Option<&str> {
+        self.codings
+            .iter()
+            .find(|c| c.system.as_deref() == Some(LOINC))
+            .and_then(|c| c.code.as_deref())
+    }
+}
+
+pub const LOINC: &str = "http://loinc.org";
+
+/// A Quantity: the number as written (FHIR decimals keep their precision), the unit.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Quantity {
+    pub value: Option<f64>,
+    pub comparator: Option<String>,
+    pub unit: Option<String>,
+}
+
+impl Quantity {
+    pub fn display(&self) -> Option<String> {
+        let value = self.value?;
+        let mut out = String::new();
+        if let Some(c) = &self.comparator {
+            out.push_str(c);
+        }
+        out.push_str(&format_number(value));
+        if let Some(unit) = &self.unit {
+            out.push(' ');
+            out.push_str(unit);
+        }
+        Some(out)
+    }
+}
+
+/// `value[x]`, or why there is none.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ObsValue {
+    Quantity(Quantity),
+    Concept(Concept),
+    String(String),
+    Boolean(bool),
+    Integer(i64),
+    Range {
+        low: Option<Quantity>,
+        high: Option<Quantity>,
+    },
+    Ratio {
+        numerator: Option<Quantity>,
+        denominator: Option<Quantity>,
+    },
+    /// Sampled data is a waveform: shown as a summary, not drawn.
+    SampledData {
+        dimensions: Option<u64>,
+        period_ms: Option<f64>,
+    },
+    Time(String),
+    DateTime(String),
+    Period {
+        start: Option<String>,
+        end: Option<String>,
+    },
+    /// `dataAbsentReason`: the value is missing, and the EHR says why.
+    Absent(String),
+    /// No value and no reason (components may carry the values).
+    None,
+}
+
+impl ObsValue {
+    /// The value as one line of text.
+    pub fn display(&self) -> Option<String> {
+        match self {
+            ObsValue::Quantity(q) => q.display(),
+            ObsValue::Concept(c) => c.label().map(str::to_owned),
+            ObsValue::String(s) | ObsValue::Time(s) | ObsValue::DateTime(s) => Some(s.clone()),
+            ObsValue::Boolean(b) => Some(if *b { "Yes" } else { "No" }.to_owned()),
+            ObsValue::Integer(i) => Some(i.to_string()),
+            ObsValue::Range { low, high } => {
+                let low = low.as_ref().and_then(Quantity::display);
+                let high = high.as_ref().and_then(Quantity::display);
+                match (low, high) {
+                    (Some(l), Some(h)) => Some(format!("{l} – {h}")),
+                    (Some(l), None) => Some(format!("≥ {l}")),
+                    (None, Some(h)) => Some(format!("≤ {h}")),
+                    (None, None) => None,
+                }
+            }
+            ObsValue::Ratio {
+                numerator,
+                denominator,
+            } => {
+                let n = numerator.as_ref().and_then(Quantity::display)?;
+                let d = denominator.as_ref().and_then(Quantity::display)?;
+                Some(format!("{n} / {d}"))
+            }
+            ObsValue::SampledData {
+                dimensions,
+                period_ms,
+            } => Some(match (dimensions, period_ms) {
+                (Some(d), Some(p)) => {
+                    format!("Waveform ({d} channel(s), every {} ms)", format_number(*p))
+                }
+                _ => "Waveform".to_owned(),
+            }),
+            ObsValue::Period { start, end } => match (start, end) {
+                (Some(s), Some(e)) => Some(format!("{s} to {e}")),
+                (Some(s), None) => Some(format!("from {s}")),
+                (None, Some(e)) => Some(format!("until {e}")),
+                (None, None) => None,
+            },
+            ObsValue::Absent(reason) => Some(format!("No value: {reason}")),
+            ObsValue::None => None,
+        }
+    }
+
+    /// The number to plot on a trend chart, if the value is one.
+    pub fn number(&self) -> Option<f64> {
+        match self {
+            ObsValue::Quantity(q) => q.value,
+            ObsValue::Integer(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Component {
+    pub code: Concept,
+    pub value: ObsValue,
+}
+
+/// `referenceRange[0]`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReferenceRange {
+    pub low: Option<Quantity>,
+    pub high: Option<Quantity>,
+    pub text: Option<String>,
+}
+
+impl ReferenceRange {
+    pub fn display(&self) -> Option<String> {
+        if let Some(text) = &self.text {
+            return Some(text.clone());
+        }
+        ObsValue::Range {
+            low: self.low.clone(),
+            high: self.high.clone(),
+        }
+        .display()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    pub id: Option<String>,
+    pub status: Option<String>,
+    /// Category codes (`vital-signs`, `laboratory`, …).
+    pub categories: Vec<String>,
+    pub code: Concept,
+    /// `effectiveDateTime`, `effectiveInstant`, `effectivePeriod.start`, else `issued`: as
+    /// written, at its precision.
+    pub effective: Option<String>,
+    pub value: ObsValue,
+    pub components: Vec<Component>,
+    /// Interpretation codes (H, L, HH, LL, A, N, …).
+    pub interpretation: Vec<String>,
+    pub reference_range: Option<ReferenceRange>,
+    /// `hasMember` references (a panel's results).
+    pub has_member: Vec<String>,
+    /// `encounter.reference`.
+    pub encounter: Option<String>,
+}
+
+impl Observation {
+    /// True when an interpretation code marks the result abnormal.
+    pub fn is_abnormal(&self) -> bool {
+        self.interpretation.iter().any(|c| {
+            matches!(
+                c.as_str(),
+                "H" | "L" | "HH" | "LL" | "A" | "AA" | "HU" | "LU" | "<" | ">"
+            )
+        })
+    }
+
+    /// The component whose code is `code` (e.g. LOINC 8480-6, systolic pressure).
+    pub fn component(&self, code: &str) -> Option<&Component> {
+        self.components.iter().find(|c| c.code.has_code(code))
+    }
+}
+
+/// Decodes whatever is usable in an Observation. `None` when `v` is not an Observation.
+pub fn decode_observation(v: &Value) -> Option<Observation> {
+    if v.get("resourceType").and_then(Value::as_str) != Some("Observation") {
+        return None;
+    }
+    let period_start = v.get("effectivePeriod").and_then(|p| text(p.get("start")));
+    Some(Observation {
+        id: text(v.get("id")),
+        status: text(v.get("status")),
+        categories: array(v.get("category"))
+            .flat_map(|c| array(c.get("coding")))
+            .filter_map(|c| text(c.get("code")))
+            .collect(),
+        code: concept(v.get("code")),
+        effective: text(v.get("effectiveDateTime"))
+            .or_else(|| text(v.get("effectiveInstant")))
+            .or(period_start)
+            .or_else(|| text(v.get("issued"))),
+        value: value_x(v),
+        components: array(v.get("component"))
+            .map(|c| Component {
+                code: concept(c.get("code")),
+                value: value_x(c),
+            })
+            .collect(),
+        interpretation: array(v.get("interpretation"))
+            .flat_map(|i| array(i.get("coding")))
+            .filter_map(|c| text(c.get("code")))
+            .collect(),
+        reference_range: array(v.get("referenceRange"))
+            .next()
+            .map(|r| ReferenceRange {
+                low: quantity(r.get("low")),
+                high: quantity(r.get("high")),
+                text: text(r.get("text")),
+            }),
+        has_member: array(v.get("hasMember"))
+            .filter_map(|m| text(m.get("reference")))
+            .collect(),
+        encounter: v.get("encounter").and_then(|e| text(e.get("reference"))),
+    })
+}
+
+/// `value[x]` of an Observation or a component, else its `dataAbsentReason`.
+fn value_x(v: &Value) -> ObsValue {
+    if let Some(q) = quantity(v.get("valueQuantity")) {
+        return ObsValue::Quantity(q);
+    }
+    if let Some(c) = v.get("valueCodeableConcept").filter(|c| c.is_object()) {
+        return ObsValue::Concept(concept(Some(c)));
+    }
+    if let Some(s) = text(v.get("valueString")) {
+        return ObsValue::String(s);
+    }
+    if let Some(b) = v.get("valueBoolean").and_then(Value::as_bool) {
+        return ObsValue::Boolean(b);
+    }
+    if let Some(i) = v.get("valueInteger").and_then(Value::as_i64) {
+        return ObsValue::Integer(i);
+    }
+    if let Some(r) = v.get("valueRange").filter(|r| r.is_object()) {
+        return ObsValue::Range {
+            low: quantity(r.get("low")),
+            high: quantity(r.get("high")),
+        };
+    }
+    if let Some(r) = v.get("valueRatio").filter(|r| r.is_object()) {
+        return ObsValue::Ratio {
+            numerator: quantity(r.get("numerator")),
+            denominator: quantity(r.get("denominator")),
+        };
+    }
+    if let Some(s) = v.get("valueSampledData").filter(|s| s.is_object()) {
+        return ObsValue::SampledData {
+            dimensions: s.get("dimensions").and_then(Value::as_u64),
+            period_ms: s.get("period").and_then(Value::as_f64),
+        };
+    }
+    if let Some(t) = text(v.get("valueTime")) {
+        return ObsValue::Time(t);
+    }
+    if let Some(t) = text(v.get("valueDateTime")) {
+        return ObsValue::DateTime(t);
+    }
+    if let Some(p) = v.get("valuePeriod").filter(|p| p.is_object()) {
+        return ObsValue::Period {
+            start: text(p.get("start")),
+            end: text(p.get("end")),
+        };
+    }
+    if let Some(reason) = v.get("dataAbsentReason") {
+        let reason = concept(Some(reason));
+        return ObsValue::Absent(reason.label().unwrap_or("not recorded").to_owned());
+    }
+    ObsValue::None
+}
+
+fn concept(v: Option<&Value>) -> Concept {
+    Concept {
+        text: v.and_then(|c| text(c.get("text"))),
+        codings: array(v.and_then(|c| c.get("coding")))
+            .map(|c| Coding {
+                system: text(c.get("system")),
+                code: text(c.get("code")),
+                display: text(c.get("display")),
+            })
+            .collect(),
+    }
+}
+
+fn quantity(v: Option<&Value>) -> Option<Quantity> {
+    let v = v.filter(|q| q.is_object())?;
+    let value = v
+        .get("value")
+        .and_then(Value::as_f64)
+        .filter(|f| f.is_finite());
+    let unit = text(v.get("unit")).or_else(|| text(v.get("code")));
+    (value.is_some() || unit.is_some()).then(|| Quantity {
+        value,
+        comparator: text(v.get("comparator"))
+            .filter(|c| matches!(c.as_str(), "<" | "<=" | ">=" | ">")),
+        unit,
+    })
+}
+
+/// A number as people write it: no trailing `.0`, at most 6 decimals.
+pub fn format_number(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        return format!("{}", value as i64);
+    }
+    let s = format!("{value:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| truncate_for_display(s, MAX_TEXT_CHARS))
+}
+
+fn array(v: Option<&Value>) -> impl Iterator<Item = &Value> {
+    v.and_then(Value::as_array).into_iter().flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn value_of(fields: Value) -> Option<String> {
+        let mut obs = json!({"resourceType": "Observation", "id": "o", "code": {"text": "X"}});
+        for (k, v) in fields.as_object().unwrap() {
+            obs[k] = v.clone();
+        }
+        decode_observation(&obs).unwrap().value.display()
+    }
+
+    #[test]
+    fn every_value_type_is_shown() {
+        let cases: Vec<(Value, Option<&str>)> = vec![
+            (
+                json!({"valueQuantity": {"value": 72, "unit": "/min"}}),
+                Some("72 /min"),
+            ),
+            (
+                json!({"valueQuantity": {"value": 37.25, "code": "Cel"}}),
+                Some("37.25 Cel"),
+            ),
+            (
+                json!({"valueQuantity": {"value": 5, "comparator": "<", "unit": "mg"}}),
+                Some("<5 mg"),
+            ),
+            (json!({"valueQuantity": {"value": 5}}), Some("5")),
+            (
+                json!({"valueCodeableConcept": {"coding": [{"code": "POS", "display": "Positive"}]}}),
+                Some("Positive"),
+            ),
+            (
+                json!({"valueString": "<script>alert(1)</script>"}),
+                Some("<script>alert(1)</script>"),
+            ),
+            (json!({"valueBoolean": false}), Some("No")),
+            (json!({"valueInteger": 3}), Some("3")),
+            (
+                json!({"valueRange": {"low": {"value": 1, "unit": "g"}, "high": {"value": 2, "unit": "g"}}}),
+                Some("1 g – 2 g"),
+            ),
+            (
+                json!({"valueRange": {"low": {"value": 1, "unit": "g"}}}),
+                Some("≥ 1 g"),
+            ),
+            (
+                json!({"valueRatio": {"numerator": {"value": 1}, "denominator": {"value": 128}}}),
+                Some("1 / 128"),
+            ),
+            (
+                json!({"valueSampledData": {"period": 10, "dimensions": 1, "data": "1 2 3"}}),
+                Some("Waveform (1 channel(s), every 10 ms)"),
+            ),
+            (json!({"valueTime": "12:30:00"}), Some("12:30:00")),
+            (json!({"valueDateTime": "2020-05"}), Some("2020-05")),
+            (
+                json!({"valuePeriod": {"start": "2020-01-01"}}),
+                Some("from 2020-01-01"),
+            ),
+            (
+                json!({"dataAbsentReason": {"coding": [{"code": "asked-unknown", "display": "Asked But Unknown"}]}}),
+                Some("No value: Asked But Unknown"),
+            ),
+            (
+                json!({"dataAbsentReason": {}}),
+                Some("No value: not recorded"),
+            ),
+            (json!({}), None),
+            // Wrong types degrade to "no value", never an error.
+            (json!({"valueQuantity": "72"}), None),
+            (json!({"valueInteger": "3"}), None),
+            (json!({"valueQuantity": {"value": "NaN"}}), None),
+        ];
+        for (fields, want) in cases {
+            assert_eq!(value_of(fields.clone()).as_deref(), want, "{fields}");
+        }
+    }
+
+    #[test]
+    fn blood_pressure_components_flags_and_ranges() {
+        let obs = decode_observation(&json!({
+            "resourceType": "Observation", "id": "bp", "status": "final",
+            "category": [{"coding": [{"code": "vital-signs"}]}],
+            "code": {"coding": [{"system": LOINC, "code": "85354-9", "display": "Blood pressure panel"}]},
+            "effectivePeriod": {"start": "2021-03-04T10:00:00+01:00"},
+            "component": [
+                {"code": {"coding": [{"system": LOINC, "code": "8480-6"}]}, "valueQuantity": {"value": 142, "unit": "mm[Hg]"}},
+                {"code": {"coding": [{"system": LOINC, "code": "8462-4"}]}, "valueQuantity": {"value": 91, "unit": "mm[Hg]"}}
+            ],
+            "interpretation": [{"coding": [{"code": "H"}]}],
+            "referenceRange": [{"low": {"value": 90}, "high": {"value": 120, "unit": "mm[Hg]"}}],
+            "encounter": {"reference": "Encounter/e1"}
+        }))
+        .unwrap();
+        assert_eq!(obs.value, ObsValue::None);
+        assert_eq!(obs.code.loinc(), Some("85354-9"));
+        assert_eq!(obs.categories, ["vital-signs"]);
+        assert_eq!(obs.effective.as_deref(), Some("2021-03-04T10:00:00+01:00"));
+        assert_eq!(obs.component("8480-6").unwrap().value.number(), Some(142.0));
+        assert_eq!(obs.component("8462-4").unwrap().value.number(), Some(91.0));
+        assert!(obs.is_abnormal());
+        assert_eq!(
+            obs.reference_range.unwrap().display().as_deref(),
+            Some("90 – 120 mm[Hg]")
+        );
+        assert_eq!(obs.encounter.as_deref(), Some("Encounter/e1"));
+    }
+
+    #[test]
+    fn numbers_are_written_as_people_write_them() {
+        for (n, s) in [
+            (72.0, "72"),
+            (37.25, "37.25"),
+            (0.1 + 0.2, "0.3"),
+            (-4.5, "-4.5"),
+            (1e20, "100000000000000000000"),
+        ] {
+            assert_eq!(format_number(n), s);
+        }
+    }
+
+    #[test]
+    fn not_an_observation_and_garbage() {
+        assert!(decode_observation(&json!({"resourceType": "Patient"})).is_none());
+        assert!(decode_observation(&json!([1, 2])).is_none());
+        let mut rng = crate::smart::pkce::tests::SplitMix(17);
+        let seed = br#"{"resourceType":"Observation","id":"o","code":{"coding":[{"system":"http://loinc.org","code":"1"}]},"valueQuantity":{"value":1.5,"unit":"g"},"component":[{"code":{},"valueRange":{"low":{"value":1}}}],"referenceRange":[{"low":{"value":1}}],"interpretation":[{"coding":[{"code":"H"}]}]}"#;
+        for _ in 0..5000 {
+            if let Ok(v) = serde_json::from_slice::<Value>(&rng.mutate(seed))
+                && let Some(obs) = decode_observation(&v)
+            {
+                let _ = obs.value.display();
+                for c in &obs.components {
+                    let _ = c.value.display();
+                }
+                let _ = obs.reference_range.map(|r| r.display());
+            }
+        }
+    }
+}
