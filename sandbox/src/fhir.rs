@@ -1,4 +1,5 @@
-//! The FHIR server: discovery, CapabilityStatement, Patient read and search, Practitioner read,
+//! The FHIR server: discovery, CapabilityStatement, Patient read and search, Practitioner and
+//! Encounter reads (Encounter and Observation search are in `search`),
 //! and the documents an app fetches beside them (SMART style, User-access Brands).
 
 use std::time::Duration;
@@ -114,7 +115,24 @@ pub async fn metadata(State(ehr): State<Ehr>) -> Response {
                      "searchParam": [
                         {"name": "name", "type": "string"},
                         {"name": "identifier", "type": "token"}]},
-                    {"type": "Practitioner", "interaction": [{"code": "read"}]}
+                    {"type": "Practitioner", "interaction": [{"code": "read"}]},
+                    {"type": "Encounter", "interaction": [{"code": "read"}, {"code": "search-type"}],
+                     "searchParam": [
+                        {"name": "patient", "type": "reference"},
+                        {"name": "date", "type": "date"},
+                        {"name": "status", "type": "token"},
+                        {"name": "_count", "type": "number"},
+                        {"name": "_sort", "type": "string"}]},
+                    {"type": "Observation", "interaction": [{"code": "read"}, {"code": "search-type"}],
+                     "searchParam": [
+                        {"name": "patient", "type": "reference",
+                         "documentation": "Required, with category or code."},
+                        {"name": "category", "type": "token"},
+                        {"name": "code", "type": "token"},
+                        {"name": "encounter", "type": "reference"},
+                        {"name": "date", "type": "date"},
+                        {"name": "_count", "type": "number"},
+                        {"name": "_sort", "type": "string"}]}
                 ]
             }]
         }),
@@ -224,7 +242,7 @@ pub async fn brands(State(ehr): State<Ehr>, headers: HeaderMap) -> Response {
 }
 
 /// The 401 every FHIR request without a valid (present, known, unexpired) token gets.
-fn invalid_token() -> Response {
+pub(crate) fn invalid_token() -> Response {
     let mut r = outcome(
         StatusCode::UNAUTHORIZED,
         "login",
@@ -238,7 +256,7 @@ fn invalid_token() -> Response {
 }
 
 /// The context of the request's bearer token, if it is valid now.
-fn authorized(ehr: &Ehr, headers: &HeaderMap) -> Option<oauth::Context> {
+pub(crate) fn authorized(ehr: &Ehr, headers: &HeaderMap) -> Option<oauth::Context> {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -490,7 +508,7 @@ fn identifier_matches(patient: &Value, wanted: &str) -> bool {
     })
 }
 
-async fn injected_fhir_fault(ehr: &Ehr) -> Option<Response> {
+pub(crate) async fn injected_fhir_fault(ehr: &Ehr) -> Option<Response> {
     if ehr.has_fault(Fault::FhirSlow) {
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
@@ -546,7 +564,7 @@ async fn injected_fhir_fault(ehr: &Ehr) -> Option<Response> {
     None
 }
 
-fn outcome(status: StatusCode, code: &str, diagnostics: &str) -> Response {
+pub(crate) fn outcome(status: StatusCode, code: &str, diagnostics: &str) -> Response {
     fhir_json(
         status,
         &json!({
@@ -556,7 +574,7 @@ fn outcome(status: StatusCode, code: &str, diagnostics: &str) -> Response {
     )
 }
 
-fn fhir_json(status: StatusCode, body: &Value) -> Response {
+pub(crate) fn fhir_json(status: StatusCode, body: &Value) -> Response {
     (
         status,
         [(

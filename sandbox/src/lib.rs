@@ -7,9 +7,11 @@
 
 pub mod apphost;
 mod fhir;
+mod generated;
 mod jwt;
 mod oauth;
 mod pages;
+mod search;
 mod store;
 
 use std::collections::HashMap;
@@ -122,11 +124,21 @@ pub enum Fault {
     FhirTooManyRequests,
     /// FHIR reads wait 2 s before answering.
     FhirSlow,
+    /// Searches' `next` link points at the page it is on.
+    FhirNextLinkSelf,
+    /// Page 2's `next` link points back at page 1.
+    FhirNextLinkCycle,
+    /// Searches' `next` link points at another origin, `http://127.0.0.1:1/fhir/…`.
+    FhirNextLinkForeignOrigin,
+    /// Page 2 of a search repeats page 1's entries (its `next` link is right).
+    FhirDuplicatePages,
+    /// Page 3 of a search answers 500 the first time it is asked for, then works.
+    FhirFailOnPage3,
 }
 
 impl Fault {
     /// Every fault, in the order the EHR page lists them.
-    pub const ALL: [Fault; 29] = [
+    pub const ALL: [Fault; 34] = [
         Fault::DiscoveryNotFound,
         Fault::DiscoveryHtml,
         Fault::DiscoveryForeignEndpoints,
@@ -156,6 +168,11 @@ impl Fault {
         Fault::FhirMalformed,
         Fault::FhirTooManyRequests,
         Fault::FhirSlow,
+        Fault::FhirNextLinkSelf,
+        Fault::FhirNextLinkCycle,
+        Fault::FhirNextLinkForeignOrigin,
+        Fault::FhirDuplicatePages,
+        Fault::FhirFailOnPage3,
     ];
 
     /// The snake_case name, e.g. `auth_invalid_client_id`.
@@ -190,6 +207,11 @@ impl Fault {
             Fault::FhirMalformed => "fhir_malformed",
             Fault::FhirTooManyRequests => "fhir_too_many_requests",
             Fault::FhirSlow => "fhir_slow",
+            Fault::FhirNextLinkSelf => "fhir_next_link_self",
+            Fault::FhirNextLinkCycle => "fhir_next_link_cycle",
+            Fault::FhirNextLinkForeignOrigin => "fhir_next_link_foreign_origin",
+            Fault::FhirDuplicatePages => "fhir_duplicate_pages",
+            Fault::FhirFailOnPage3 => "fhir_fail_on_page_3",
         }
     }
 
@@ -248,6 +270,9 @@ struct Sessions {
     access_tokens_issued: u32,
     /// FHIR reads refused with 429 since the faults were last set.
     throttled: u32,
+    /// Whether page 3 of a search has failed since the faults were last set
+    /// ([`Fault::FhirFailOnPage3`]).
+    page_3_failed: bool,
 }
 
 struct Launch {
@@ -290,6 +315,18 @@ impl Ehr {
         self.inner.store.patients().to_vec()
     }
 
+    /// The id of the generated "scale" patient: 10 000 Observations (vital signs and labs, over
+    /// ten years from 2015) and 200 Encounters. Listed after the Synthea patients.
+    pub fn scale_patient_id() -> &'static str {
+        generated::SCALE_PATIENT_ID
+    }
+
+    /// The id of the generated "hostile" patient: markup in names and text, right-to-left
+    /// names, a partial birth date and an Observation for every `value[x]`. Listed last.
+    pub fn hostile_patient_id() -> &'static str {
+        generated::HOSTILE_PATIENT_ID
+    }
+
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<LoggedRequest> {
         lock(&self.inner.log).clone()
@@ -307,6 +344,7 @@ impl Ehr {
         let mut sessions = self.sessions();
         sessions.access_tokens_issued = 0;
         sessions.throttled = 0;
+        sessions.page_3_failed = false;
     }
 
     pub(crate) fn has_fault(&self, fault: Fault) -> bool {
@@ -387,7 +425,10 @@ impl Ehr {
             .route("/fhir/Patient", get(fhir::search_patients))
             .route("/fhir/Patient/{id}", get(fhir::read_patient))
             .route("/fhir/Practitioner/{id}", get(fhir::read_practitioner))
+            .route("/fhir/Encounter", get(search::search_encounters))
             .route("/fhir/Encounter/{id}", get(fhir::read_encounter))
+            .route("/fhir/Observation", get(search::search_observations))
+            .route("/fhir/Observation/{id}", get(search::read_observation))
             .route("/oauth2/token", post(oauth::token))
             .route("/oauth2/jwks", get(jwt::jwks))
             .route("/ehr/smart-style.json", get(fhir::smart_style))

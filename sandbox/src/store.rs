@@ -4,6 +4,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use crate::generated::{self, SCALE, SCALE_PATIENT_ID};
+
 const BUNDLES: [&str; 3] = [
     include_str!("../data/Alejandro_Riojas_a9fcc685-c7a2-4474-bf25-26c8fe4b48f9.json"),
     include_str!("../data/Alfreda_Wyman_3287b938-4670-47eb-91e5-e0ce3df71405.json"),
@@ -32,6 +34,9 @@ pub struct Store {
     patients: Vec<PatientSummary>,
     /// Each patient's encounters as (`period.start`, id), most recent first.
     encounters: HashMap<String, Vec<(String, String)>>,
+    /// The ids of each patient's resources, by (resource type, patient id), for search. The
+    /// scale patient's are in [`generated::SCALE`] instead.
+    compartments: HashMap<(String, String), Vec<String>>,
 }
 
 impl Store {
@@ -39,33 +44,41 @@ impl Store {
         let mut resources = HashMap::new();
         let mut patients = Vec::new();
         let mut encounters: HashMap<String, Vec<(String, String)>> = HashMap::new();
-        for bundle in BUNDLES {
+        let mut compartments: HashMap<(String, String), Vec<String>> = HashMap::new();
+        let synthea = BUNDLES.into_iter().flat_map(|bundle| {
             let bundle: Value = serde_json::from_str(bundle).expect("bundled data is valid JSON");
             let entries = bundle["entry"].as_array().cloned().unwrap_or_default();
-            for entry in entries {
-                let resource = entry["resource"].clone();
-                let (Some(ty), Some(id)) =
-                    (resource["resourceType"].as_str(), resource["id"].as_str())
-                else {
-                    continue;
-                };
-                if ty == "Patient" {
-                    patients.push(summary(&resource));
-                }
-                if ty == "Encounter" {
-                    let subject = resource["subject"]["reference"].as_str().unwrap_or("");
-                    let patient = subject
-                        .strip_prefix("urn:uuid:")
-                        .or(subject.strip_prefix("Patient/"))
-                        .unwrap_or(subject);
-                    let start = resource["period"]["start"].as_str().unwrap_or("");
-                    encounters
-                        .entry(patient.to_owned())
-                        .or_default()
-                        .push((start.to_owned(), id.to_owned()));
-                }
-                resources.insert((ty.to_owned(), id.to_owned()), resource);
+            entries.into_iter().map(|entry| entry["resource"].clone())
+        });
+        // The generated patients come after the Synthea ones, so that indexes stay stable.
+        let generated = std::iter::once(generated::scale_patient()).chain(generated::hostile());
+        for resource in synthea.chain(generated) {
+            let (Some(ty), Some(id)) = (resource["resourceType"].as_str(), resource["id"].as_str())
+            else {
+                continue;
+            };
+            if ty == "Patient" {
+                patients.push(summary(&resource));
             }
+            let subject = resource["subject"]["reference"].as_str().unwrap_or("");
+            let patient = subject
+                .strip_prefix("urn:uuid:")
+                .or(subject.strip_prefix("Patient/"))
+                .unwrap_or(subject);
+            if !patient.is_empty() {
+                compartments
+                    .entry((ty.to_owned(), patient.to_owned()))
+                    .or_default()
+                    .push(id.to_owned());
+            }
+            if ty == "Encounter" {
+                let start = resource["period"]["start"].as_str().unwrap_or("");
+                encounters
+                    .entry(patient.to_owned())
+                    .or_default()
+                    .push((start.to_owned(), id.to_owned()));
+            }
+            resources.insert((ty.to_owned(), id.to_owned()), resource);
         }
         for list in encounters.values_mut() {
             list.sort_by(|a, b| b.cmp(a));
@@ -85,12 +98,39 @@ impl Store {
             resources,
             patients,
             encounters,
+            compartments,
         }
     }
 
     pub fn get(&self, resource_type: &str, id: &str) -> Option<&Value> {
-        self.resources
-            .get(&(resource_type.to_owned(), id.to_owned()))
+        let key = (resource_type.to_owned(), id.to_owned());
+        self.resources.get(&key).or_else(|| {
+            (resource_type != "Patient" && id.starts_with("scale-"))
+                .then(|| SCALE.resources.get(&key))
+                .flatten()
+        })
+    }
+
+    /// Every `resource_type` resource whose subject is the patient `patient_id`, in no
+    /// particular order.
+    pub fn compartment(&self, resource_type: &str, patient_id: &str) -> Vec<&Value> {
+        if patient_id == SCALE_PATIENT_ID {
+            let ids = match resource_type {
+                "Encounter" => &SCALE.encounters,
+                "Observation" => &SCALE.observations,
+                _ => return Vec::new(),
+            };
+            return ids
+                .iter()
+                .filter_map(|id| SCALE.resources.get(&(resource_type.to_owned(), id.clone())))
+                .collect();
+        }
+        self.compartments
+            .get(&(resource_type.to_owned(), patient_id.to_owned()))
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.get(resource_type, id))
+            .collect()
     }
 
     pub fn patients(&self) -> &[PatientSummary] {
@@ -99,6 +139,9 @@ impl Store {
 
     /// The ids of a patient's encounters, most recent first (by `period.start`).
     pub fn encounters_of(&self, patient_id: &str) -> Vec<String> {
+        if patient_id == SCALE_PATIENT_ID {
+            return SCALE.encounters.iter().rev().cloned().collect();
+        }
         self.encounters
             .get(patient_id)
             .map(|list| list.iter().map(|(_, id)| id.clone()).collect())

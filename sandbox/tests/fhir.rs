@@ -77,11 +77,12 @@ async fn a_clinician_searches_patients_by_name_and_mrn() {
 
     // Paging with _count.
     let page = h
-        .get_with_token("/fhir/Patient?_count=2", access)
+        .get_with_token("/fhir/Patient?_count=4", access)
         .await
         .json();
-    assert_eq!(page["total"], 3);
-    assert_eq!(page["entry"].as_array().unwrap().len(), 2);
+    // Three Synthea patients, then the generated scale and hostile ones.
+    assert_eq!(page["total"], 5);
+    assert_eq!(page["entry"].as_array().unwrap().len(), 4);
     let next = page["link"][1]["url"].as_str().unwrap();
     assert_eq!(page["link"][1]["relation"], "next");
     let rest = h

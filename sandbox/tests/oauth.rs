@@ -206,9 +206,11 @@ async fn ehr_pages_list_patients_and_embed_cairn() {
     let h = harness();
     let home = h.get("/").await;
     let patients = h.ehr.patients();
-    assert_eq!(patients.len(), 3);
+    // Three Synthea patients, then the generated scale and hostile ones.
+    assert_eq!(patients.len(), 5);
     for p in &patients {
-        assert!(home.body.contains(&p.name), "{} missing", p.name);
+        let escaped = p.name.replace('<', "&lt;").replace('>', "&gt;");
+        assert!(home.body.contains(&escaped), "{} missing", p.name);
     }
     let page = h
         .get(&format!("/ehr/launch?patient={}", patients[2].id))
