@@ -16,6 +16,14 @@ pub struct Encounter {
     pub kind: Option<String>,
     /// `period.start` as written.
     pub start: Option<String>,
+    /// `period.end` as written.
+    pub end: Option<String>,
+    /// `reasonCode` texts.
+    pub reasons: Vec<String>,
+    /// `location[].location.display`.
+    pub locations: Vec<String>,
+    /// `participant[].individual.display` (or the reference when there is no display).
+    pub participants: Vec<String>,
 }
 
 impl Encounter {
@@ -43,21 +51,25 @@ pub fn parse_encounter(resp: &HttpResponse, expected_id: &str) -> Result<Encount
         return Err(FhirError::Malformed);
     }
     let v: Value = serde_json::from_slice(&resp.body).map_err(|_| FhirError::Malformed)?;
-    if v.get("resourceType").and_then(Value::as_str) != Some("Encounter")
-        || v.get("id").and_then(Value::as_str) != Some(expected_id)
-    {
-        return Err(FhirError::Malformed);
+    decode_encounter(&v)
+        .filter(|e| e.id == expected_id)
+        .ok_or(FhirError::Malformed)
+}
+
+/// Decodes whatever is usable in an Encounter with a valid id; `None` for anything else.
+pub fn decode_encounter(v: &Value) -> Option<Encounter> {
+    if v.get("resourceType").and_then(Value::as_str) != Some("Encounter") {
+        return None;
     }
-    let text = |v: Option<&Value>| {
-        v.and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| crate::domain::problem::truncate_for_display(s, 120))
-    };
+    let id = v
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|id| crate::fhir::request::is_valid_id(id))?;
     let class = v.get("class");
     let first_type = v.get("type").and_then(|t| t.get(0));
-    Ok(Encounter {
-        id: expected_id.to_owned(),
+    let period = v.get("period");
+    Some(Encounter {
+        id: id.to_owned(),
         status: text(v.get("status")),
         class: text(class.and_then(|c| c.get("display")))
             .or_else(|| text(class.and_then(|c| c.get("code")))),
@@ -69,8 +81,40 @@ pub fn parse_encounter(resp: &HttpResponse, expected_id: &str) -> Result<Encount
                     .and_then(|c| c.get("display")),
             )
         }),
-        start: text(v.get("period").and_then(|p| p.get("start"))),
+        start: text(period.and_then(|p| p.get("start"))),
+        end: text(period.and_then(|p| p.get("end"))),
+        reasons: array(v.get("reasonCode"))
+            .filter_map(|r| {
+                text(r.get("text")).or_else(|| {
+                    text(
+                        r.get("coding")
+                            .and_then(|c| c.get(0))
+                            .and_then(|c| c.get("display")),
+                    )
+                })
+            })
+            .collect(),
+        locations: array(v.get("location"))
+            .filter_map(|l| text(l.get("location").and_then(|l| l.get("display"))))
+            .collect(),
+        participants: array(v.get("participant"))
+            .filter_map(|p| {
+                let individual = p.get("individual")?;
+                text(individual.get("display")).or_else(|| text(individual.get("reference")))
+            })
+            .collect(),
     })
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| crate::domain::problem::truncate_for_display(s, 200))
+}
+
+fn array(v: Option<&Value>) -> impl Iterator<Item = &Value> {
+    v.and_then(Value::as_array).into_iter().flatten().take(50)
 }
 
 #[cfg(test)]
