@@ -1211,3 +1211,182 @@ fn the_release_carries_subresource_integrity() {
     }
     assert_eq!(html.matches("<script").count(), 2, "{html}");
 }
+
+/// After an EHR launch the chart shows this patient's own vital signs, lab results and
+/// encounters, with the values of the underlying record (issue 4), and an encounter's own
+/// observations when it is chosen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chart_shows_the_patients_vitals_labs_and_encounters() {
+    let stack = start_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    let patient = &stack.ehr.patients()[1];
+    let observations = stack.ehr.resources_of("Observation", &patient.id);
+    let encounters = stack.ehr.resources_of("Encounter", &patient.id);
+    open_chart(c, &stack, &patient.name).await;
+    assert_eq!(text_of(c, ".banner__name").await, patient.name);
+    wait_until_loaded(c).await;
+
+    // The latest body weight, as recorded.
+    let latest = |code: &str| {
+        observations
+            .iter()
+            .filter(|o| o["code"]["coding"][0]["code"] == code)
+            .max_by_key(|o| {
+                o["effectiveDateTime"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .cloned()
+    };
+    let heart = latest("29463-7").expect("the patient has body weights");
+    let expected = format!(
+        "{} {}",
+        number(heart["valueQuantity"]["value"].as_f64().unwrap()),
+        heart["valueQuantity"]["unit"].as_str().unwrap()
+    );
+    assert_eq!(
+        text_of(c, ".vital[data-kind='Weight'] .vital__value").await,
+        expected
+    );
+    // Shown as `YYYY-MM-DD hh:mm` (Synthea writes UTC offsets).
+    let when = heart["effectiveDateTime"].as_str().unwrap();
+    assert_eq!(
+        text_of(c, ".vital[data-kind='Weight'] .vital__when").await,
+        format!("{} {}", &when[..10], &when[11..16])
+    );
+
+    // One laboratory test: its latest value in the results table.
+    let lab = observations
+        .iter()
+        .find(|o| {
+            o["category"][0]["coding"][0]["code"] == "laboratory"
+                && o["valueQuantity"]["value"].is_number()
+        })
+        .expect("the patient has lab results");
+    let code = lab["code"]["coding"][0]["code"].as_str().unwrap();
+    let lab = latest(code).unwrap();
+    let expected = format!(
+        "{} {}",
+        number(lab["valueQuantity"]["value"].as_f64().unwrap()),
+        lab["valueQuantity"]["unit"].as_str().unwrap()
+    );
+    assert_eq!(
+        text_of(c, &format!("tr[data-test='loinc:{code}'] .lab__value")).await,
+        expected
+    );
+
+    // Every encounter once, newest first.
+    let rows = c.find_all(Locator::Css(".encounter")).await.unwrap();
+    assert_eq!(rows.len(), encounters.len());
+    let newest = encounters
+        .iter()
+        .map(|e| e["period"]["start"].as_str().unwrap_or_default().to_owned())
+        .max()
+        .unwrap();
+    assert_eq!(
+        text_of(c, ".encounter .encounter__when").await,
+        newest[..10]
+    );
+    screenshot(c, "chart-ehr-frame").await;
+
+    // Choosing an encounter shows its own observations (vital signs and labs).
+    let first = &rows[0];
+    let id = first.attr("data-encounter").await.unwrap().unwrap();
+    first.click().await.unwrap();
+    text_of(c, ".encounter-detail").await;
+    wait_until_loaded(c).await;
+    let own = observations
+        .iter()
+        .filter(|o| {
+            o["encounter"]["reference"]
+                .as_str()
+                .is_some_and(|r| r.ends_with(&id))
+                && matches!(
+                    o["category"][0]["coding"][0]["code"].as_str(),
+                    Some("vital-signs" | "laboratory")
+                )
+        })
+        .count();
+    let shown = c
+        .find_all(Locator::Css(".encounter-detail__observations tr"))
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(shown, own);
+    assert!(stack.ehr.requests().iter().any(|r| {
+        r.path_and_query
+            .contains(&format!("encounter=Encounter%2F{id}"))
+    }));
+    assert_canary_contained(c, &stack).await;
+    c.clone().close().await.unwrap();
+}
+
+/// Waits until no search of the chart is still loading.
+async fn wait_until_loaded(c: &Client) {
+    for _ in 0..300 {
+        if c.find_all(Locator::Css(".feed__progress"))
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the chart never finished loading");
+}
+
+/// A number as the chart writes it: no trailing `.0`, at most 6 decimals.
+fn number(value: f64) -> String {
+    if value.fract() == 0.0 {
+        return format!("{}", value as i64);
+    }
+    let s = format!("{value:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// Hostile record content renders as text (matrix #36): a script-like name, code text and
+/// string values appear literally, no element is created from them and no script runs; a
+/// partial date is shown at its precision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_record_content_is_shown_as_text() {
+    let stack = start_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    let id = sandbox::Ehr::hostile_patient_id();
+    c.goto(&format!("{}ehr/launch?patient={id}", stack.ehr_url))
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("app"))
+        .await
+        .unwrap()
+        .enter_frame()
+        .await
+        .unwrap();
+    let name = text_of(c, ".banner__name").await;
+    assert!(name.contains("<img src=x onerror=alert(1)>"), "{name}");
+    wait_until_loaded(c).await;
+    let injected = c
+        .execute(
+            "return document.querySelectorAll('.cairn img, .cairn script, .cairn iframe, .cairn svg image').length",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(injected, json!(0));
+    let page = c.source().await.unwrap();
+    assert!(
+        !page.contains("<script>alert"),
+        "markup from the record was parsed"
+    );
+    assert!(
+        c.get_alert_text().await.is_err(),
+        "a script from the record ran"
+    );
+    screenshot(c, "hostile-record").await;
+    c.clone().close().await.unwrap();
+}

@@ -317,6 +317,17 @@ impl Ehr {
 
     /// The id of the generated "scale" patient: 10 000 Observations (vital signs and labs, over
     /// ten years from 2015) and 200 Encounters. Listed after the Synthea patients.
+    /// Every `resource_type` resource in a patient's compartment, as served (for tests that
+    /// compare what Cairn shows with the underlying data).
+    pub fn resources_of(&self, resource_type: &str, patient_id: &str) -> Vec<serde_json::Value> {
+        self.inner
+            .store
+            .compartment(resource_type, patient_id)
+            .into_iter()
+            .cloned()
+            .collect()
+    }
+
     pub fn scale_patient_id() -> &'static str {
         generated::SCALE_PATIENT_ID
     }

@@ -4,11 +4,15 @@ use std::cell::RefCell;
 
 use leptos::prelude::*;
 
-use crate::app::{Chart, Found, Screen, Search, ServerChoice};
+use crate::app::{Chart, Found, Screen, Search, Selected, ServerChoice, feed};
 use crate::domain::banner::banner;
 use crate::domain::problem::{NextStep, Problem};
 use crate::fhir;
-use crate::fhir::search::{PatientQuery, parse_patient_bundle, patient_search_request};
+use crate::fhir::encounter::Encounter;
+use crate::fhir::search::{
+    PatientQuery, encounter_search_url, observation_search_url, parse_patient_bundle,
+    patient_search_request,
+};
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::smart::authorize::{Authorize, PendingLaunch, authorize};
 use crate::smart::brands::{Brand, BrandsOutcome, brands_request, match_brands, parse_brands};
@@ -268,10 +272,10 @@ async fn callback(params: CallbackParams, screen: RwSignal<Screen>) -> Result<Sc
     let who = who?;
     SIGNED_IN_AS.with(|s| *s.borrow_mut() = who.clone());
     Ok(match next? {
-        Screen::Chart(chart) => Screen::Chart(Chart {
+        Screen::Chart(chart) => Screen::Chart(Box::new(Chart {
             signed_in_as: who,
-            ..chart
-        }),
+            ..*chart
+        })),
         Screen::Search(search) => Screen::Search(Search {
             signed_in_as: who,
             ..search
@@ -343,6 +347,26 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
         .into_iter()
         .filter(|v| !v.allowed(&grants))
         .collect();
+    // Every first page starts now, beside the banner: nothing waits that need not.
+    let base = context.fhir_base.as_str();
+    let encounters = View::Encounters.allowed(&grants).then(|| {
+        let feed = feed::new_encounter_feed();
+        if let Some(url) = encounter_search_url(base, patient_id) {
+            feed::load_encounters(&client, base, url, feed);
+        }
+        feed
+    });
+    let observations = |category: &str| {
+        View::Observations.allowed(&grants).then(|| {
+            let feed = feed::new_observation_feed();
+            if let Some(url) = observation_search_url(base, patient_id, &[category], None) {
+                feed::load_observations(&client, base, url, feed);
+            }
+            feed
+        })
+    };
+    let vitals = observations("vital-signs");
+    let labs = observations("laboratory");
     let wants_banner = context.need_patient_banner && View::Banner.allowed(&grants);
     let banner = async {
         if !wants_banner {
@@ -375,14 +399,39 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
     };
     let (banner, encounter) = futures::join!(banner, encounter);
     let banner = banner?;
-    Ok(Screen::Chart(Chart {
+    Ok(Screen::Chart(Box::new(Chart {
         patient_id: patient_id.to_owned(),
         banner,
         signed_in_as: SIGNED_IN_AS.with(|s| s.borrow().clone()),
-        encounter: encounter.map(|e| e.summary()),
+        encounter: encounter.map(|e| e.summary_parts()),
+        encounters,
+        vitals,
+        labs,
+        selected: RwSignal::new(None),
         not_granted,
         can_search: context.kind == LaunchKind::StandaloneProvider,
-    }))
+    })))
+}
+
+/// Shows `encounter` and starts reading its observations.
+pub fn select_encounter(chart: &Chart, encounter: Encounter) {
+    let Some(client) = client() else {
+        return;
+    };
+    let base = client.with_session(|s| s.context.fhir_base.clone());
+    let observations = feed::new_observation_feed();
+    if let Some(url) = observation_search_url(
+        &base,
+        &chart.patient_id,
+        &["vital-signs", "laboratory"],
+        Some(&encounter.id),
+    ) {
+        feed::load_observations(&client, &base, url, observations);
+    }
+    chart.selected.set(Some(Selected {
+        encounter,
+        observations,
+    }));
 }
 
 /// A clinician's patient search; the results (or the reason there are none) replace the last.

@@ -1,6 +1,7 @@
 //! The user interface. Components only wire and render: the launch logic is in `flow`, which
 //! calls the core; the core decides.
 
+mod feed;
 mod flow;
 mod views;
 
@@ -22,7 +23,7 @@ pub enum Screen {
     /// A clinician signed in without a patient in context: find one.
     Search(Search),
     /// Signed in with a patient in context.
-    Chart(Chart),
+    Chart(Box<Chart>),
 }
 
 /// A health system on the start page.
@@ -58,12 +59,26 @@ pub struct Chart {
     pub banner: Option<Banner>,
     /// Who signed in, from a verified id_token.
     pub signed_in_as: Option<String>,
-    /// The encounter the EHR opened Cairn for, in one line.
-    pub encounter: Option<String>,
+    /// The encounter the EHR opened Cairn for: its summary's parts.
+    pub encounter: Option<Vec<String>>,
     /// Views the granted scope does not allow, each with its message.
     pub not_granted: Vec<View>,
     /// A clinician's standalone launch: offer to go back to the search.
     pub can_search: bool,
+    /// The patient's encounters, streaming in (`None`: not permitted).
+    pub encounters: Option<feed::EncounterFeed>,
+    /// Vital signs and laboratory results, streaming in (`None`: not permitted).
+    pub vitals: Option<feed::ObservationFeed>,
+    pub labs: Option<feed::ObservationFeed>,
+    /// The encounter the user chose, with its observations.
+    pub selected: RwSignal<Option<Selected>>,
+}
+
+/// An encounter chosen in the list, and its own observations.
+#[derive(Debug, Clone)]
+pub struct Selected {
+    pub encounter: crate::fhir::encounter::Encounter,
+    pub observations: feed::ObservationFeed,
 }
 
 #[component]
@@ -77,7 +92,7 @@ pub fn App() -> impl IntoView {
                 Screen::Start(choices) => views::start(choices, screen).into_any(),
                 Screen::Problem(problem) => views::problem(problem).into_any(),
                 Screen::Search(search) => views::search(search, screen).into_any(),
-                Screen::Chart(chart) => views::chart(chart, screen).into_any(),
+                Screen::Chart(chart) => views::chart(*chart, screen).into_any(),
             }}
         </main>
     }

@@ -2,9 +2,13 @@
 
 use leptos::prelude::*;
 
-use crate::app::{Chart, Found, Screen, Search, ServerChoice, flow};
+use crate::app::feed::{self, EncounterFeed, Feed, ObservationFeed};
+use crate::app::{Chart, Found, Screen, Search, Selected, ServerChoice, flow};
 use crate::domain::banner::Banner;
+use crate::domain::encounters::{EncounterFilter, choices, encounter_list};
 use crate::domain::problem::{NextStep, Problem};
+use crate::domain::results::{self, LabGroup, Vital};
+use crate::fhir::encounter::Encounter;
 use crate::fhir::search::{MAX_QUERY_CHARS, PatientQuery};
 use crate::smart::scope::LaunchKind;
 
@@ -227,7 +231,11 @@ pub fn chart(chart: Chart, screen: RwSignal<Screen>) -> impl IntoView {
         encounter,
         not_granted,
         can_search,
-    } = chart;
+        encounters,
+        vitals,
+        labs,
+        selected: _,
+    } = chart.clone();
     let notices = not_granted
         .into_iter()
         .map(|view| {
@@ -262,24 +270,427 @@ pub fn chart(chart: Chart, screen: RwSignal<Screen>) -> impl IntoView {
     });
     view! {
         {banner.map(patient_banner)}
-        <section class="chart__body">
+        <div class="chart__body">
             <div class="chart__tools">
-                {signed_in_as.map(|who| view! { <p class="signed-in">"Signed in as " <bdi>{who}</bdi></p> })}
+                {signed_in_as
+                    .map(|who| view! { <p class="signed-in">"Signed in as " <bdi>{who}</bdi></p> })}
                 <button class="button button--quiet chart__reload" on:click=reload>
                     "Reload"
                 </button>
                 {back}
             </div>
             {encounter
-                .map(|e| {
+                .map(|parts| {
                     view! {
                         <p class="chart__encounter">
-                            "Opened for the encounter: " <bdi>{e}</bdi>
+                            "Opened for the encounter: " {isolated(parts)}
                         </p>
                     }
                 })}
             {notices}
-            <p class="status">"Encounters and observations are not shown yet in this version."</p>
+            {vitals.map(vitals_section)}
+            {labs.map(labs_section)}
+            {encounters.map(|feed| encounters_section(feed, chart))}
+        </div>
+    }
+}
+
+/// Parts joined by " · ", each in its own `<bdi>`.
+fn isolated(parts: Vec<String>) -> impl IntoView {
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| {
+            view! {
+                {(i > 0).then_some(" · ")}
+                <bdi>{part}</bdi>
+            }
+        })
+        .collect_view()
+}
+
+/// Progress while pages arrive, and why results may be missing, with a way to go on.
+fn feed_status<T: Send + Sync + 'static>(feed: RwSignal<Feed<T>>) -> impl IntoView {
+    move || {
+        let (meta, count) = feed.with(|f| (f.meta.clone(), f.items.len()));
+        let progress = (meta.running > 0).then(|| {
+            let of = meta.total.map(|t| format!(" of {t}")).unwrap_or_default();
+            view! {
+                <p class="feed__progress" role="status" aria-live="polite">
+                    {format!("Loading… {count}{of} so far")}
+                </p>
+            }
+        });
+        let notice = meta.notice.map(|text| {
+            let retry = meta.can_resume.then(|| {
+                let id = meta.id;
+                view! {
+                    <button class="button button--quiet" on:click=move |_| feed::resume(id)>
+                        "Retry"
+                    </button>
+                }
+            });
+            view! {
+                <p class="notice notice--partial" role="status">
+                    {text}
+                    " "
+                    {retry}
+                </p>
+            }
+        });
+        view! {
+            {progress}
+            {notice}
+        }
+    }
+}
+
+fn empty_unless_loading<T: Send + Sync + 'static>(
+    feed: RwSignal<Feed<T>>,
+    text: &'static str,
+) -> Option<impl IntoView> {
+    feed.with(|f| f.items.is_empty() && !f.is_loading())
+        .then(|| view! { <p class="empty">{text}</p> })
+}
+
+fn vitals_section(feed: ObservationFeed) -> impl IntoView {
+    view! {
+        <section class="section section--vitals" aria-labelledby="vitals-title">
+            <h2 id="vitals-title">"Vital signs"</h2>
+            {feed_status(feed)}
+            {move || {
+                let cards = feed
+                    .with(|f| results::vitals(&f.items))
+                    .into_iter()
+                    .map(vital_card)
+                    .collect_view();
+                view! {
+                    {empty_unless_loading(feed, "No vital signs are recorded.")}
+                    <ul class="vitals">{cards}</ul>
+                }
+            }}
+        </section>
+    }
+}
+
+fn vital_card(v: Vital) -> impl IntoView {
+    let class = if v.abnormal {
+        "vital vital--abnormal"
+    } else {
+        "vital"
+    };
+    let readings = v.trend.len();
+    let trend = trend_svg(
+        &v.trend,
+        format!("{} trend, {readings} readings", v.kind.label()),
+    );
+    view! {
+        <li class=class data-kind=v.kind.label()>
+            <span class="vital__label">{v.kind.label()}</span>
+            <span class="vital__value">{v.latest}</span>
+            <span class="vital__when">{v.when}</span>
+            {trend}
+        </li>
+    }
+}
+
+fn trend_svg(trend: &[results::Point], label: String) -> Option<impl IntoView + use<>> {
+    let (main, second) = results::sparkline(trend, 120.0, 32.0, 60)?;
+    Some(view! {
+        <svg class="spark" viewBox="-2 -2 124 36" role="img" aria-label=label>
+            <polyline class="spark__line" points=main></polyline>
+            {second
+                .map(|points| {
+                    view! { <polyline class="spark__line spark__line--second" points=points></polyline> }
+                })}
+        </svg>
+    })
+}
+
+/// Results of one test shown under its row, newest first.
+const HISTORY_ROWS: usize = 100;
+
+fn labs_section(feed: ObservationFeed) -> impl IntoView {
+    let open = RwSignal::new(None::<String>);
+    view! {
+        <section class="section section--labs" aria-labelledby="labs-title">
+            <h2 id="labs-title">"Results"</h2>
+            {feed_status(feed)}
+            {move || {
+                let groups = feed.with(|f| results::labs(&f.items));
+                let rows = groups.into_iter().map(|g| lab_rows(g, open)).collect_view();
+                view! {
+                    {empty_unless_loading(feed, "No laboratory results are recorded.")}
+                    <div class="table-scroll">
+                    <table class="labs">
+                        <thead>
+                            <tr>
+                                <th scope="col">"Test"</th>
+                                <th scope="col">"Latest"</th>
+                                <th scope="col">"Flag"</th>
+                                <th scope="col">"Reference range"</th>
+                                <th scope="col">"Date"</th>
+                                <th scope="col">"Trend"</th>
+                            </tr>
+                        </thead>
+                        <tbody>{rows}</tbody>
+                    </table>
+                    </div>
+                }
+            }}
+        </section>
+    }
+}
+
+fn lab_rows(g: LabGroup, open: RwSignal<Option<String>>) -> impl IntoView {
+    let LabGroup {
+        key,
+        label,
+        latest,
+        results,
+        trend,
+        panel,
+    } = g;
+    let toggle_key = key.clone();
+    let is_open = {
+        let key = key.clone();
+        move || open.with(|o| o.as_deref() == Some(key.as_str()))
+    };
+    let row_class = if latest.flag.is_some() {
+        "lab lab--flagged"
+    } else {
+        "lab"
+    };
+    let count = results.len();
+    let history = move || {
+        is_open().then(|| {
+            let shown = results
+                .iter()
+                .take(HISTORY_ROWS)
+                .map(|r| {
+                    view! {
+                        <tr>
+                            <td>{r.when.clone()}</td>
+                            <td>{r.value.clone()}</td>
+                            <td>{r.flag.clone()}</td>
+                            <td>{r.reference_range.clone()}</td>
+                        </tr>
+                    }
+                })
+                .collect_view();
+            let more = (count > HISTORY_ROWS).then(|| {
+                view! {
+                    <p class="empty">
+                        {format!("{} earlier results are not shown here.", count - HISTORY_ROWS)}
+                    </p>
+                }
+            });
+            view! {
+                <tr class="lab__history">
+                    <td colspan="6">
+                        <table>
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Date"</th>
+                                    <th scope="col">"Value"</th>
+                                    <th scope="col">"Flag"</th>
+                                    <th scope="col">"Reference range"</th>
+                                </tr>
+                            </thead>
+                            <tbody>{shown}</tbody>
+                        </table>
+                        {more}
+                    </td>
+                </tr>
+            }
+        })
+    };
+    let expanded = {
+        let key = key.clone();
+        move || {
+            open.with(|o| o.as_deref() == Some(key.as_str()))
+                .to_string()
+        }
+    };
+    let trend = trend_svg(&trend, format!("{count} results"));
+    view! {
+        <tr class=row_class data-test=key>
+            <th scope="row">
+                <button
+                    class="lab__toggle"
+                    aria-expanded=expanded
+                    on:click=move |_| {
+                        open.update(|o| {
+                            *o = if o.as_deref() == Some(toggle_key.as_str()) {
+                                None
+                            } else {
+                                Some(toggle_key.clone())
+                            };
+                        })
+                    }
+                >
+                    {label}
+                    {panel.map(|p| view! { <span class="lab__panel">{p}</span> })}
+                </button>
+            </th>
+            <td class="lab__value">{latest.value}</td>
+            <td class="lab__flag">{latest.flag}</td>
+            <td>{latest.reference_range}</td>
+            <td>{latest.when}</td>
+            <td>{trend}</td>
+        </tr>
+        {history}
+    }
+}
+
+fn encounters_section(feed: EncounterFeed, chart: Chart) -> impl IntoView {
+    let status = RwSignal::new(String::new());
+    let selected = chart.selected;
+    let choices_view = move || {
+        feed.with(|f| choices(&f.items, |e| e.status.as_ref()))
+            .into_iter()
+            .map(|s| {
+                let value = s.clone();
+                view! { <option value=value>{s}</option> }
+            })
+            .collect_view()
+    };
+    let list = move || {
+        let filter = EncounterFilter {
+            status: Some(status.get()).filter(|s| !s.is_empty()),
+            ..EncounterFilter::default()
+        };
+        let rows: Vec<Encounter> = feed.with(|f| {
+            encounter_list(&f.items, &filter)
+                .into_iter()
+                .cloned()
+                .collect()
+        });
+        let chart = chart.clone();
+        rows.into_iter()
+            .map(move |e| encounter_row(e, chart.clone()))
+            .collect_view()
+    };
+    view! {
+        <section class="section section--encounters" aria-labelledby="encounters-title">
+            <h2 id="encounters-title">"Encounters"</h2>
+            {feed_status(feed)}
+            <label class="filter">
+                "Status "
+                <select on:change:target=move |ev| status.set(ev.target().value())>
+                    <option value="">"All"</option>
+                    {choices_view}
+                </select>
+            </label>
+            {move || empty_unless_loading(feed, "No encounters are recorded.")}
+            <ul class="encounters">{list}</ul>
+            {move || selected.get().map(encounter_detail)}
+        </section>
+    }
+}
+
+fn encounter_row(e: Encounter, chart: Chart) -> impl IntoView {
+    let when = e
+        .start
+        .as_deref()
+        .map(|s| s.get(..10).unwrap_or(s).to_owned());
+    let what = e
+        .kind
+        .clone()
+        .or_else(|| e.class.clone())
+        .unwrap_or_else(|| "Encounter".into());
+    let facts = [
+        e.class.clone(),
+        e.status.clone(),
+        e.reasons.first().cloned(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<String>>();
+    let id = e.id.clone();
+    view! {
+        <li>
+            <button
+                class="encounter"
+                data-encounter=id
+                on:click=move |_| flow::select_encounter(&chart, e.clone())
+            >
+                <span class="encounter__when">{when}</span>
+                <bdi class="encounter__what">{what}</bdi>
+                <span class="encounter__facts">{isolated(facts)}</span>
+            </button>
+        </li>
+    }
+}
+
+fn encounter_detail(sel: Selected) -> impl IntoView {
+    let Selected {
+        encounter: e,
+        observations,
+    } = sel;
+    let field = |label: &'static str, value: Option<String>| {
+        value.filter(|v| !v.is_empty()).map(|v| {
+            view! {
+                <div class="banner__field">
+                    <dt>{label}</dt>
+                    <dd>
+                        <bdi>{v}</bdi>
+                    </dd>
+                </div>
+            }
+        })
+    };
+    let period = match (&e.start, &e.end) {
+        (Some(s), Some(end)) => Some(format!("{s} to {end}")),
+        (Some(s), None) => Some(s.clone()),
+        _ => None,
+    };
+    let list = move || {
+        observations
+            .with(|f| {
+                f.items
+                    .iter()
+                    .map(|o| {
+                        (
+                            o.code.label().unwrap_or("Observation").to_owned(),
+                            results::observation_text(o),
+                            o.effective.as_deref().map(crate::domain::time::display),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .into_iter()
+            .map(|(label, value, when)| {
+                view! {
+                    <tr>
+                        <th scope="row">
+                            <bdi>{label}</bdi>
+                        </th>
+                        <td>{value}</td>
+                        <td>{when}</td>
+                    </tr>
+                }
+            })
+            .collect_view()
+    };
+    view! {
+        <section class="encounter-detail" aria-labelledby="encounter-detail-title">
+            <h3 id="encounter-detail-title">{isolated(e.summary_parts())}</h3>
+            <dl class="banner__facts">
+                {field("When", period)}
+                {field("Class", e.class.clone())}
+                {field("Status", e.status.clone())}
+                {field("Reason", Some(e.reasons.join(", ")))}
+                {field("Location", Some(e.locations.join(", ")))}
+                {field("With", Some(e.participants.join(", ")))}
+            </dl>
+            {feed_status(observations)}
+            {move || empty_unless_loading(observations, "No observations for this encounter.")}
+            <div class="table-scroll">
+                <table class="encounter-detail__observations">
+                    <tbody>{list}</tbody>
+                </table>
+            </div>
         </section>
     }
 }

@@ -113,7 +113,10 @@ pub fn vitals(observations: &[Observation]) -> Vec<Vital> {
             Some(Vital {
                 kind,
                 latest: vital_text(kind, latest)?,
-                when: latest.effective.clone(),
+                when: latest
+                    .effective
+                    .as_deref()
+                    .map(crate::domain::time::display),
                 abnormal: latest.is_abnormal(),
                 trend,
             })
@@ -158,6 +161,74 @@ fn vital_text(kind: VitalKind, obs: &Observation) -> Option<String> {
 /// Results entered in error are not shown as results.
 fn is_retracted(obs: &Observation) -> bool {
     obs.status.as_deref() == Some("entered-in-error")
+}
+
+/// A trend as SVG polyline points in a `width`×`height` box (y grows downwards): the first
+/// series and, for blood pressure, the second. Time sets x, and both series share one y scale.
+/// At most `max_points` (the most recent), so a long history stays cheap to draw.
+pub fn sparkline(
+    trend: &[Point],
+    width: f64,
+    height: f64,
+    max_points: usize,
+) -> Option<(String, Option<String>)> {
+    let trend = &trend[trend.len().saturating_sub(max_points)..];
+    let first = trend.first()?;
+    let last = trend.last()?;
+    let values = trend
+        .iter()
+        .flat_map(|p| std::iter::once(p.value).chain(p.second));
+    let (lo, hi) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let span_t = last.at_ms - first.at_ms;
+    let span_v = hi - lo;
+    let x = |t: f64| {
+        if span_t > 0.0 {
+            (t - first.at_ms) / span_t * width
+        } else {
+            width / 2.0
+        }
+    };
+    let y = |v: f64| {
+        if span_v > 0.0 {
+            height - (v - lo) / span_v * height
+        } else {
+            height / 2.0
+        }
+    };
+    let line = |pick: &dyn Fn(&Point) -> Option<f64>| {
+        trend
+            .iter()
+            .filter_map(|p| Some(format!("{:.1},{:.1}", x(p.at_ms), y(pick(p)?))))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let main = line(&|p| Some(p.value));
+    let second = line(&|p| p.second);
+    Some((main, (!second.is_empty()).then_some(second)))
+}
+
+/// An observation's value in one line: its `value[x]`, else its components
+/// ("Systolic: 142 mm[Hg] · Diastolic: 91 mm[Hg]"), else "Not recorded".
+pub fn observation_text(obs: &Observation) -> String {
+    if let Some(value) = obs.value.display() {
+        return value;
+    }
+    let parts: Vec<String> = obs
+        .components
+        .iter()
+        .filter_map(|c| {
+            let value = c.value.display()?;
+            Some(match c.code.label() {
+                Some(label) => format!("{label}: {value}"),
+                None => value,
+            })
+        })
+        .collect();
+    if parts.is_empty() {
+        "Not recorded".to_owned()
+    } else {
+        parts.join(" · ")
+    }
 }
 
 /// One row of a lab test's history.
@@ -257,7 +328,7 @@ fn group_key(obs: &Observation) -> Option<String> {
 fn lab_result(obs: &Observation) -> LabResult {
     LabResult {
         id: obs.id.clone(),
-        when: obs.effective.clone(),
+        when: obs.effective.as_deref().map(crate::domain::time::display),
         value: obs.value.display().unwrap_or_else(|| "Not recorded".into()),
         flag: obs
             .interpretation
@@ -324,9 +395,48 @@ mod tests {
         assert_eq!(v[0].trend[1].second, Some(91.0));
         assert_eq!(v[1].latest, "72 /min");
         assert_eq!(v[1].when.as_deref(), Some("2021-01-02"));
+        assert_eq!(v[0].when.as_deref(), Some("2021-06-01 10:00"));
         let heart: Vec<f64> = v[1].trend.iter().map(|p| p.value).collect();
         assert_eq!(heart, [64.0, 80.0, 72.0], "ordered by instant, not by text");
         assert_eq!(v[2].latest, "70.5 kg");
+    }
+
+    #[test]
+    fn component_only_observations_read_as_their_components() {
+        let mut b = bp("b", 142.0, 91.0, "2021");
+        assert_eq!(
+            observation_text(&b),
+            "8480-6: 142 mm[Hg] · 8462-4: 91 mm[Hg]"
+        );
+        b.components.clear();
+        assert_eq!(observation_text(&b), "Not recorded");
+        let hr = vital("h", "8867-4", 72.0, "/min", "2021");
+        assert_eq!(observation_text(&hr), "72 /min");
+    }
+
+    #[test]
+    fn sparklines_fit_their_box() {
+        let p = |at_ms: f64, value: f64, second: Option<f64>| Point {
+            at_ms,
+            value,
+            second,
+        };
+        let trend = [
+            p(0.0, 120.0, Some(80.0)),
+            p(10.0, 140.0, Some(90.0)),
+            p(20.0, 130.0, Some(85.0)),
+        ];
+        let (main, second) = sparkline(&trend, 100.0, 20.0, 100).unwrap();
+        assert_eq!(main, "0.0,6.7 50.0,0.0 100.0,3.3");
+        assert_eq!(second.as_deref(), Some("0.0,20.0 50.0,16.7 100.0,18.3"));
+        // One reading: a point in the middle. None: nothing to draw.
+        let (one, none) = sparkline(&[p(5.0, 72.0, None)], 100.0, 20.0, 100).unwrap();
+        assert_eq!(one, "50.0,10.0");
+        assert!(none.is_none());
+        assert!(sparkline(&[], 100.0, 20.0, 100).is_none());
+        // Only the most recent points are drawn.
+        let (last_two, _) = sparkline(&trend, 100.0, 20.0, 2).unwrap();
+        assert_eq!(last_two.split(' ').count(), 2);
     }
 
     #[test]

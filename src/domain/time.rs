@@ -70,6 +70,28 @@ pub fn instant_ms(value: &str) -> Option<f64> {
     Some(ms - offset_min as f64 * 60_000.0)
 }
 
+/// A FHIR date or date-time for people: dates at their precision as written (`1970`,
+/// `1970-05`, `1970-05-01`); date-times as `YYYY-MM-DD hh:mm` in the record's own offset, which
+/// is named unless it is UTC. Anything unreadable is shown raw, never dropped.
+pub fn display(value: &str) -> String {
+    let Some((date, time)) = value.split_once('T') else {
+        return value.to_owned();
+    };
+    if instant_ms(value).is_none() || time.len() < 5 {
+        return value.to_owned();
+    }
+    let clock = &time[..5];
+    let zone = if time.ends_with('Z') || time.ends_with("+00:00") || time.ends_with("-00:00") {
+        String::new()
+    } else {
+        match time.rfind(['+', '-']) {
+            Some(at) => format!(" (UTC{})", &time[at..]),
+            None => String::new(),
+        }
+    };
+    format!("{date} {clock}{zone}")
+}
+
 fn digits2(s: &str) -> Option<u32> {
     (s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()))
         .then(|| s.parse().ok())
@@ -128,6 +150,26 @@ mod tests {
         ];
         for (value, want) in cases {
             assert_eq!(instant_ms(value), *want, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn shown_at_their_precision_and_in_their_own_offset() {
+        for (value, shown) in [
+            ("1970", "1970"),
+            ("1970-05", "1970-05"),
+            ("1970-05-01", "1970-05-01"),
+            ("2020-12-01T20:43:11+00:00", "2020-12-01 20:43"),
+            ("2020-12-01T20:43:11Z", "2020-12-01 20:43"),
+            (
+                "2020-12-01T20:43:11.5+09:00",
+                "2020-12-01 20:43 (UTC+09:00)",
+            ),
+            ("2020-12-01T20:43:11-05:00", "2020-12-01 20:43 (UTC-05:00)"),
+            ("2020-12-01T25:00:00Z", "2020-12-01T25:00:00Z"),
+            ("yesterday", "yesterday"),
+        ] {
+            assert_eq!(display(value), shown, "{value}");
         }
     }
 

@@ -29,6 +29,12 @@ pub struct Encounter {
 impl Encounter {
     /// One line for the chart: "Encounter for check up · 2000-12-24 · finished".
     pub fn summary(&self) -> String {
+        self.summary_parts().join(" · ")
+    }
+
+    /// The parts of [`Encounter::summary`], to be shown each in its own bidi isolate, so a
+    /// right-to-left (or U+202E) type cannot reorder the date after it.
+    pub fn summary_parts(&self) -> Vec<String> {
         let date = self.start.as_deref().map(|s| s.get(..10).unwrap_or(s));
         [
             self.kind.as_deref().or(self.class.as_deref()),
@@ -37,8 +43,8 @@ impl Encounter {
         ]
         .into_iter()
         .flatten()
-        .collect::<Vec<_>>()
-        .join(" · ")
+        .map(str::to_owned)
+        .collect()
     }
 }
 

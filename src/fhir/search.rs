@@ -53,6 +53,51 @@ pub fn patient_search_request(
     })
 }
 
+/// Results asked for per page of the chart's searches (servers may send fewer).
+pub const PAGE_COUNT: u32 = 200;
+
+/// The patient's encounters, newest first. `None` for an invalid patient id.
+pub fn encounter_search_url(fhir_base: &str, patient: &str) -> Option<String> {
+    is_valid_id(patient).then(|| {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("patient", patient)
+            .append_pair("_sort", "-date")
+            .append_pair("_count", &PAGE_COUNT.to_string())
+            .finish();
+        format!("{}/Encounter?{query}", fhir_base.trim_end_matches('/'))
+    })
+}
+
+/// The patient's observations in `categories` (comma-separated, OR), newest first, optionally
+/// of one encounter. Epic refuses Observation searches without a category or code, so there
+/// is always one. `None` for an invalid id or no category.
+pub fn observation_search_url(
+    fhir_base: &str,
+    patient: &str,
+    categories: &[&str],
+    encounter: Option<&str>,
+) -> Option<String> {
+    if !is_valid_id(patient) || categories.is_empty() || encounter.is_some_and(|e| !is_valid_id(e))
+    {
+        return None;
+    }
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query
+        .append_pair("patient", patient)
+        .append_pair("category", &categories.join(","));
+    if let Some(encounter) = encounter {
+        query.append_pair("encounter", &format!("Encounter/{encounter}"));
+    }
+    let query = query
+        .append_pair("_sort", "-date")
+        .append_pair("_count", &PAGE_COUNT.to_string())
+        .finish();
+    Some(format!(
+        "{}/Observation?{query}",
+        fhir_base.trim_end_matches('/')
+    ))
+}
+
 /// The patients a searchset Bundle matched: entries whose `search.mode` is `match` (or absent),
 /// whose resource is a Patient with a valid id. Other entries (includes, OperationOutcomes,
 /// broken resources) are skipped, never fatal.
@@ -126,6 +171,42 @@ mod tests {
                 Err(FhirError::BadQuery)
             );
         }
+    }
+
+    #[test]
+    fn chart_search_urls() {
+        assert_eq!(
+            encounter_search_url("https://e/fhir/", "p-1").as_deref(),
+            Some("https://e/fhir/Encounter?patient=p-1&_sort=-date&_count=200")
+        );
+        assert_eq!(
+            observation_search_url("https://e/fhir", "p-1", &["vital-signs"], None).as_deref(),
+            Some(
+                "https://e/fhir/Observation?patient=p-1&category=vital-signs&_sort=-date&_count=200"
+            )
+        );
+        assert_eq!(
+            observation_search_url(
+                "https://e/fhir",
+                "p-1",
+                &["vital-signs", "laboratory"],
+                Some("e.9")
+            )
+            .as_deref(),
+            Some(
+                "https://e/fhir/Observation?patient=p-1&category=vital-signs%2Claboratory\
+                 &encounter=Encounter%2Fe.9&_sort=-date&_count=200"
+            )
+        );
+        assert_eq!(encounter_search_url("https://e/fhir", "../x"), None);
+        assert_eq!(
+            observation_search_url("https://e/fhir", "p", &[], None),
+            None
+        );
+        assert_eq!(
+            observation_search_url("https://e/fhir", "p", &["laboratory"], Some("a/b")),
+            None
+        );
     }
 
     #[test]
