@@ -333,7 +333,7 @@ async fn a_browser_without_what_cairn_needs_gets_a_plain_page() {
         let stack = start_stack().await;
         let b = browser().await;
         let c = &b.client;
-        c.issue_cmd(BeforeEveryPage(script.to_owned()))
+        c.issue_cmd(before_every_page(script.to_owned()))
             .await
             .unwrap();
         let iss = stack.ehr.fhir_base();
@@ -363,30 +363,6 @@ async fn a_browser_without_what_cairn_needs_gets_a_plain_page() {
     }
 }
 
-/// ChromeDriver's console log (`goog:loggingPrefs`): every message since the last call.
-#[derive(Debug)]
-struct BrowserLog;
-
-impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/se/log",
-            session_id.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (
-            http::Method::POST,
-            Some(json!({ "type": "browser" }).to_string()),
-        )
-    }
-}
-
 /// The token canary (matrix #22, #24, #16): the development EHR's tokens all contain
 /// `CANARY`. None may appear in storage, cookies, the address bar, the console, or a `Referer`
 /// the EHR received; and no request Cairn made carried a code or token in its URL.
@@ -394,7 +370,7 @@ async fn assert_canary_contained(c: &Client, stack: &Stack) {
     assert_no_token_in_storage(c).await;
     let url = c.current_url().await.unwrap();
     assert!(!url.as_str().contains("CANARY"), "{url}");
-    let console = c.issue_cmd(BrowserLog).await.unwrap();
+    let console = c.issue_cmd(browser_log()).await.unwrap();
     assert!(
         !console.to_string().contains("CANARY"),
         "a token reached the console: {console}"
@@ -413,29 +389,48 @@ async fn assert_canary_contained(c: &Client, stack: &Stack) {
     }
 }
 
+/// A ChromeDriver extension command: POST `body` to `session/{id}/{path}`.
+#[derive(Debug)]
+struct DriverPost {
+    path: &'static str,
+    body: serde_json::Value,
+}
+
 /// Chromium DevTools `Page.addScriptToEvaluateOnNewDocument`, through ChromeDriver: runs a
 /// script before any of the page's own, to take browser features away.
-#[derive(Debug)]
-struct BeforeEveryPage(String);
+fn before_every_page(script: String) -> DriverPost {
+    DriverPost {
+        path: "goog/cdp/execute",
+        body: json!({
+            "cmd": "Page.addScriptToEvaluateOnNewDocument",
+            "params": { "source": script },
+        }),
+    }
+}
 
-impl fantoccini::wd::WebDriverCompatibleCommand for BeforeEveryPage {
+/// ChromeDriver's console log (`goog:loggingPrefs`): every message since the last call.
+fn browser_log() -> DriverPost {
+    DriverPost {
+        path: "se/log",
+        body: json!({ "type": "browser" }),
+    }
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for DriverPost {
     fn endpoint(
         &self,
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
         base_url.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session_id.unwrap_or_default()
+            "session/{}/{}",
+            session_id.unwrap_or_default(),
+            self.path
         ))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        let body = json!({
-            "cmd": "Page.addScriptToEvaluateOnNewDocument",
-            "params": { "source": self.0 },
-        });
-        (http::Method::POST, Some(body.to_string()))
+        (http::Method::POST, Some(self.body.to_string()))
     }
 }
 

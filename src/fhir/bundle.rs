@@ -4,14 +4,11 @@
 
 use serde_json::Value;
 
-use crate::domain::problem::truncate_for_display;
-use crate::fhir::error::FhirError;
+use crate::fhir::error::{FhirError, outcome_issues_text};
 use crate::http::HttpResponse;
 
 /// Largest page body read (20 MiB). A bigger answer is refused rather than parsed.
 pub const MAX_PAGE_BYTES: usize = 20 * 1024 * 1024;
-/// Longest OperationOutcome text kept per outcome entry, in characters.
-const MAX_OUTCOME_CHARS: usize = 300;
 
 /// One decoded page of search results.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -92,7 +89,7 @@ pub fn parse_searchset(resp: &HttpResponse) -> Result<Page, FhirError> {
             continue;
         };
         if resource_type == "OperationOutcome" {
-            if let Some(text) = outcome_text(&resource) {
+            if let Some(text) = outcome_issues_text(&resource) {
                 page.outcomes.push(text);
             }
             continue;
@@ -126,26 +123,10 @@ fn next_link(bundle: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The diagnostics (or `details.text`) of an OperationOutcome's issues, as plain text.
-fn outcome_text(outcome: &Value) -> Option<String> {
-    let texts: Vec<&str> = outcome
-        .get("issue")?
-        .as_array()?
-        .iter()
-        .filter_map(|i| {
-            i.get("diagnostics")
-                .and_then(Value::as_str)
-                .or_else(|| i.get("details")?.get("text")?.as_str())
-        })
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .collect();
-    (!texts.is_empty()).then(|| truncate_for_display(&texts.join("; "), MAX_OUTCOME_CHARS))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fhir::error::MAX_OUTCOME_CHARS;
 
     fn ok(body: &str) -> HttpResponse {
         HttpResponse {

@@ -79,7 +79,15 @@ pub fn operation_outcome_text(body: &[u8]) -> Option<String> {
     if v.get("resourceType")?.as_str()? != "OperationOutcome" {
         return None;
     }
-    let texts: Vec<&str> = v
+    outcome_issues_text(&v)
+}
+
+/// Longest OperationOutcome text shown.
+pub const MAX_OUTCOME_CHARS: usize = 300;
+
+/// The diagnostics (or `details.text`) of an OperationOutcome's issues, as plain text.
+pub fn outcome_issues_text(outcome: &Value) -> Option<String> {
+    let texts: Vec<&str> = outcome
         .get("issue")?
         .as_array()?
         .iter()
@@ -88,8 +96,10 @@ pub fn operation_outcome_text(body: &[u8]) -> Option<String> {
                 .and_then(Value::as_str)
                 .or_else(|| i.get("details")?.get("text")?.as_str())
         })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
         .collect();
-    (!texts.is_empty()).then(|| truncate_for_display(&texts.join("; "), 300))
+    (!texts.is_empty()).then(|| truncate_for_display(&texts.join("; "), MAX_OUTCOME_CHARS))
 }
 
 #[cfg(test)]
