@@ -1495,3 +1495,81 @@ async fn hostile_record_content_is_shown_as_text() {
     screenshot(c, "hostile-record").await;
     c.clone().close().await.unwrap();
 }
+
+/// The 10 000-observation patient: every result reaches the all-results table, but only the
+/// rows in sight are in the page; scrolling, sorting and filtering work on all of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_results_scroll_in_a_small_window() {
+    let stack = start_stack().await;
+    let id = sandbox::Ehr::scale_patient_id();
+    let observations = stack.ehr.resources_of("Observation", id);
+    let total = observations.len();
+    assert_eq!(total, 10_000);
+    let b = browser().await;
+    let c = &b.client;
+    open_chart_of(c, &stack, id).await;
+    text_of(c, ".all__count").await;
+    wait_until_loaded(c).await;
+    assert_eq!(
+        text_of(c, ".all__count").await,
+        format!("{total} of {total} results")
+    );
+    let drawn = || async {
+        c.find_all(Locator::Css(".all tbody tr.row"))
+            .await
+            .unwrap()
+            .len()
+    };
+    let rows = drawn().await;
+    assert!((10..=300).contains(&rows), "{rows} rows in the DOM");
+
+    // Scrolled to the end: the oldest result, and still a small window.
+    let oldest = observations
+        .iter()
+        .filter_map(|o| o["effectiveDateTime"].as_str())
+        .min()
+        .unwrap()
+        .to_owned();
+    c.execute(
+        "const s = document.querySelector('.all__scroll'); s.scrollTop = s.scrollHeight;",
+        vec![],
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let last = c
+        .execute(
+            "const r = document.querySelectorAll('.all tbody tr.row'); return r[r.length - 1].cells[0].textContent",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        last.as_str().unwrap(),
+        format!("{} {}", &oldest[..10], &oldest[11..16])
+    );
+    assert!(drawn().await <= 300);
+    screenshot(c, "all-results-scrolled").await;
+
+    // Filtering finds every glucose result among the ten thousand.
+    let glucose = observations
+        .iter()
+        .filter(|o| {
+            o["code"]["coding"][0]["display"]
+                .as_str()
+                .is_some_and(|d| d.to_lowercase().contains("glucose"))
+        })
+        .count();
+    let filter = c.find(Locator::Css(".all__filter")).await.unwrap();
+    filter.send_keys("glucose").await.unwrap();
+    let shown = format!("{glucose} of {total} results");
+    for _ in 0..100 {
+        if text_of(c, ".all__count").await == shown {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(text_of(c, ".all__count").await, shown);
+    assert!(drawn().await <= 300);
+    c.clone().close().await.unwrap();
+}

@@ -4,4 +4,5 @@ pub mod banner;
 pub mod encounters;
 pub mod problem;
 pub mod results;
+pub mod table;
 pub mod time;
