@@ -1573,3 +1573,61 @@ async fn ten_thousand_results_scroll_in_a_small_window() {
     assert!(drawn().await <= 300);
     c.clone().close().await.unwrap();
 }
+
+/// The encounter list filters by status, class and a partial-date range, over all 200 of the
+/// scale patient's encounters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encounters_filter_by_status_class_and_dates() {
+    let stack = start_stack().await;
+    let id = sandbox::Ehr::scale_patient_id();
+    let encounters = stack.ehr.resources_of("Encounter", id);
+    let b = browser().await;
+    let c = &b.client;
+    open_chart_of(c, &stack, id).await;
+    text_of(c, ".encounters").await;
+    wait_until_loaded(c).await;
+    let shown = || async { c.find_all(Locator::Css(".encounter")).await.unwrap().len() };
+    assert_eq!(shown().await, encounters.len());
+
+    let count = |f: &dyn Fn(&serde_json::Value) -> bool| encounters.iter().filter(|e| f(e)).count();
+    let choose = |css: &'static str, value: String| async move {
+        c.execute(
+            "const s = document.querySelector(arguments[0]); s.value = arguments[1]; s.dispatchEvent(new Event('change'));",
+            vec![json!(css), json!(value)],
+        )
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    choose(".filter__status", "cancelled".into()).await;
+    let cancelled = count(&|e| e["status"] == "cancelled");
+    assert!(cancelled > 0);
+    assert_eq!(shown().await, cancelled);
+    choose(".filter__status", String::new()).await;
+
+    let class = encounters[0]["class"]["code"].as_str().unwrap().to_owned();
+    choose(".filter__class", class.clone()).await;
+    assert_eq!(
+        shown().await,
+        count(&|e| e["class"]["code"] == class.as_str())
+    );
+    choose(".filter__class", String::new()).await;
+
+    for (css, value) in [(".filter__from", "2024"), (".filter__to", "2024")] {
+        c.find(Locator::Css(css))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let in_2024 = count(&|e| {
+        e["period"]["start"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("2024"))
+    });
+    assert!(in_2024 > 0 && in_2024 < encounters.len());
+    assert_eq!(shown().await, in_2024);
+    c.clone().close().await.unwrap();
+}

@@ -651,9 +651,12 @@ fn all_results_section(
 
 fn encounters_section(feed: EncounterFeed, chart: Chart) -> impl IntoView {
     let status = RwSignal::new(String::new());
+    let class = RwSignal::new(String::new());
+    let from = RwSignal::new(String::new());
+    let to = RwSignal::new(String::new());
     let selected = chart.selected;
-    let choices_view = move || {
-        feed.with(|f| choices(&f.items, |e| e.status.as_ref()))
+    let options = move |field: fn(&Encounter) -> Option<&String>| {
+        feed.with(|f| choices(&f.items, field))
             .into_iter()
             .map(|s| {
                 let value = s.clone();
@@ -662,9 +665,13 @@ fn encounters_section(feed: EncounterFeed, chart: Chart) -> impl IntoView {
             .collect_view()
     };
     let list = move || {
+        let chosen =
+            |s: RwSignal<String>| Some(s.get().trim().to_owned()).filter(|s| !s.is_empty());
         let filter = EncounterFilter {
-            status: Some(status.get()).filter(|s| !s.is_empty()),
-            ..EncounterFilter::default()
+            status: chosen(status),
+            class: chosen(class),
+            from: chosen(from),
+            to: chosen(to),
         };
         let rows: Vec<Encounter> = feed.with(|f| {
             encounter_list(&f.items, &filter)
@@ -681,13 +688,50 @@ fn encounters_section(feed: EncounterFeed, chart: Chart) -> impl IntoView {
         <section class="section section--encounters" aria-labelledby="encounters-title">
             <h2 id="encounters-title">"Encounters"</h2>
             {feed_status(feed)}
-            <label class="filter">
-                "Status "
-                <select on:change:target=move |ev| status.set(ev.target().value())>
-                    <option value="">"All"</option>
-                    {choices_view}
-                </select>
-            </label>
+            <div class="filters" role="group" aria-label="Filter encounters">
+                <label class="filter">
+                    "Status "
+                    <select
+                        class="filter__status"
+                        on:change:target=move |ev| status.set(ev.target().value())
+                    >
+                        <option value="">"All"</option>
+                        {move || options(|e| e.status.as_ref())}
+                    </select>
+                </label>
+                <label class="filter">
+                    "Class "
+                    <select
+                        class="filter__class"
+                        on:change:target=move |ev| class.set(ev.target().value())
+                    >
+                        <option value="">"All"</option>
+                        {move || options(|e| e.class.as_ref())}
+                    </select>
+                </label>
+                <label class="filter">
+                    "From "
+                    <input
+                        class="filter__from"
+                        type="text"
+                        inputmode="numeric"
+                        placeholder="YYYY or YYYY-MM-DD"
+                        size="12"
+                        on:input:target=move |ev| from.set(ev.target().value())
+                    />
+                </label>
+                <label class="filter">
+                    "To "
+                    <input
+                        class="filter__to"
+                        type="text"
+                        inputmode="numeric"
+                        placeholder="YYYY or YYYY-MM-DD"
+                        size="12"
+                        on:input:target=move |ev| to.set(ev.target().value())
+                    />
+                </label>
+            </div>
             {move || empty_unless_loading(feed, "No encounters are recorded.")}
             <ul class="encounters">{list}</ul>
             {move || selected.get().map(encounter_detail)}
