@@ -1631,3 +1631,86 @@ async fn encounters_filter_by_status_class_and_dates() {
     assert_eq!(shown().await, in_2024);
     c.clone().close().await.unwrap();
 }
+
+/// axe-core (npm, installed by xtask) in the page: the serious and critical violations.
+async fn axe_violations(c: &Client) -> Vec<String> {
+    let path = std::env::var("AXE_CORE").expect("AXE_CORE is set by cargo xtask test");
+    let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    // Loaded as the WebDriver script itself (not eval, which the CSP forbids).
+    c.execute(&format!("{source}; return typeof axe;"), vec![])
+        .await
+        .unwrap();
+    let found = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] }).then(r => done(
+               r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                 .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).slice(0, 5).join(', '))),
+               e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(found).unwrap()
+}
+
+/// Every screen passes axe-core without serious or critical violations: the start page, the
+/// chart with an encounter open (inside the EHR's frame), the clinician's search with results,
+/// and a problem screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_screen_passes_axe() {
+    let stack = start_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    let mut failures = Vec::new();
+
+    c.goto(&stack.app_url).await.unwrap();
+    text_of(c, ".system__name").await;
+    failures.extend(
+        axe_violations(c)
+            .await
+            .into_iter()
+            .map(|v| format!("start: {v}")),
+    );
+
+    let patient = &stack.ehr.patients()[1];
+    open_chart(c, &stack, &patient.name).await;
+    text_of(c, ".banner__name").await;
+    wait_until_loaded(c).await;
+    click(c, ".encounter").await;
+    text_of(c, ".encounter-detail").await;
+    wait_until_loaded(c).await;
+    failures.extend(
+        axe_violations(c)
+            .await
+            .into_iter()
+            .map(|v| format!("chart: {v}")),
+    );
+
+    c.goto(&stack.app_url).await.unwrap();
+    click(c, "details.clinician summary").await;
+    click(c, "button[data-clinician-server='0']").await;
+    click(c, "button[name=user][value=practitioner]").await;
+    click(c, "button[name=decision][value=allow]").await;
+    search_for(c, patient.name.rsplit(' ').next().unwrap()).await;
+    text_of(c, ".result").await;
+    failures.extend(
+        axe_violations(c)
+            .await
+            .into_iter()
+            .map(|v| format!("search: {v}")),
+    );
+
+    stack.ehr.inject(sandbox::Fault::AccessDenied);
+    open_chart(c, &stack, &patient.name).await;
+    text_of(c, ".problem__title").await;
+    failures.extend(
+        axe_violations(c)
+            .await
+            .into_iter()
+            .map(|v| format!("problem: {v}")),
+    );
+
+    assert!(failures.is_empty(), "{failures:#?}");
+    c.clone().close().await.unwrap();
+}

@@ -27,7 +27,7 @@ use crate::smart::pkce::new_instance_id;
 use crate::smart::scope::{LaunchKind, View};
 use crate::smart::secret::IdToken;
 use crate::smart::session::Session;
-use crate::smart::style::{parse_style, style_request};
+use crate::smart::style::{parse_style, readable, style_request};
 use crate::smart::token::{parse_token_response, token_request};
 use crate::smart::urls::same_origin_as_any;
 use crate::web::fhir_client::{FhirClient, unreachable_ehr};
@@ -327,7 +327,7 @@ async fn apply_style(url: String) {
     if let Ok(response) = send(&style_request(&url)).await
         && let Ok(properties) = parse_style(&response)
     {
-        crate::web::style::apply(&properties);
+        crate::web::style::apply(&readable(properties));
     }
 }
 

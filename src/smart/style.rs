@@ -99,7 +99,7 @@ pub fn parse_style(resp: &HttpResponse) -> Result<Vec<(&'static str, String)>, S
         Ok(_) => return Err(StyleError::NotObject),
         Err(_) => return Err(StyleError::NotJson),
     };
-    Ok(MAPPING
+    let properties: Vec<(&'static str, String)> = MAPPING
         .iter()
         .filter_map(|&(field, property, kind)| {
             let raw = doc.get(field)?.as_str()?;
@@ -110,7 +110,83 @@ pub fn parse_style(resp: &HttpResponse) -> Result<Vec<(&'static str, String)>, S
             }?;
             Some((property, value))
         })
-        .collect())
+        .collect();
+    Ok(properties)
+}
+
+/// Cairn's own colours, used when the EHR's would not be readable.
+const OWN_BACKGROUND: &str = "#f6f7f9";
+const ACCENT_TEXT: &str = "#ffffff";
+/// WCAG 2 AA for normal text.
+pub const MIN_CONTRAST: f64 = 4.5;
+
+/// Drops EHR colours that would make text unreadable (WCAG AA, 4.5:1): the text, accent and
+/// error colours must each stand out from the background, and the accent also from the white
+/// text on buttons. The look follows the EHR only as far as people can still read it.
+pub fn readable(properties: Vec<(&'static str, String)>) -> Vec<(&'static str, String)> {
+    let get = |name: &str| {
+        properties
+            .iter()
+            .find(|(p, _)| *p == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let background = get("--cairn-bg").unwrap_or(OWN_BACKGROUND).to_owned();
+    let text_ok = get("--cairn-text").is_none_or(|t| contrast(t, &background) >= MIN_CONTRAST);
+    properties
+        .into_iter()
+        .filter(|(name, value)| match *name {
+            // A background only together with a text colour readable on it (or Cairn's).
+            "--cairn-bg" => text_ok && contrast("#1b1f24", value) >= MIN_CONTRAST,
+            "--cairn-text" => text_ok,
+            "--cairn-accent" => {
+                contrast(value, ACCENT_TEXT) >= MIN_CONTRAST
+                    && contrast(value, &background) >= MIN_CONTRAST
+            }
+            "--cairn-danger" => contrast(value, &background) >= MIN_CONTRAST,
+            _ => true,
+        })
+        .collect()
+}
+
+/// The WCAG contrast ratio of two colours as `color` writes them (0 when unreadable).
+pub fn contrast(a: &str, b: &str) -> f64 {
+    match (luminance(a), luminance(b)) {
+        (Some(x), Some(y)) => (x.max(y) + 0.05) / (x.min(y) + 0.05),
+        _ => 0.0,
+    }
+}
+
+/// Relative luminance (WCAG 2) of `#rgb`, `#rrggbb`, `#rrggbbaa` or `rgb()`/`rgba()`; alpha
+/// is ignored.
+fn luminance(value: &str) -> Option<f64> {
+    let channels: [f64; 3] = if let Some(hex) = value.strip_prefix('#') {
+        let digit = |i: usize, len: usize| u8::from_str_radix(hex.get(i..i + len)?, 16).ok();
+        match hex.len() {
+            3 => [digit(0, 1)?, digit(1, 1)?, digit(2, 1)?].map(|d| f64::from(d * 17)),
+            6 | 8 => [digit(0, 2)?, digit(2, 2)?, digit(4, 2)?].map(f64::from),
+            _ => return None,
+        }
+    } else {
+        let args = value.split_once('(')?.1.strip_suffix(')')?;
+        let mut parts = args
+            .split(',')
+            .map(str::trim)
+            .map(|p| match p.strip_suffix('%') {
+                Some(pct) => pct.parse::<f64>().ok().map(|v| v * 2.55),
+                None => p.parse::<f64>().ok(),
+            });
+        [parts.next()??, parts.next()??, parts.next()??]
+    };
+    let linear = |c: f64| {
+        let c = (c / 255.0).clamp(0.0, 1.0);
+        if c <= 0.04045 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let [r, g, b] = channels.map(linear);
+    Some(0.2126 * r + 0.7152 * g + 0.0722 * b)
 }
 
 /// `#rgb`, `#rrggbb`, `#rrggbbaa`, or `rgb()`/`rgba()` of three or four comma-separated
@@ -276,6 +352,49 @@ fn is_identifier(word: &str) -> bool {
 /// CSS whitespace: space, tab, line feed, carriage return, form feed.
 fn css_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0c')
+}
+
+#[cfg(test)]
+mod contrast_tests {
+    use super::*;
+
+    #[test]
+    fn wcag_contrast_ratios() {
+        assert!((contrast("#000", "#fff") - 21.0).abs() < 1e-9);
+        assert!((contrast("#ffffff", "#ffffff") - 1.0).abs() < 1e-9);
+        assert!((contrast("rgb(0, 0, 0)", "#ffffff") - 21.0).abs() < 1e-9);
+        // Epic's example highlight on white: too light for button text.
+        assert!(contrast("#69b5ce", "#ffffff") < MIN_CONTRAST);
+        assert!(contrast("#1f5fa8", "#ffffff") >= MIN_CONTRAST);
+        assert_eq!(contrast("red", "#fff"), 0.0);
+    }
+
+    #[test]
+    fn unreadable_ehr_colours_are_dropped() {
+        let kept = readable(vec![
+            ("--cairn-bg", "#edeae3".into()),
+            ("--cairn-text", "#303030".into()),
+            ("--cairn-accent", "#69b5ce".into()),
+            ("--cairn-danger", "#9e2d2d".into()),
+            ("--cairn-radius", "6px".into()),
+        ]);
+        let names: Vec<_> = kept.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names,
+            [
+                "--cairn-bg",
+                "--cairn-text",
+                "--cairn-danger",
+                "--cairn-radius"
+            ]
+        );
+        // Light text on a light background: neither is applied.
+        let kept = readable(vec![
+            ("--cairn-bg", "#ffffff".into()),
+            ("--cairn-text", "#eeeeee".into()),
+        ]);
+        assert!(kept.is_empty(), "{kept:?}");
+    }
 }
 
 #[cfg(test)]

@@ -116,6 +116,7 @@ fn test() -> Result<()> {
         .command("cargo")
         .args(["test", "--workspace"])
         .env("CAIRN_DIST", project_root().join("dist"))
+        .env("AXE_CORE", tools::axe_script())
         .env("CHROMEDRIVER", &browser.chromedriver)
         .env("CHROMIUM", &browser.chromium))?;
 

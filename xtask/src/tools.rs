@@ -12,6 +12,8 @@ use crate::{Result, project_root, run};
 
 const TRUNK_VERSION: &str = "0.21.14";
 const BINARYEN_NPM_VERSION: &str = "132";
+/// axe-core, the accessibility checker the end-to-end tests run in the page.
+const AXE_CORE_NPM_VERSION: &str = "4.14.1";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// The environment for child processes: `PATH` with cargo's bin directory and the local npm
@@ -119,16 +121,25 @@ fn ensure_wasm_bindgen(env: &ToolEnv) -> Result<()> {
     ]))
 }
 
+/// The npm tools: wasm-opt (binaryen) for the build and axe-core for the tests. Installed
+/// together, because `npm install` into a prefix without a package.json removes packages
+/// it was not given.
 fn ensure_wasm_opt(env: &ToolEnv) -> Result<()> {
     let want = format!("(version_{BINARYEN_NPM_VERSION})");
     let wasm_opt = npm_bin_dir().join("wasm-opt");
-    if version_of_path(env, &wasm_opt).is_some_and(|v| v.ends_with(&want)) {
+    let axe = std::fs::read_to_string(npm_prefix().join("node_modules/axe-core/package.json"))
+        .unwrap_or_default();
+    if version_of_path(env, &wasm_opt).is_some_and(|v| v.ends_with(&want))
+        && axe.contains(&format!("\"version\": \"{AXE_CORE_NPM_VERSION}\""))
+    {
         return Ok(());
     }
     if version_of(env, "npm").is_none() {
         apt_install(&["nodejs", "npm"])?;
     }
-    println!("installing wasm-opt (npm binaryen@{BINARYEN_NPM_VERSION})");
+    println!(
+        "installing wasm-opt and axe-core (npm binaryen@{BINARYEN_NPM_VERSION}, axe-core@{AXE_CORE_NPM_VERSION})"
+    );
     let prefix = npm_prefix();
     std::fs::create_dir_all(&prefix).map_err(|e| format!("{}: {e}", prefix.display()))?;
     run(env.command("npm").args([
@@ -139,7 +150,13 @@ fn ensure_wasm_opt(env: &ToolEnv) -> Result<()> {
         "--prefix",
         &prefix.to_string_lossy(),
         &format!("binaryen@{BINARYEN_NPM_VERSION}"),
+        &format!("axe-core@{AXE_CORE_NPM_VERSION}"),
     ]))
+}
+
+/// axe-core's browser bundle, for the end-to-end tests.
+pub fn axe_script() -> PathBuf {
+    npm_prefix().join("node_modules/axe-core/axe.min.js")
 }
 
 /// The `wasm-bindgen` version in `Cargo.lock`, which the CLI must equal exactly.
