@@ -965,6 +965,34 @@ async fn standalone_patient_launch_on_a_phone() {
     );
     let notice = text_of(c, ".notice--not-granted").await;
     assert!(notice.contains("encounters"), "{notice}");
+    // The patient's own latest weight, as recorded, and no encounter list (not granted).
+    wait_until_loaded(c).await;
+    let weight = stack
+        .ehr
+        .resources_of("Observation", &patient.id)
+        .into_iter()
+        .filter(|o| o["code"]["coding"][0]["code"] == "29463-7")
+        .max_by_key(|o| {
+            o["effectiveDateTime"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .expect("the patient has body weights");
+    assert_eq!(
+        text_of(c, ".vital[data-kind='Weight'] .vital__value").await,
+        format!(
+            "{} {}",
+            number(weight["valueQuantity"]["value"].as_f64().unwrap()),
+            weight["valueQuantity"]["unit"].as_str().unwrap()
+        )
+    );
+    assert!(
+        c.find_all(Locator::Css(".encounters"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_address_is_clean(c).await;
     assert_canary_contained(c, &stack).await;
     let overflow = c
