@@ -72,43 +72,25 @@ pub fn security_headers(config_json: &str, index_html: &str) -> Vec<(HeaderName,
     let mut form = vec!["'self'".to_owned()];
     for server in config["fhir_servers"].as_array().into_iter().flatten() {
         let fhir_origin = server["fhir_base"].as_str().and_then(origin_of);
-        let auth_origins: Vec<String> = server["auth_origins"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .filter_map(origin_of)
-            .collect();
+        let auth_origins = origins(&server["auth_origins"]);
         // Without `auth_origins`, the authorization server shares the FHIR base's origin.
         let auth_origins = if auth_origins.is_empty() {
             fhir_origin.iter().cloned().collect()
         } else {
             auth_origins
         };
-        for origin in fhir_origin.iter().chain(&auth_origins) {
-            if !connect.contains(origin) {
-                connect.push(origin.clone());
-            }
-        }
-        for origin in auth_origins {
-            if !form.contains(&origin) {
-                form.push(origin);
-            }
-        }
+        add_unique(
+            &mut connect,
+            fhir_origin.iter().chain(&auth_origins).cloned(),
+        );
+        add_unique(&mut form, auth_origins);
     }
     // The brands bundle is read from the start page.
-    if let Some(origin) = config["brand_bundle"].as_str().and_then(origin_of)
-        && !connect.contains(&origin)
-    {
-        connect.push(origin);
-    }
-    let ancestors: Vec<String> = config["ehr_origins"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .filter_map(origin_of)
-        .collect();
+    add_unique(
+        &mut connect,
+        config["brand_bundle"].as_str().and_then(origin_of),
+    );
+    let ancestors = origins(&config["ehr_origins"]);
     let ancestors = if ancestors.is_empty() {
         "'none'".to_owned()
     } else {
@@ -138,6 +120,25 @@ pub fn security_headers(config_json: &str, index_html: &str) -> Vec<(HeaderName,
         (header::REFERRER_POLICY, "no-referrer".to_owned()),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
     ]
+}
+
+/// The origins of an array of URLs (entries that are not URLs are skipped).
+fn origins(list: &Value) -> Vec<String> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter_map(origin_of)
+        .collect()
+}
+
+/// Appends the `items` not already in `list`, in order.
+fn add_unique(list: &mut Vec<String>, items: impl IntoIterator<Item = String>) {
+    for item in items {
+        if !list.contains(&item) {
+            list.push(item);
+        }
+    }
 }
 
 /// The bodies of `<script>` elements without a `src`.

@@ -411,31 +411,53 @@ pub async fn search_patients(
         })
         .collect();
     let base = ehr.fhir_base();
-    let page_url = |offset: usize| {
-        let kept: Vec<String> = params
-            .iter()
-            .filter(|(k, _)| k != "_offset")
-            .map(|(k, v)| format!("{}={}", pages::url_encode(k), pages::url_encode(v)))
-            .chain((offset > 0).then(|| format!("_offset={offset}")))
-            .collect();
-        format!("{base}/Patient?{}", kept.join("&"))
-    };
-    let self_url = match raw.as_deref() {
-        Some(q) if !q.is_empty() => format!("{base}/Patient?{q}"),
-        _ => format!("{base}/Patient"),
+    let next = (count > 0 && offset + count < matches.len())
+        .then(|| page_url(&base, "Patient", &params, offset + count));
+    let page = matches.iter().skip(offset).take(count).map(|p| {
+        let id = p["id"].as_str().unwrap_or_default();
+        (id, *p)
+    });
+    searchset(&base, "Patient", raw.as_deref(), next, matches.len(), page)
+}
+
+/// The URL of the page starting at `offset` of the search `params` for `resource_type`, on
+/// `base` (the FHIR base, or another one when a fault says so).
+pub(crate) fn page_url(
+    base: &str,
+    resource_type: &str,
+    params: &[(String, String)],
+    offset: usize,
+) -> String {
+    let kept: Vec<String> = params
+        .iter()
+        .filter(|(k, _)| k != "_offset")
+        .map(|(k, v)| format!("{}={}", pages::url_encode(k), pages::url_encode(v)))
+        .chain((offset > 0).then(|| format!("_offset={offset}")))
+        .collect();
+    format!("{base}/{resource_type}?{}", kept.join("&"))
+}
+
+/// One page of a `searchset` Bundle: `self` is the query as received, `next` when there is
+/// one, and each resource an entry with its `fullUrl` and `search.mode: match`.
+pub(crate) fn searchset<'a>(
+    base: &str,
+    resource_type: &str,
+    raw_query: Option<&str>,
+    next: Option<String>,
+    total: usize,
+    page: impl Iterator<Item = (&'a str, &'a Value)>,
+) -> Response {
+    let self_url = match raw_query {
+        Some(q) if !q.is_empty() => format!("{base}/{resource_type}?{q}"),
+        _ => format!("{base}/{resource_type}"),
     };
     let mut links = vec![json!({"relation": "self", "url": self_url})];
-    if count > 0 && offset + count < matches.len() {
-        links.push(json!({"relation": "next", "url": page_url(offset + count)}));
-    }
-    let entries: Vec<Value> = matches
-        .iter()
-        .skip(offset)
-        .take(count)
-        .map(|p| {
+    links.extend(next.map(|url| json!({"relation": "next", "url": url})));
+    let entries: Vec<Value> = page
+        .map(|(id, resource)| {
             json!({
-                "fullUrl": format!("{base}/Patient/{}", p["id"].as_str().unwrap_or_default()),
-                "resource": p,
+                "fullUrl": format!("{base}/{resource_type}/{id}"),
+                "resource": resource,
                 "search": {"mode": "match"},
             })
         })
@@ -445,7 +467,7 @@ pub async fn search_patients(
         &json!({
             "resourceType": "Bundle",
             "type": "searchset",
-            "total": matches.len(),
+            "total": total,
             "link": links,
             "entry": entries,
         }),

@@ -5,11 +5,13 @@
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::fhir::{authorized, fhir_json, injected_fhir_fault, invalid_token, outcome};
+use crate::fhir::{
+    authorized, fhir_json, injected_fhir_fault, invalid_token, outcome, page_url, searchset,
+};
 use crate::generated::days_from_civil;
-use crate::{Ehr, Fault, oauth, pages};
+use crate::{Ehr, Fault, oauth};
 
 /// Entries on a page when `_count` is not given.
 const DEFAULT_COUNT: usize = 50;
@@ -458,57 +460,34 @@ async fn search(
         }
     }
     let base = ehr.fhir_base();
-    let page_url = |base: &str, offset: usize| {
-        let kept: Vec<String> = params
-            .iter()
-            .filter(|(k, _)| k != "_offset")
-            .map(|(k, v)| format!("{}={}", pages::url_encode(k), pages::url_encode(v)))
-            .chain((offset > 0).then(|| format!("_offset={offset}")))
-            .collect();
-        format!("{base}/{resource_type}?{}", kept.join("&"))
-    };
-    let self_url = match raw.as_deref() {
-        Some(q) if !q.is_empty() => format!("{base}/{resource_type}?{q}"),
-        _ => format!("{base}/{resource_type}"),
-    };
-    let mut links = vec![json!({"relation": "self", "url": self_url})];
-    if count > 0 && offset + count < matches.len() {
-        let next = if ehr.has_fault(Fault::FhirNextLinkSelf) {
-            page_url(&base, offset)
+    let next = (count > 0 && offset + count < matches.len()).then(|| {
+        let (base, offset) = if ehr.has_fault(Fault::FhirNextLinkSelf) {
+            (base.as_str(), offset)
         } else if ehr.has_fault(Fault::FhirNextLinkCycle) && page(2) {
-            page_url(&base, 0)
+            (base.as_str(), 0)
         } else if ehr.has_fault(Fault::FhirNextLinkForeignOrigin) {
-            page_url(FOREIGN_FHIR_BASE, offset + count)
+            (FOREIGN_FHIR_BASE, offset + count)
         } else {
-            page_url(&base, offset + count)
+            (base.as_str(), offset + count)
         };
-        links.push(json!({"relation": "next", "url": next}));
-    }
+        page_url(base, resource_type, params, offset)
+    });
     let from = if ehr.has_fault(Fault::FhirDuplicatePages) && page(2) {
         0
     } else {
         offset
     };
-    let entries: Vec<Value> = matches
+    let entries = matches
         .iter()
         .skip(from)
         .take(count)
-        .map(|(_, id, r)| {
-            json!({
-                "fullUrl": format!("{base}/{resource_type}/{id}"),
-                "resource": r,
-                "search": {"mode": "match"},
-            })
-        })
-        .collect();
-    fhir_json(
-        StatusCode::OK,
-        &json!({
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "total": matches.len(),
-            "link": links,
-            "entry": entries,
-        }),
+        .map(|(_, id, r)| (*id, *r));
+    searchset(
+        &base,
+        resource_type,
+        raw.as_deref(),
+        next,
+        matches.len(),
+        entries,
     )
 }

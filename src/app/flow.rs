@@ -43,6 +43,8 @@ const PENDING_PREFIX: &str = "cairn.pending.";
 thread_local! {
     /// The signed-in session of this window: in memory only, gone with the page.
     static CLIENT: RefCell<Option<FhirClient>> = const { RefCell::new(None) };
+    /// The configuration, once loaded.
+    static CONFIG: RefCell<Option<Config>> = const { RefCell::new(None) };
     /// Who signed in, from the verified id_token.
     static SIGNED_IN_AS: RefCell<Option<String>> = const { RefCell::new(None) };
 }
@@ -502,7 +504,18 @@ async fn discover(server: &FhirServer) -> Result<SmartConfiguration, Problem> {
     }
 }
 
+/// Cairn's configuration, fetched once per page: the start page and the launch it leads to
+/// share it.
 async fn load_config() -> Result<Config, Problem> {
+    if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
+        return Ok(config);
+    }
+    let config = fetch_config().await?;
+    CONFIG.with(|c| *c.borrow_mut() = Some(config.clone()));
+    Ok(config)
+}
+
+async fn fetch_config() -> Result<Config, Problem> {
     let request = HttpRequest {
         method: Method::Get,
         url: CONFIG_URL.to_owned(),

@@ -92,7 +92,8 @@ pub fn display(value: &str) -> String {
     format!("{date} {clock}{zone}")
 }
 
-fn digits2(s: &str) -> Option<u32> {
+/// Exactly two ASCII digits.
+pub(crate) fn digits2(s: &str) -> Option<u32> {
     (s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()))
         .then(|| s.parse().ok())
         .flatten()

@@ -112,15 +112,14 @@ pub fn decode_encounter(v: &Value) -> Option<Encounter> {
     })
 }
 
+/// A text field, cut for display.
 fn text(v: Option<&Value>) -> Option<String> {
-    v.and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| crate::domain::problem::truncate_for_display(s, 200))
+    crate::fhir::json::text_max(v, 200)
 }
 
+/// At most 50 elements of an array field.
 fn array(v: Option<&Value>) -> impl Iterator<Item = &Value> {
-    v.and_then(Value::as_array).into_iter().flatten().take(50)
+    crate::fhir::json::array(v).take(50)
 }
 
 #[cfg(test)]

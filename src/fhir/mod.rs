@@ -3,6 +3,7 @@
 pub mod bundle;
 pub mod encounter;
 pub mod error;
+mod json;
 pub mod observation;
 pub mod pager;
 pub mod patient;

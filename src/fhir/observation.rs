@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::domain::problem::truncate_for_display;
+use crate::fhir::json::{array, text_max};
 
 /// Longest text kept from any one field.
 const MAX_TEXT_CHARS: usize = 500;
@@ -361,15 +361,9 @@ pub fn format_number(value: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
+/// A text field, cut to [`MAX_TEXT_CHARS`].
 fn text(v: Option<&Value>) -> Option<String> {
-    v.and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| truncate_for_display(s, MAX_TEXT_CHARS))
-}
-
-fn array(v: Option<&Value>) -> impl Iterator<Item = &Value> {
-    v.and_then(Value::as_array).into_iter().flatten()
+    text_max(v, MAX_TEXT_CHARS)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::fhir::error::FhirError;
+use crate::fhir::json::{array, text};
 use crate::http::HttpResponse;
 
 /// Bodies larger than this are refused unread.
@@ -67,12 +68,12 @@ pub fn parse_patient(resp: &HttpResponse, expected_id: &str) -> Result<Patient, 
 /// Decodes whatever is usable in a Patient resource.
 pub fn decode_patient(v: &Value) -> Patient {
     Patient {
-        id: string(v.get("id")),
+        id: text(v.get("id")),
         names: array(v.get("name")).map(decode_name).collect(),
-        birth_date: string(v.get("birthDate")),
-        gender: string(v.get("gender")),
+        birth_date: text(v.get("birthDate")),
+        gender: text(v.get("gender")),
         identifiers: array(v.get("identifier")).map(decode_identifier).collect(),
-        deceased: match (v.get("deceasedBoolean"), string(v.get("deceasedDateTime"))) {
+        deceased: match (v.get("deceasedBoolean"), text(v.get("deceasedDateTime"))) {
             (_, Some(when)) => Deceased::On(when),
             (Some(Value::Bool(true)), None) => Deceased::Yes,
             (Some(Value::Bool(false)), None) => Deceased::No,
@@ -84,9 +85,9 @@ pub fn decode_patient(v: &Value) -> Patient {
 
 fn decode_name(v: &Value) -> HumanName {
     HumanName {
-        use_: string(v.get("use")),
-        text: string(v.get("text")),
-        family: string(v.get("family")),
+        use_: text(v.get("use")),
+        text: text(v.get("text")),
+        family: text(v.get("family")),
         given: strings(v.get("given")),
         prefix: strings(v.get("prefix")),
         suffix: strings(v.get("suffix")),
@@ -96,28 +97,17 @@ fn decode_name(v: &Value) -> HumanName {
 fn decode_identifier(v: &Value) -> Identifier {
     let ty = v.get("type");
     Identifier {
-        type_text: string(ty.and_then(|t| t.get("text"))),
+        type_text: text(ty.and_then(|t| t.get("text"))),
         type_codes: array(ty.and_then(|t| t.get("coding")))
-            .filter_map(|c| string(c.get("code")))
+            .filter_map(|c| text(c.get("code")))
             .collect(),
-        system: string(v.get("system")),
-        value: string(v.get("value")),
+        system: text(v.get("system")),
+        value: text(v.get("value")),
     }
 }
 
-fn string(v: Option<&Value>) -> Option<String> {
-    v.and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-}
-
 fn strings(v: Option<&Value>) -> Vec<String> {
-    array(v).filter_map(|x| string(Some(x))).collect()
-}
-
-fn array(v: Option<&Value>) -> impl Iterator<Item = &Value> {
-    v.and_then(Value::as_array).into_iter().flatten()
+    array(v).filter_map(|x| text(Some(x))).collect()
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! waiting as `Retry-After` says (seconds or an HTTP date) when the browser can read it, with
 //! jittered exponential backoff otherwise. Pure: time and jitter are parameters.
 
-use crate::domain::time::{days_from_civil, days_in_month};
+use crate::domain::time::{days_from_civil, days_in_month, digits2};
 use crate::http::Method;
 
 /// Attempts in all, the first included.
@@ -63,7 +63,7 @@ fn parse_imf_fixdate(value: &str) -> Option<f64> {
     if weekday.len() != 4 || !weekday.ends_with(',') {
         return None;
     }
-    let day: u32 = two_digits(parts.next()?)?;
+    let day: u32 = digits2(parts.next()?)?;
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
@@ -76,9 +76,9 @@ fn parse_imf_fixdate(value: &str) -> Option<f64> {
     let year: i64 = year.parse().ok()?;
     let mut time = parts.next()?.split(':');
     let (h, m, s) = (
-        two_digits(time.next()?)?,
-        two_digits(time.next()?)?,
-        two_digits(time.next()?)?,
+        digits2(time.next()?)?,
+        digits2(time.next()?)?,
+        digits2(time.next()?)?,
     );
     if time.next().is_some() || parts.next()? != "GMT" || parts.next().is_some() {
         return None;
@@ -89,12 +89,6 @@ fn parse_imf_fixdate(value: &str) -> Option<f64> {
     let days = days_from_civil(year, month, day);
     let seconds = days * 86_400 + i64::from(h * 3600 + m * 60 + s);
     Some(seconds as f64 * 1000.0)
-}
-
-fn two_digits(s: &str) -> Option<u32> {
-    (s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| s.parse().ok())
-        .flatten()
 }
 
 #[cfg(test)]
