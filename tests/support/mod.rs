@@ -1,0 +1,379 @@
+//! What the Chromium end-to-end test binaries share: the development EHR and Cairn's release on
+//! loopback origins, a private headless Chromium, and helpers that wait, click and read.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+
+/// The development EHR and Cairn, each on its own loopback origin.
+pub struct Stack {
+    pub ehr: sandbox::Ehr,
+    pub ehr_url: String,
+    pub app_url: String,
+}
+
+pub async fn start_stack() -> Stack {
+    let dist = PathBuf::from(std::env::var("CAIRN_DIST").expect(
+        "CAIRN_DIST is not set: run the end-to-end tests with `cargo xtask test`, which builds dist/",
+    ));
+    assert!(
+        dist.join("index.html").exists(),
+        "no release build in {}",
+        dist.display()
+    );
+    let ehr_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ehr_port = ehr_listener.local_addr().unwrap().port();
+    let app_port = app_listener.local_addr().unwrap().port();
+    let ehr = sandbox::Ehr::new(sandbox::Config::dev(ehr_port, app_port));
+    let config_json = sandbox::cairn_config_json(&ehr);
+    tokio::spawn(ehr.clone().serve(ehr_listener));
+    tokio::spawn(sandbox::apphost::serve(app_listener, dist, config_json));
+    Stack {
+        ehr,
+        ehr_url: format!("http://127.0.0.1:{ehr_port}/"),
+        app_url: format!("http://127.0.0.1:{app_port}/"),
+    }
+}
+
+/// A private headless Chromium driven through ChromeDriver; both end with it.
+pub struct Browser {
+    pub client: Client,
+    pub _driver: Child,
+    pub _profile: TempDir,
+}
+
+pub async fn browser() -> Browser {
+    let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or("/usr/bin/chromedriver".into());
+    let chromium = std::env::var("CHROMIUM").unwrap_or("/usr/bin/chromium".into());
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let driver = Command::new(&chromedriver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {chromedriver}: {e}"));
+    let profile = TempDir::new();
+    let caps = json!({
+        // Keep the page's console, so tests can check no token was ever logged.
+        "goog:loggingPrefs": { "browser": "ALL" },
+        "goog:chromeOptions": {
+            "binary": chromium,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1280,800", "--no-first-run", "--disable-quic",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                format!("--user-data-dir={}", profile.0.display()),
+            ]
+        }
+    });
+    let caps: serde_json::Map<String, serde_json::Value> = caps.as_object().unwrap().clone();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut last_err = None;
+    for _ in 0..100 {
+        match ClientBuilder::rustls()
+            .expect("rustls roots")
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(client) => {
+                return Browser {
+                    client,
+                    _driver: driver,
+                    _profile: profile,
+                };
+            }
+            Err(e) => last_err = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("ChromeDriver did not start: {last_err:?}");
+}
+
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let unique = format!(
+            "cairn-e2e-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        let path = std::env::temp_dir().join(unique);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub async fn screenshot(client: &Client, name: &str) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/e2e");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+pub async fn text_of(client: &Client, css: &str) -> String {
+    client
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The token canary (matrix #22, #24, #16): the development EHR's tokens all contain
+/// `CANARY`. None may appear in storage, cookies, the address bar, the console, or a `Referer`
+/// the EHR received; and no request Cairn made carried a code or token in its URL.
+pub async fn assert_canary_contained(c: &Client, stack: &Stack) {
+    assert_no_token_in_storage(c).await;
+    let url = c.current_url().await.unwrap();
+    assert!(!url.as_str().contains("CANARY"), "{url}");
+    let console = c.issue_cmd(browser_log()).await.unwrap();
+    assert!(
+        !console.to_string().contains("CANARY"),
+        "a token reached the console: {console}"
+    );
+    for request in stack.ehr.requests() {
+        let referer = request.referer.as_deref().unwrap_or_default();
+        assert!(
+            !referer.contains("CANARY") && !referer.contains("code="),
+            "{request:?}"
+        );
+        assert!(!request.path_and_query.contains("CANARY"), "{request:?}");
+        // Cairn sends no Referer at all, to the EHR or anywhere else.
+        if request.origin.as_deref() == Some(stack.app_url.trim_end_matches('/')) {
+            assert!(request.referer.is_none(), "{request:?}");
+        }
+    }
+}
+
+/// A ChromeDriver extension command: POST `body` to `session/{id}/{path}`.
+#[derive(Debug)]
+pub struct DriverPost {
+    pub path: &'static str,
+    pub body: serde_json::Value,
+}
+
+/// Chromium DevTools `Page.addScriptToEvaluateOnNewDocument`, through ChromeDriver: runs a
+/// script before any of the page's own, to take browser features away.
+pub fn before_every_page(script: String) -> DriverPost {
+    DriverPost {
+        path: "goog/cdp/execute",
+        body: json!({
+            "cmd": "Page.addScriptToEvaluateOnNewDocument",
+            "params": { "source": script },
+        }),
+    }
+}
+
+/// ChromeDriver's console log (`goog:loggingPrefs`): every message since the last call.
+pub fn browser_log() -> DriverPost {
+    DriverPost {
+        path: "se/log",
+        body: json!({ "type": "browser" }),
+    }
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for DriverPost {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/{}",
+            session_id.unwrap_or_default(),
+            self.path
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.body.to_string()))
+    }
+}
+
+/// After a callback the address bar holds at most `?instance=<22 base64url characters>`: never
+/// the code, the state or an error from the authorization server.
+pub async fn assert_address_is_clean(c: &Client) {
+    let search = c.execute("return location.search", vec![]).await.unwrap();
+    let search = search.as_str().unwrap_or_default().to_owned();
+    let ok = search.is_empty()
+        || search.strip_prefix("?instance=").is_some_and(|id| {
+            id.len() == 22
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    assert!(ok, "the address bar still carries {search:?}");
+}
+
+/// On the EHR page, opens `name`'s chart and enters the frame Cairn runs in.
+pub async fn open_chart(c: &Client, stack: &Stack, name: &str) {
+    c.goto(&stack.ehr_url).await.unwrap();
+    c.find(Locator::LinkText(name))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("app"))
+        .await
+        .unwrap()
+        .enter_frame()
+        .await
+        .unwrap();
+}
+
+pub fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|f| f.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+pub async fn search_for(c: &Client, text: &str) {
+    let input = c
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Id("patient-query"))
+        .await
+        .unwrap();
+    input.clear().await.unwrap();
+    input.send_keys(text).await.unwrap();
+    click(c, ".search button[type=submit]").await;
+}
+
+/// Waits for `css` and clicks it.
+pub async fn click(c: &Client, css: &str) {
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+}
+
+/// Requests in `log` with `method` whose path starts with `prefix`.
+pub fn count(log: &[sandbox::LoggedRequest], method: &str, prefix: &str) -> usize {
+    log.iter()
+        .filter(|r| r.method == method && r.path_and_query.starts_with(prefix))
+        .count()
+}
+
+/// Polls the EHR's request log until `done` holds (at most 30 s).
+pub async fn wait_for_log(stack: &Stack, done: impl Fn(&[sandbox::LoggedRequest]) -> bool) {
+    for _ in 0..300 {
+        if done(&stack.ehr.requests()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the EHR never saw the expected requests: {:#?}",
+        stack.ehr.requests()
+    );
+}
+
+pub async fn assert_no_token_in_storage(c: &Client) {
+    let storage = c
+        .execute(
+            "return JSON.stringify(sessionStorage) + JSON.stringify(localStorage) + document.cookie",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        !storage.to_string().contains("CANARY"),
+        "a token reached storage: {storage}"
+    );
+}
+
+/// Waits until no search of the chart is still loading.
+pub async fn wait_until_loaded(c: &Client) {
+    for _ in 0..300 {
+        if c.find_all(Locator::Css(".feed__progress"))
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the chart never finished loading");
+}
+
+/// A number as the chart writes it: no trailing `.0`, at most 6 decimals.
+pub fn number(value: f64) -> String {
+    if value.fract() == 0.0 {
+        return format!("{}", value as i64);
+    }
+    let s = format!("{value:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// Opens Cairn in the EHR's frame for `patient_id` (the generated patients have no link text
+/// that is easy to click).
+pub async fn open_chart_of(c: &Client, stack: &Stack, patient_id: &str) {
+    c.goto(&format!("{}ehr/launch?patient={patient_id}", stack.ehr_url))
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("app"))
+        .await
+        .unwrap()
+        .enter_frame()
+        .await
+        .unwrap();
+}
+
+/// axe-core (npm, installed by xtask) in the page: the serious and critical violations.
+pub async fn axe_violations(c: &Client) -> Vec<String> {
+    let path = std::env::var("AXE_CORE").expect("AXE_CORE is set by cargo xtask test");
+    let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    // Loaded as the WebDriver script itself (not eval, which the CSP forbids).
+    c.execute(&format!("{source}; return typeof axe;"), vec![])
+        .await
+        .unwrap();
+    let found = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] }).then(r => done(
+               r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                 .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.map(n => n.target.join(' ')).slice(0, 5).join(', '))),
+               e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(found).unwrap()
+}
