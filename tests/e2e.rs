@@ -1016,6 +1016,31 @@ async fn the_chart_shows_the_patients_vitals_labs_and_encounters() {
         expected
     );
 
+    // A result of a category with no view of its own (smoking status, a survey) is in the
+    // table of all results, with its kind and coded value; found by the filter.
+    let survey = observations
+        .iter()
+        .find(|o| o["category"][0]["coding"][0]["code"] == "survey")
+        .expect("the patient has survey answers");
+    let code = survey["code"]["coding"][0]["code"].as_str().unwrap();
+    let survey = latest(code).unwrap();
+    let text = |concept: &serde_json::Value| {
+        concept["text"]
+            .as_str()
+            .or(concept["coding"][0]["display"].as_str())
+            .unwrap()
+            .to_owned()
+    };
+    let (label, value) = (text(&survey["code"]), text(&survey["valueCodeableConcept"]));
+    let filter = c.find(Locator::Css(".all__filter")).await.unwrap();
+    filter.send_keys(&label).await.unwrap();
+    let first_row = text_of(c, ".all tr.row").await;
+    assert!(
+        first_row.contains(&label) && first_row.contains(&value) && first_row.contains("Survey"),
+        "{first_row:?} should show {label} {value} (Survey)"
+    );
+    filter.clear().await.unwrap();
+
     // Every encounter once, newest first.
     let rows = c.find_all(Locator::Css(".encounter")).await.unwrap();
     assert_eq!(rows.len(), encounters.len());
@@ -1030,7 +1055,7 @@ async fn the_chart_shows_the_patients_vitals_labs_and_encounters() {
     );
     screenshot(c, "chart-ehr-frame").await;
 
-    // Choosing an encounter shows its own observations (vital signs and labs).
+    // Choosing an encounter shows its own observations, of every category.
     let first = &rows[0];
     let id = first.attr("data-encounter").await.unwrap().unwrap();
     first.click().await.unwrap();
@@ -1042,10 +1067,6 @@ async fn the_chart_shows_the_patients_vitals_labs_and_encounters() {
             o["encounter"]["reference"]
                 .as_str()
                 .is_some_and(|r| r.ends_with(&id))
-                && matches!(
-                    o["category"][0]["coding"][0]["code"].as_str(),
-                    Some("vital-signs" | "laboratory")
-                )
         })
         .count();
     let shown = c
@@ -1096,12 +1117,62 @@ async fn a_page_that_fails_mid_search_keeps_what_came_and_resumes() {
         .map(|r| r.path_and_query)
         .collect();
     let unique: std::collections::HashSet<&String> = searches.iter().collect();
-    // 6 250 vital signs and 3 750 labs at 200 a page, and the 200 encounters: 32 + 19 + 1
-    // pages, the failed one asked for twice.
-    assert_eq!(unique.len(), 52, "{searches:#?}");
-    assert_eq!(searches.len(), 53, "{searches:#?}");
+    // 6 250 vital signs and 3 750 labs at 200 a page, no other categories, and the 200
+    // encounters: 32 + 19 + 1 + 1 pages, the failed one asked for twice.
+    assert_eq!(unique.len(), 53, "{searches:#?}");
+    assert_eq!(searches.len(), 54, "{searches:#?}");
     // The chart still shows what the pages brought.
     assert!(text_of(c, ".vitals").await.contains("Blood pressure"));
+    c.clone().close().await.unwrap();
+}
+
+/// A search page answered 503 with `Retry-After` is asked for again after the wait, and the
+/// chart loads completely, with no notice (matrix #39).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_search_page_is_retried_after_the_wait() {
+    let stack = start_stack().await;
+    stack.ehr.inject(sandbox::Fault::FhirSearchBusy);
+    let b = browser().await;
+    let c = &b.client;
+    open_chart_of(c, &stack, sandbox::Ehr::scale_patient_id()).await;
+    wait_until_loaded(c).await;
+    assert!(
+        c.find_all(Locator::Css(".notice--partial"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "a page that answered 503 once left a notice"
+    );
+    let total = stack
+        .ehr
+        .resources_of("Observation", sandbox::Ehr::scale_patient_id())
+        .len();
+    assert_eq!(
+        text_of(c, ".all__count").await,
+        format!("{total} of {total} results")
+    );
+    // Page 2 (`_offset=200`) of the vital signs and of the labs, each twice (the 200
+    // encounters fit on one page).
+    let log = stack.ehr.requests();
+    let second_pages: Vec<&str> = log
+        .iter()
+        .filter(|r| {
+            r.method == "GET"
+                && r.path_and_query
+                    .split(['?', '&'])
+                    .any(|p| p == "_offset=200")
+        })
+        .map(|r| r.path_and_query.as_str())
+        .collect();
+    assert_eq!(second_pages.len(), 4, "{second_pages:#?}");
+    assert_eq!(
+        second_pages
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
+        2,
+        "{second_pages:#?}"
+    );
     c.clone().close().await.unwrap();
 }
 

@@ -134,11 +134,13 @@ pub enum Fault {
     FhirDuplicatePages,
     /// Page 3 of a search answers 500 the first time it is asked for, then works.
     FhirFailOnPage3,
+    /// Page 2 of each search answers 503 with `Retry-After: 1` the first time it is asked for.
+    FhirSearchBusy,
 }
 
 impl Fault {
     /// Every fault, in the order the EHR page lists them.
-    pub const ALL: [Fault; 34] = [
+    pub const ALL: [Fault; 35] = [
         Fault::DiscoveryNotFound,
         Fault::DiscoveryHtml,
         Fault::DiscoveryForeignEndpoints,
@@ -173,6 +175,7 @@ impl Fault {
         Fault::FhirNextLinkForeignOrigin,
         Fault::FhirDuplicatePages,
         Fault::FhirFailOnPage3,
+        Fault::FhirSearchBusy,
     ];
 
     /// The snake_case name, e.g. `auth_invalid_client_id`.
@@ -212,6 +215,7 @@ impl Fault {
             Fault::FhirNextLinkForeignOrigin => "fhir_next_link_foreign_origin",
             Fault::FhirDuplicatePages => "fhir_duplicate_pages",
             Fault::FhirFailOnPage3 => "fhir_fail_on_page_3",
+            Fault::FhirSearchBusy => "fhir_search_busy",
         }
     }
 
@@ -273,6 +277,8 @@ struct Sessions {
     /// Whether page 3 of a search has failed since the faults were last set
     /// ([`Fault::FhirFailOnPage3`]).
     page_3_failed: bool,
+    /// Search pages answered 503 since the faults were last set ([`Fault::FhirSearchBusy`]).
+    busy_pages: std::collections::HashSet<String>,
 }
 
 struct Launch {
@@ -356,6 +362,7 @@ impl Ehr {
         sessions.access_tokens_issued = 0;
         sessions.throttled = 0;
         sessions.page_3_failed = false;
+        sessions.busy_pages.clear();
     }
 
     pub(crate) fn has_fault(&self, fault: Fault) -> bool {

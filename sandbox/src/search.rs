@@ -3,7 +3,7 @@
 //! Observation read, and the paging faults.
 
 use axum::extract::{Path, Query, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde_json::Value;
 
@@ -458,6 +458,22 @@ async fn search(
                 "Page 3 is unavailable right now; try again.",
             );
         }
+    }
+    if ehr.has_fault(Fault::FhirSearchBusy)
+        && page(2)
+        && ehr.sessions().busy_pages.insert(format!(
+            "{resource_type}?{}",
+            raw.as_deref().unwrap_or_default()
+        ))
+    {
+        let mut r = outcome(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "transient",
+            "The server is busy: try again in a second.",
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return r;
     }
     let base = ehr.fhir_base();
     let next = (count > 0 && offset + count < matches.len()).then(|| {

@@ -10,8 +10,8 @@ use crate::domain::problem::{NextStep, Problem};
 use crate::fhir;
 use crate::fhir::encounter::Encounter;
 use crate::fhir::search::{
-    PatientQuery, encounter_search_url, observation_search_url, parse_patient_bundle,
-    patient_search_request,
+    ALL_CATEGORIES, LABORATORY, OTHER_CATEGORIES, PatientQuery, VITAL_SIGNS, encounter_search_url,
+    observation_search_url, parse_patient_bundle, patient_search_request,
 };
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::smart::authorize::{Authorize, PendingLaunch, authorize};
@@ -358,17 +358,18 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
         }
         feed
     });
-    let observations = |category: &str| {
+    let observations = |categories: &[&str]| {
         View::Observations.allowed(&grants).then(|| {
             let feed = feed::new_observation_feed();
-            if let Some(url) = observation_search_url(base, patient_id, &[category], None) {
+            if let Some(url) = observation_search_url(base, patient_id, categories, None) {
                 feed::load_observations(&client, base, url, feed);
             }
             feed
         })
     };
-    let vitals = observations("vital-signs");
-    let labs = observations("laboratory");
+    let vitals = observations(&[VITAL_SIGNS]);
+    let labs = observations(&[LABORATORY]);
+    let others = observations(&OTHER_CATEGORIES);
     let wants_banner = context.need_patient_banner && View::Banner.allowed(&grants);
     let banner = async {
         if !wants_banner {
@@ -409,6 +410,7 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
         encounters,
         vitals,
         labs,
+        others,
         selected: RwSignal::new(None),
         not_granted,
         can_search: context.kind == LaunchKind::StandaloneProvider,
@@ -425,7 +427,7 @@ pub fn select_encounter(chart: &Chart, encounter: Encounter) {
     if let Some(url) = observation_search_url(
         &base,
         &chart.patient_id,
-        &["vital-signs", "laboratory"],
+        &ALL_CATEGORIES,
         Some(&encounter.id),
     ) {
         feed::load_observations(&client, &base, url, observations);

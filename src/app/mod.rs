@@ -70,6 +70,9 @@ pub struct Chart {
     /// Vital signs and laboratory results, streaming in (`None`: not permitted).
     pub vitals: Option<feed::ObservationFeed>,
     pub labs: Option<feed::ObservationFeed>,
+    /// Every other category (social history, surveys, exams…): only in the table of all
+    /// results.
+    pub others: Option<feed::ObservationFeed>,
     /// The encounter the user chose, with its observations.
     pub selected: RwSignal<Option<Selected>>,
 }

@@ -235,6 +235,7 @@ pub fn chart(chart: Chart, screen: RwSignal<Screen>) -> impl IntoView {
         encounters,
         vitals,
         labs,
+        others,
         selected: _,
     } = chart.clone();
     let notices = not_granted
@@ -291,7 +292,8 @@ pub fn chart(chart: Chart, screen: RwSignal<Screen>) -> impl IntoView {
             {notices}
             {vitals.map(vitals_section)}
             {labs.map(labs_section)}
-            {(vitals.is_some() || labs.is_some()).then(|| all_results_section(vitals, labs))}
+            {(vitals.is_some() || labs.is_some() || others.is_some())
+                .then(|| all_results_section([vitals, labs], others))}
             {encounters.map(|feed| encounters_section(feed, chart))}
         </div>
     }
@@ -551,13 +553,15 @@ const VIEWPORT_PX: f64 = 480.0;
 
 /// Every vital sign and lab result in one table, sortable and filterable. Only the rows in
 /// sight are in the page (see `domain::table::window`), so ten thousand stay quick.
+/// Every result in one virtualized table: the vital signs and labs shown above, and the
+/// categories with no view of their own (`others`, whose loading state shows here).
 fn all_results_section(
-    vitals: Option<ObservationFeed>,
-    labs: Option<ObservationFeed>,
+    shown: [Option<ObservationFeed>; 2],
+    others: Option<ObservationFeed>,
 ) -> impl IntoView {
     let rows = Memo::new(move |_| {
         let mut all = Vec::new();
-        for feed in [vitals, labs].into_iter().flatten() {
+        for feed in shown.into_iter().chain([others]).flatten() {
             feed.with(|f| all.extend(result_rows(&f.items)));
         }
         all
@@ -587,6 +591,7 @@ fn all_results_section(
                         </td>
                         <td>{r.value}</td>
                         <td>{r.flag}</td>
+                        <td class="all__kind">{r.category}</td>
                     </tr>
                 }
             })
@@ -625,6 +630,7 @@ fn all_results_section(
                     on:input:target=move |ev| filter.set(ev.target().value())
                 />
             </label>
+            {others.map(feed_status)}
             <p class="all__count" role="status">
                 {move || format!("{} of {} results", order.with(Vec::len), rows.with(Vec::len))}
             </p>
@@ -640,6 +646,7 @@ fn all_results_section(
                             {header("Test", SortKey::Test)}
                             {header("Value", SortKey::Value)}
                             <th scope="col">"Flag"</th>
+                            <th scope="col" class="all__kind">"Kind"</th>
                         </tr>
                     </thead>
                     <tbody>{body}</tbody>

@@ -27,7 +27,11 @@ pub fn result_rows(observations: &[Observation]) -> Vec<ResultRow> {
         .map(|o| {
             let test = o.code.label().unwrap_or("Observation").to_owned();
             let value = observation_text(o);
-            let category = o.categories.first().cloned().unwrap_or_default();
+            let category = o
+                .categories
+                .first()
+                .map_or("", |c| category_label(c))
+                .to_owned();
             let flag = o.interpretation.iter().find(|c| c.as_str() != "N").cloned();
             let search = format!("{test} {value} {category}").to_lowercase();
             ResultRow {
@@ -42,6 +46,22 @@ pub fn result_rows(observations: &[Observation]) -> Vec<ResultRow> {
             }
         })
         .collect()
+}
+
+/// A FHIR observation-category code as a reader would call it; other codes as sent.
+pub fn category_label(code: &str) -> &str {
+    match code {
+        "vital-signs" => "Vital signs",
+        "laboratory" => "Laboratory",
+        "social-history" => "Social history",
+        "survey" => "Survey",
+        "exam" => "Exam",
+        "imaging" => "Imaging",
+        "procedure" => "Procedure",
+        "therapy" => "Therapy",
+        "activity" => "Activity",
+        other => other,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,6 +235,9 @@ mod tests {
         );
         assert_eq!(rows[2].value, "180 u");
         assert_eq!(rows[2].when.as_deref(), Some("2021-02-01"));
+        // The kind is named as a reader would, and the filter finds it.
+        assert_eq!(rows[2].category, "Laboratory");
+        assert_eq!(arrange(&rows, "laboratory hemo", Sort::default()), [1]);
     }
 
     #[test]

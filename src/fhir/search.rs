@@ -68,6 +68,34 @@ pub fn encounter_search_url(fhir_base: &str, patient: &str) -> Option<String> {
     })
 }
 
+/// Vital signs: the chart's cards and trends.
+pub const VITAL_SIGNS: &str = "vital-signs";
+/// Laboratory results: the chart's grouped table.
+pub const LABORATORY: &str = "laboratory";
+/// The rest of FHIR's observation-category code system, asked for in one search. Epic refuses
+/// an Observation search without a category, so "everything else" has to be named.
+pub const OTHER_CATEGORIES: [&str; 7] = [
+    "social-history",
+    "survey",
+    "exam",
+    "imaging",
+    "procedure",
+    "therapy",
+    "activity",
+];
+/// Every category: an encounter's observations.
+pub const ALL_CATEGORIES: [&str; 9] = [
+    VITAL_SIGNS,
+    LABORATORY,
+    "social-history",
+    "survey",
+    "exam",
+    "imaging",
+    "procedure",
+    "therapy",
+    "activity",
+];
+
 /// The patient's observations in `categories` (comma-separated, OR), newest first, optionally
 /// of one encounter. Epic refuses Observation searches without a category or code, so there
 /// is always one. `None` for an invalid id or no category.
@@ -207,6 +235,20 @@ mod tests {
             observation_search_url("https://e/fhir", "p", &["laboratory"], Some("a/b")),
             None
         );
+    }
+
+    #[test]
+    fn every_category_is_asked_for_exactly_once() {
+        let mut chart: Vec<&str> = [VITAL_SIGNS, LABORATORY]
+            .into_iter()
+            .chain(OTHER_CATEGORIES)
+            .collect();
+        let mut all = ALL_CATEGORIES.to_vec();
+        chart.sort_unstable();
+        all.sort_unstable();
+        assert_eq!(chart, all);
+        chart.dedup();
+        assert_eq!(chart.len(), ALL_CATEGORIES.len());
     }
 
     #[test]
