@@ -1176,6 +1176,94 @@ async fn a_busy_search_page_is_retried_after_the_wait() {
     c.clone().close().await.unwrap();
 }
 
+/// The chart works from the keyboard alone: Tab shows where focus is, Enter chooses an
+/// encounter and focus lands on its detail, Enter sorts a column, and the keys scroll the
+/// table of all results, which draws the rows brought into view.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chart_works_from_the_keyboard() {
+    const ENTER: &str = "\u{E007}";
+    const TAB: &str = "\u{E004}";
+    const END: &str = "\u{E010}";
+    let stack = start_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    open_chart_of(c, &stack, sandbox::Ehr::scale_patient_id()).await;
+    wait_until_loaded(c).await;
+    let js = |script: &'static str| async move {
+        c.execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("{script}: {e}"))
+    };
+
+    // Tab from the results filter: the next control shows a visible focus ring.
+    c.find(Locator::Css(".all__filter"))
+        .await
+        .unwrap()
+        .send_keys(TAB)
+        .await
+        .unwrap();
+    let ring = js("const a = document.activeElement; \
+        return [a.className, a.matches(':focus-visible'), getComputedStyle(a).outlineStyle]")
+    .await;
+    assert_eq!(ring[0], "all__scroll", "{ring}");
+    assert_eq!(ring[1], true, "{ring}");
+    assert_ne!(ring[2], "none", "{ring}");
+
+    // End scrolls the focused table to the oldest results, and those rows are drawn.
+    let first_before = text_of(c, ".all tr.row").await;
+    c.active_element()
+        .await
+        .unwrap()
+        .send_keys(END)
+        .await
+        .unwrap();
+    let mut last = String::new();
+    for _ in 0..50 {
+        last = js("const r = document.querySelectorAll('.all tr.row'); \
+            return r.length ? r[r.length - 1].textContent : ''")
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+        if last.starts_with("2015") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let scroll = js("const s = document.querySelector('.all__scroll'); return [s.scrollTop, s.scrollHeight, s.clientHeight, document.querySelector('.all__count').textContent]").await;
+    assert!(
+        last.starts_with("2015"),
+        "the last row after End: {last:?} (scrollTop, scrollHeight, clientHeight, count: {scroll})"
+    );
+    assert_ne!(text_of(c, ".all tr.row").await, first_before);
+    let rows = c.find_all(Locator::Css(".all tr.row")).await.unwrap().len();
+    assert!(rows <= 40, "{rows} rows drawn for a 480 px window");
+
+    // Enter on a sort button sorts by that column.
+    let test_header = c
+        .find(Locator::Css(".all th:nth-child(2) .sort"))
+        .await
+        .unwrap();
+    test_header.send_keys(ENTER).await.unwrap();
+    let th = c.find(Locator::Css(".all th:nth-child(2)")).await.unwrap();
+    assert_eq!(
+        th.attr("aria-sort").await.unwrap().as_deref(),
+        Some("ascending")
+    );
+
+    // Enter on an encounter opens it, marks it current, and moves focus to its detail.
+    let row = c.find(Locator::Css(".encounter")).await.unwrap();
+    row.send_keys(ENTER).await.unwrap();
+    text_of(c, ".encounter-detail").await;
+    assert_eq!(
+        row.attr("aria-current").await.unwrap().as_deref(),
+        Some("true")
+    );
+    let focused = js("return document.activeElement.id").await;
+    assert_eq!(focused, "encounter-detail-title");
+    c.clone().close().await.unwrap();
+}
+
 /// Paging links that loop or leave the FHIR server stop the search with a notice; what came
 /// is shown (matrix #38).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

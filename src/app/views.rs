@@ -765,11 +765,21 @@ fn encounter_row(e: Encounter, chart: Chart) -> impl IntoView {
     .flatten()
     .collect::<Vec<String>>();
     let id = e.id.clone();
+    let selected = chart.selected;
+    let current = {
+        let id = id.clone();
+        move || {
+            selected
+                .with(|s| s.as_ref().is_some_and(|s| s.encounter.id == id))
+                .then_some("true")
+        }
+    };
     view! {
         <li>
             <button
                 class="encounter"
                 data-encounter=id
+                aria-current=current
                 on:click=move |_| flow::select_encounter(&chart, e.clone())
             >
                 <span class="encounter__when">{when}</span>
@@ -830,9 +840,19 @@ fn encounter_detail(sel: Selected) -> impl IntoView {
             })
             .collect_view()
     };
+    // The detail comes after the whole list: move focus to it, so a keyboard or screen-reader
+    // user who chose an encounter lands on what they chose.
+    let heading = NodeRef::<leptos::html::H3>::new();
+    Effect::new(move || {
+        if let Some(h) = heading.get() {
+            let _ = h.focus();
+        }
+    });
     view! {
         <section class="encounter-detail" aria-labelledby="encounter-detail-title">
-            <h3 id="encounter-detail-title">{isolated(e.summary_parts())}</h3>
+            <h3 id="encounter-detail-title" tabindex="-1" node_ref=heading>
+                {isolated(e.summary_parts())}
+            </h3>
             <dl class="banner__facts">
                 {field("When", period)}
                 {field("Class", e.class.clone())}

@@ -318,6 +318,7 @@ pub async fn assert_no_token_in_storage(c: &Client) {
 
 /// Waits until no search of the chart is still loading.
 pub async fn wait_until_loaded(c: &Client) {
+    text_of(c, ".chart__body").await;
     for _ in 0..300 {
         if c.find_all(Locator::Css(".feed__progress"))
             .await
