@@ -1264,6 +1264,75 @@ async fn the_chart_works_from_the_keyboard() {
     c.clone().close().await.unwrap();
 }
 
+/// The chart at the three sizes it is used at: a phone, Epic's embedded frame (900×600) and a
+/// desktop window. At each, no view scrolls the page sideways; screenshots of the top of the
+/// chart, the results and an open encounter go to `target/e2e/` to be looked at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chart_fits_a_phone_an_ehr_frame_and_a_desktop() {
+    let stack = start_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    let patient = stack.ehr.patients()[1].id.clone();
+    // (name, window, the frame's own size inside the EHR page)
+    let sizes = [
+        ("phone", (390, 844), None),
+        ("frame", (1280, 800), Some((900, 600))),
+        ("desktop", (1280, 800), None),
+    ];
+    for (name, (w, h), frame) in sizes {
+        c.set_window_size(w, h).await.unwrap();
+        c.goto(&format!("{}ehr/launch?patient={patient}", stack.ehr_url))
+            .await
+            .unwrap();
+        let iframe = c
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Id("app"))
+            .await
+            .unwrap();
+        if let Some((fw, fh)) = frame {
+            c.execute(
+                "arguments[0].style.cssText = `flex: none; width: ${arguments[1]}px; \
+                 height: ${arguments[2]}px`",
+                vec![serde_json::to_value(&iframe).unwrap(), json!(fw), json!(fh)],
+            )
+            .await
+            .unwrap();
+        }
+        iframe.enter_frame().await.unwrap();
+        wait_until_loaded(c).await;
+        let fits = || async {
+            c.execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth]",
+                vec![],
+            )
+            .await
+            .unwrap()
+        };
+        let wide = fits().await;
+        assert!(wide[0].as_u64() <= wide[1].as_u64(), "{name}: {wide}");
+        screenshot(c, &format!("size-{name}-chart")).await;
+        c.execute(
+            "document.querySelector('.section--all').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
+        screenshot(c, &format!("size-{name}-results")).await;
+        click(c, ".encounter").await;
+        text_of(c, ".encounter-detail").await;
+        wait_until_loaded(c).await;
+        let wide = fits().await;
+        assert!(
+            wide[0].as_u64() <= wide[1].as_u64(),
+            "{name}, encounter: {wide}"
+        );
+        screenshot(c, &format!("size-{name}-encounter")).await;
+        c.enter_parent_frame().await.unwrap();
+    }
+    c.clone().close().await.unwrap();
+}
+
 /// Paging links that loop or leave the FHIR server stop the search with a notice; what came
 /// is shown (matrix #38).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -391,10 +391,22 @@ fn vital_card(v: Vital) -> impl IntoView {
     view! {
         <li class=class data-kind=v.kind.label()>
             <span class="vital__label">{v.kind.label()}</span>
-            <span class="vital__value">{v.latest}</span>
+            <span class="vital__value">{breakable_after_slash(v.latest)}</span>
             <span class="vital__when">{v.when}</span>
             {trend}
         </li>
+    }
+}
+
+/// `142/91 mm[Hg]` with a line-break opportunity after the `/`, so a long blood pressure
+/// wraps between its numbers on a phone rather than inside one.
+fn breakable_after_slash(text: String) -> impl IntoView {
+    match text.split_once('/') {
+        Some((before, after)) => {
+            let (before, after) = (format!("{before}/"), after.to_owned());
+            view! { {before} <wbr /> {after} }.into_any()
+        }
+        None => text.into_any(),
     }
 }
 
@@ -807,11 +819,7 @@ fn encounter_detail(sel: Selected) -> impl IntoView {
             }
         })
     };
-    let period = match (&e.start, &e.end) {
-        (Some(s), Some(end)) => Some(format!("{s} to {end}")),
-        (Some(s), None) => Some(s.clone()),
-        _ => None,
-    };
+    let period = crate::domain::encounters::period_text(e.start.as_deref(), e.end.as_deref());
     let list = move || {
         observations
             .with(|f| {

@@ -1,6 +1,6 @@
 //! The encounter list: newest first, filtered by status, class and date range. Pure.
 
-use crate::domain::time::instant_ms;
+use crate::domain::time::{display, instant_ms};
 use crate::fhir::encounter::Encounter;
 
 /// What the user narrowed the list to. Empty fields do not filter.
@@ -75,6 +75,27 @@ pub fn choices(encounters: &[Encounter], field: fn(&Encounter) -> Option<&String
     values
 }
 
+/// An encounter's period for people: `2020-12-01 20:43 to 21:13` on one day, the end's
+/// date written when it differs, `from …` with no end.
+pub fn period_text(start: Option<&str>, end: Option<&str>) -> Option<String> {
+    let (start, end) = (start.map(display), end.map(display));
+    match (start, end) {
+        (Some(s), Some(e)) => {
+            // Both `YYYY-MM-DD hh:mm…` on the same date: the end's time is enough.
+            let same_day =
+                s.get(..11).is_some_and(|d| d.ends_with(' ')) && e.get(..11) == s.get(..11);
+            let e = match e.get(11..) {
+                Some(time) if same_day => time.to_owned(),
+                _ => e,
+            };
+            Some(format!("{s} to {e}"))
+        }
+        (Some(s), None) => Some(format!("from {s}")),
+        (None, Some(e)) => Some(format!("until {e}")),
+        (None, None) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +116,50 @@ mod tests {
 
     fn ids(list: Vec<&Encounter>) -> Vec<&str> {
         list.into_iter().map(|e| e.id.as_str()).collect()
+    }
+
+    #[test]
+    fn periods_read_as_people_write_them() {
+        let cases = [
+            (
+                Some("2020-12-01T20:43:11+00:00"),
+                Some("2020-12-01T21:13:11+00:00"),
+                Some("2020-12-01 20:43 to 21:13"),
+            ),
+            (
+                Some("2020-12-01T23:30:00Z"),
+                Some("2020-12-02T01:00:00Z"),
+                Some("2020-12-01 23:30 to 2020-12-02 01:00"),
+            ),
+            (
+                Some("2020-12-01T08:00:00+09:00"),
+                Some("2020-12-01T09:00:00+09:00"),
+                Some("2020-12-01 08:00 (UTC+09:00) to 09:00 (UTC+09:00)"),
+            ),
+            (Some("2019-03"), Some("2019-03"), Some("2019-03 to 2019-03")),
+            (Some("2019-03-01"), None, Some("from 2019-03-01")),
+            (None, Some("2019"), Some("until 2019")),
+            (None, None, None),
+            (Some("garbage"), Some("x"), Some("garbage to x")),
+            // Unreadable values are shown raw, and never split inside a character.
+            (
+                Some("2020-12-01 é"),
+                Some("2020-12-01 éé"),
+                Some("2020-12-01 é to éé"),
+            ),
+            (
+                Some("2020-12-01é"),
+                Some("2020-12-01éé"),
+                Some("2020-12-01é to 2020-12-01éé"),
+            ),
+        ];
+        for (start, end, want) in cases {
+            assert_eq!(
+                period_text(start, end).as_deref(),
+                want,
+                "{start:?} {end:?}"
+            );
+        }
     }
 
     #[test]

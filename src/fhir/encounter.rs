@@ -22,7 +22,8 @@ pub struct Encounter {
     pub reasons: Vec<String>,
     /// `location[].location.display`.
     pub locations: Vec<String>,
-    /// `participant[].individual.display` (or the reference when there is no display).
+    /// `participant[].individual.display`. A bare reference (`Practitioner/12`, `urn:uuid:…`)
+    /// names no one a reader would know, so it is left out.
     pub participants: Vec<String>,
 }
 
@@ -104,10 +105,7 @@ pub fn decode_encounter(v: &Value) -> Option<Encounter> {
             .filter_map(|l| text(l.get("location").and_then(|l| l.get("display"))))
             .collect(),
         participants: array(v.get("participant"))
-            .filter_map(|p| {
-                let individual = p.get("individual")?;
-                text(individual.get("display")).or_else(|| text(individual.get("reference")))
-            })
+            .filter_map(|p| text(p.get("individual")?.get("display")))
             .collect(),
     })
 }
