@@ -109,7 +109,14 @@ fn loinc(code: &str, display: &str) -> Value {
     json!({"coding": [{"system": LOINC, "code": code, "display": display}], "text": display})
 }
 
+/// A Quantity as an EHR writes it: whole numbers without a decimal point (`72`, not `72.0`,
+/// which would state a precision of one decimal).
 fn quantity(value: f64, unit: &str) -> Value {
+    let value = if value.fract() == 0.0 && value.abs() < 1e15 {
+        json!(value as i64)
+    } else {
+        json!(value)
+    };
     json!({"value": value, "unit": unit, "system": UCUM, "code": unit})
 }
 

@@ -343,6 +343,7 @@ fn lab_result(obs: &Observation) -> LabResult {
 mod tests {
     use super::*;
     use crate::fhir::observation::decode_observation;
+    use crate::fhir::observation::recorded;
     use serde_json::{Value, json};
 
     fn obs(v: Value) -> Observation {
@@ -353,7 +354,7 @@ mod tests {
         obs(
             json!({"resourceType": "Observation", "id": id, "status": "final",
             "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
-            "effectiveDateTime": when, "valueQuantity": {"value": value, "unit": unit}}),
+            "effectiveDateTime": when, "valueQuantity": {"value": recorded(value), "unit": unit}}),
         )
     }
 
@@ -363,8 +364,8 @@ mod tests {
             "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
             "effectiveDateTime": when,
             "component": [
-                {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]}, "valueQuantity": {"value": sys, "unit": "mm[Hg]"}},
-                {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]}, "valueQuantity": {"value": dia, "unit": "mm[Hg]"}}]}),
+                {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]}, "valueQuantity": {"value": recorded(sys), "unit": "mm[Hg]"}},
+                {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]}, "valueQuantity": {"value": recorded(dia), "unit": "mm[Hg]"}}]}),
         )
     }
 
@@ -446,7 +447,7 @@ mod tests {
                 json!({"resourceType": "Observation", "id": id, "status": "final",
                 "category": [{"coding": [{"code": "laboratory"}]}],
                 "code": {"coding": [{"system": "http://loinc.org", "code": "2339-0", "display": "Glucose"}]},
-                "effectiveDateTime": when, "valueQuantity": {"value": value, "unit": "mg/dL"},
+                "effectiveDateTime": when, "valueQuantity": {"value": recorded(value), "unit": "mg/dL"},
                 "interpretation": [{"coding": [{"code": flag}]}],
                 "referenceRange": [{"low": {"value": 70, "unit": "mg/dL"}, "high": {"value": 99, "unit": "mg/dL"}}]}),
             )

@@ -187,6 +187,7 @@ pub fn window(total: usize, scroll_top: f64, viewport_px: f64, row_px: f64) -> W
 mod tests {
     use super::*;
     use crate::fhir::observation::decode_observation;
+    use crate::fhir::observation::recorded;
     use serde_json::json;
 
     fn obs(id: usize, code: &str, label: &str, value: f64, when: &str) -> Observation {
@@ -194,7 +195,7 @@ mod tests {
             &json!({"resourceType": "Observation", "id": format!("o{id}"),
             "category": [{"coding": [{"code": "laboratory"}]}],
             "code": {"coding": [{"system": "http://loinc.org", "code": code, "display": label}]},
-            "effectiveDateTime": when, "valueQuantity": {"value": value, "unit": "u"}}),
+            "effectiveDateTime": when, "valueQuantity": {"value": recorded(value), "unit": "u"}}),
         )
         .unwrap()
     }

@@ -52,6 +52,9 @@ pub const LOINC: &str = "http://loinc.org";
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Quantity {
     pub value: Option<f64>,
+    /// `value` exactly as the record wrote it (`3.10` stays `3.10`: trailing zeros state its
+    /// precision), when it is a plain decimal.
+    pub written: Option<String>,
     pub comparator: Option<String>,
     pub unit: Option<String>,
 }
@@ -63,7 +66,10 @@ impl Quantity {
         if let Some(c) = &self.comparator {
             out.push_str(c);
         }
-        out.push_str(&format_number(value));
+        match &self.written {
+            Some(written) => out.push_str(written),
+            None => out.push_str(&format_number(value)),
+        }
         if let Some(unit) = &self.unit {
             out.push(' ');
             out.push_str(unit);
@@ -339,26 +345,51 @@ fn concept(v: Option<&Value>) -> Concept {
 
 fn quantity(v: Option<&Value>) -> Option<Quantity> {
     let v = v.filter(|q| q.is_object())?;
-    let value = v
-        .get("value")
-        .and_then(Value::as_f64)
+    let number = v.get("value").and_then(Value::as_number);
+    let value = number
+        .and_then(serde_json::Number::as_f64)
         .filter(|f| f.is_finite());
+    // serde_json keeps each number's text (`arbitrary_precision`).
+    let written = number
+        .map(ToString::to_string)
+        .filter(|s| value.is_some() && is_plain_decimal(s));
     let unit = text(v.get("unit")).or_else(|| text(v.get("code")));
     (value.is_some() || unit.is_some()).then(|| Quantity {
         value,
+        written,
         comparator: text(v.get("comparator"))
             .filter(|c| matches!(c.as_str(), "<" | "<=" | ">=" | ">")),
         unit,
     })
 }
 
-/// A number as people write it: no trailing `.0`, at most 6 decimals.
+/// `-?digits[.digits]`, short enough to show: a decimal as people write it (no exponent).
+fn is_plain_decimal(s: &str) -> bool {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "1"));
+    s.len() <= 24
+        && !whole.is_empty()
+        && !fraction.is_empty()
+        && whole
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit())
+}
+
+/// A number computed or written with an exponent, as people write it: no trailing `.0`, at
+/// most 6 decimals.
 pub fn format_number(value: f64) -> String {
     if value.fract() == 0.0 && value.abs() < 1e15 {
         return format!("{}", value as i64);
     }
     let s = format!("{value:.6}");
     s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// For tests: `value` as a record would write it (`180`, not `180.0`), as a JSON number.
+#[cfg(test)]
+pub(crate) fn recorded(value: f64) -> Value {
+    serde_json::from_str(&format_number(value)).expect("a number")
 }
 
 /// A text field, cut to [`MAX_TEXT_CHARS`].
@@ -474,6 +505,29 @@ mod tests {
             Some("90 – 120 mm[Hg]")
         );
         assert_eq!(obs.encounter.as_deref(), Some("Encounter/e1"));
+    }
+
+    #[test]
+    fn decimals_keep_the_precision_they_were_recorded_at() {
+        for (json, shown) in [
+            (r#"{"value": 3.10, "unit": "mg/dL"}"#, "3.10 mg/dL"),
+            (r#"{"value": 0.050, "unit": "%"}"#, "0.050 %"),
+            (r#"{"value": -12, "unit": "mV"}"#, "-12 mV"),
+            (
+                r#"{"value": 167.891436, "unit": "mm[Hg]"}"#,
+                "167.891436 mm[Hg]",
+            ),
+            // An exponent is written out as a plain number.
+            (r#"{"value": 1.5e3, "unit": "g"}"#, "1500 g"),
+            (r#"{"value": 2E-2}"#, "0.02"),
+        ] {
+            let quantity: Value = serde_json::from_str(json).unwrap();
+            assert_eq!(
+                value_of(json!({ "valueQuantity": quantity })).as_deref(),
+                Some(shown),
+                "{json}"
+            );
+        }
     }
 
     #[test]

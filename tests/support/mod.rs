@@ -332,15 +332,6 @@ pub async fn wait_until_loaded(c: &Client) {
     panic!("the chart never finished loading");
 }
 
-/// A number as the chart writes it: no trailing `.0`, at most 6 decimals.
-pub fn number(value: f64) -> String {
-    if value.fract() == 0.0 {
-        return format!("{}", value as i64);
-    }
-    let s = format!("{value:.6}");
-    s.trim_end_matches('0').trim_end_matches('.').to_owned()
-}
-
 /// Opens Cairn in the EHR's frame for `patient_id` (the generated patients have no link text
 /// that is easy to click).
 pub async fn open_chart_of(c: &Client, stack: &Stack, patient_id: &str) {
