@@ -1,5 +1,6 @@
 //! The encounter list: newest first, filtered by status, class and date range. Pure.
 
+use crate::domain::sorted_by;
 use crate::domain::time::{display, instant_ms};
 use crate::fhir::encounter::Encounter;
 
@@ -57,22 +58,24 @@ pub fn encounter_list<'a>(
     filter: &EncounterFilter,
 ) -> Vec<&'a Encounter> {
     let mut seen = std::collections::HashSet::new();
-    let mut rows: Vec<(&Encounter, Option<f64>)> = encounters
+    let rows: Vec<(&Encounter, Option<f64>)> = encounters
         .iter()
         .filter(|e| seen.insert(e.id.as_str()))
         .map(|e| (e, e.start.as_deref().and_then(instant_ms)))
         .filter(|(e, at)| filter.admits(e, *at))
         .collect();
-    rows.sort_by(|a, b| b.1.unwrap_or(f64::MIN).total_cmp(&a.1.unwrap_or(f64::MIN)));
-    rows.into_iter().map(|(e, _)| e).collect()
+    sorted_by(rows, &|a, b| {
+        b.1.unwrap_or(f64::MIN).total_cmp(&a.1.unwrap_or(f64::MIN))
+    })
+    .into_iter()
+    .map(|(e, _)| e)
+    .collect()
 }
 
 /// The distinct values of a field, sorted, for the filter's choices.
 pub fn choices(encounters: &[Encounter], field: fn(&Encounter) -> Option<&String>) -> Vec<String> {
-    let mut values: Vec<String> = encounters.iter().filter_map(field).cloned().collect();
-    values.sort();
-    values.dedup();
-    values
+    let values: std::collections::BTreeSet<&String> = encounters.iter().filter_map(field).collect();
+    values.into_iter().cloned().collect()
 }
 
 /// An encounter's period for people: `2020-12-01 20:43 to 21:13` on one day, the end's

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::domain::sorted_by;
 use crate::domain::time::instant_ms;
 use crate::fhir::observation::{ObsValue, Observation, format_number};
 
@@ -101,10 +102,12 @@ pub fn vitals(observations: &[Observation]) -> Vec<Vital> {
     }
     by_kind
         .into_iter()
-        .filter_map(|(kind, mut readings)| {
+        .filter_map(|(kind, readings)| {
             // Oldest first; readings without a usable time go first so they never pose as
             // the latest.
-            readings.sort_by(|a, b| a.1.unwrap_or(f64::MIN).total_cmp(&b.1.unwrap_or(f64::MIN)));
+            let readings = sorted_by(readings, &|a, b| {
+                a.1.unwrap_or(f64::MIN).total_cmp(&b.1.unwrap_or(f64::MIN))
+            });
             let (latest, _) = readings.last()?;
             let trend = readings
                 .iter()
@@ -281,10 +284,12 @@ pub fn labs(observations: &[Observation]) -> Vec<LabGroup> {
             groups.entry(key).or_default().push((obs, at));
         }
     }
-    let mut out: Vec<LabGroup> = groups
+    let out: Vec<LabGroup> = groups
         .into_iter()
-        .filter_map(|(key, mut rows)| {
-            rows.sort_by(|a, b| b.1.unwrap_or(f64::MIN).total_cmp(&a.1.unwrap_or(f64::MIN)));
+        .filter_map(|(key, rows)| {
+            let rows = sorted_by(rows, &|a, b| {
+                b.1.unwrap_or(f64::MIN).total_cmp(&a.1.unwrap_or(f64::MIN))
+            });
             let results: Vec<LabResult> = rows.iter().map(|(o, _)| lab_result(o)).collect();
             let mut trend: Vec<Point> = rows
                 .iter()
@@ -308,8 +313,14 @@ pub fn labs(observations: &[Observation]) -> Vec<LabGroup> {
             })
         })
         .collect();
-    out.sort_by_key(|g| g.label.to_lowercase());
-    out
+    let out: Vec<(String, LabGroup)> = out
+        .into_iter()
+        .map(|g| (g.label.to_lowercase(), g))
+        .collect();
+    sorted_by(out, &|a, b| a.0.cmp(&b.0))
+        .into_iter()
+        .map(|(_, g)| g)
+        .collect()
 }
 
 fn group_key(obs: &Observation) -> Option<String> {

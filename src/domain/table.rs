@@ -3,6 +3,7 @@
 //! DOM stays small and scrolling, sorting and filtering stay quick. Pure.
 
 use crate::domain::results::observation_text;
+use crate::domain::sort_indices;
 use crate::domain::time::{display, instant_ms};
 use crate::fhir::observation::Observation;
 
@@ -18,6 +19,8 @@ pub struct ResultRow {
     pub category: String,
     /// Lower-case text the filter searches.
     search: String,
+    /// The test's name in lower case, to sort by.
+    test_key: String,
 }
 
 pub fn result_rows(observations: &[Observation]) -> Vec<ResultRow> {
@@ -34,6 +37,7 @@ pub fn result_rows(observations: &[Observation]) -> Vec<ResultRow> {
                 .to_owned();
             let flag = o.interpretation.iter().find(|c| c.as_str() != "N").cloned();
             let search = format!("{test} {value} {category}").to_lowercase();
+            let test_key = test.to_lowercase();
             ResultRow {
                 when: o.effective.as_deref().map(display),
                 at_ms: o.effective.as_deref().and_then(instant_ms),
@@ -43,6 +47,7 @@ pub fn result_rows(observations: &[Observation]) -> Vec<ResultRow> {
                 flag,
                 category,
                 search,
+                test_key,
             }
         })
         .collect()
@@ -113,7 +118,7 @@ pub fn arrange(rows: &[ResultRow], filter: &str, sort: Sort) -> Vec<usize> {
         .filter(|&i| words.iter().all(|w| rows[i].search.contains(w.as_str())))
         .collect();
     let date = |r: &ResultRow| r.at_ms.unwrap_or(f64::MIN);
-    order.sort_by(|&a, &b| {
+    sort_indices(&mut order, &|a, b| {
         let (ra, rb) = (&rows[a], &rows[b]);
         let primary = match sort.key {
             SortKey::Date => {
@@ -121,7 +126,7 @@ pub fn arrange(rows: &[ResultRow], filter: &str, sort: Sort) -> Vec<usize> {
                 if sort.descending { o.reverse() } else { o }
             }
             SortKey::Test => {
-                let o = ra.test.to_lowercase().cmp(&rb.test.to_lowercase());
+                let o = ra.test_key.cmp(&rb.test_key);
                 if sort.descending { o.reverse() } else { o }
             }
             SortKey::Value => match (ra.number, rb.number) {
