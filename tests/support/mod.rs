@@ -33,13 +33,40 @@ pub async fn start_stack() -> Stack {
     let app_port = app_listener.local_addr().unwrap().port();
     let ehr = sandbox::Ehr::new(sandbox::Config::dev(ehr_port, app_port));
     let config_json = sandbox::cairn_config_json(&ehr);
+    // The release with this EHR's configuration, under the headers `cargo xtask dist` would
+    // generate for it.
+    let site = sandbox::apphost::Site {
+        headers: headers_file_for(&dist, &config_json, "/"),
+        dist,
+        base_path: "/".into(),
+        config_json: Some(config_json),
+    };
     tokio::spawn(ehr.clone().serve(ehr_listener));
-    tokio::spawn(sandbox::apphost::serve(app_listener, dist, config_json));
+    tokio::spawn(sandbox::apphost::serve(app_listener, site));
     Stack {
         ehr,
         ehr_url: format!("http://127.0.0.1:{ehr_port}/"),
         app_url: format!("http://127.0.0.1:{app_port}/"),
     }
+}
+
+/// The `_headers` file for the release in `dist` served under `base_path` with `config_json`
+/// instead of its own configuration: what `cargo xtask dist` writes, by the same code.
+pub fn headers_file_for(dist: &std::path::Path, config_json: &str, base_path: &str) -> String {
+    let config = cairn::smart::config::parse_config(config_json.as_bytes())
+        .unwrap_or_else(|e| panic!("the test configuration is refused: {e}"));
+    let index_html = std::fs::read_to_string(dist.join("index.html")).unwrap();
+    let files: Vec<String> = std::fs::read_dir(dist)
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| !name.starts_with('.') && name != "_headers" && name != "nginx.conf")
+        .collect();
+    cairn::deploy::headers_file(&cairn::deploy::Release {
+        config: &config,
+        index_html: &index_html,
+        files: &files,
+        base_path,
+    })
 }
 
 /// A private headless Chromium driven through ChromeDriver; both end with it.
@@ -377,3 +404,4 @@ pub async fn axe_violations(c: &Client) -> Vec<String> {
         .unwrap();
     serde_json::from_value(found).unwrap()
 }
+
