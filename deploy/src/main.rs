@@ -1,5 +1,7 @@
-//! `deploy check-config FILE [--app-url URL]`: validates a Cairn configuration offline, with the
-//! same code Cairn runs at start-up, and shows the CSP it leads to.
+//! `deploy check-config FILE [--app-url URL] [--public-url PATH]`: validates a Cairn
+//! configuration offline, with the same code Cairn runs at start-up, and shows the CSP it leads
+//! to. With `--app-url`, also checks that `redirect_uri` leads back to that address; with
+//! `--public-url`, that the release path holds it (what `headers` will check after the build).
 //!
 //! `deploy headers DIR [--public-url PATH]`: writes `DIR/_headers` and `DIR/nginx.conf` for the
 //! release built into `DIR` (its `cairn.config.json` and `index.html`), to be served under
@@ -14,7 +16,7 @@ use cairn::deploy::{self, Release};
 use cairn::smart::config::{Config, parse_config};
 
 const USAGE: &str = "\
-usage: deploy check-config FILE [--app-url URL]
+usage: deploy check-config FILE [--app-url URL] [--public-url PATH]
        deploy headers DIR [--public-url PATH]
 ";
 
@@ -24,8 +26,14 @@ const HOST_FILES: &[&str] = &["_headers", "nginx.conf"];
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-        ["check-config", file] => check_config(Path::new(file), None),
-        ["check-config", file, "--app-url", url] => check_config(Path::new(file), Some(url)),
+        ["check-config", file] => check_config(Path::new(file), None, None),
+        ["check-config", file, "--app-url", url] => check_config(Path::new(file), Some(url), None),
+        ["check-config", file, "--public-url", base] => {
+            check_config(Path::new(file), None, Some(base))
+        }
+        ["check-config", file, "--app-url", url, "--public-url", base] => {
+            check_config(Path::new(file), Some(url), Some(base))
+        }
         ["headers", dir] => headers(Path::new(dir), "/"),
         ["headers", dir, "--public-url", base] => headers(Path::new(dir), base),
         _ => {
@@ -42,9 +50,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn check_config(file: &Path, app_url: Option<&str>) -> Result<(), String> {
+fn check_config(file: &Path, app_url: Option<&str>, base_path: Option<&str>) -> Result<(), String> {
     let config = read_config(file)?;
     let shown = file.display();
+    if let Some(base) = base_path {
+        deploy::check_base_path(&config, base).map_err(|e| format!("{shown}: {e}"))?;
+    }
     match app_url {
         Some(url) => config
             .check_redirect_uri(url)

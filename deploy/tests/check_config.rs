@@ -185,6 +185,21 @@ fn each_bad_configuration_is_refused_with_its_message() {
              URI with every EHR",
         ),
         (
+            "a release path that does not hold the redirect URI",
+            with_server(SERVER),
+            &["--public-url", "/cairn-v2/"],
+            "`redirect_uri` \"https://apps.example.org/cairn/\" is not under the public URL \
+             \"/cairn-v2/\": the sign-in would come back to a page that is not Cairn. Set it to \
+             https://<your host>/cairn-v2/",
+        ),
+        (
+            "a release path that is not a directory",
+            with_server(SERVER),
+            &["--public-url", "/cairn"],
+            "the public URL \"/cairn\" must be a path that starts and ends with `/` (e.g. `/` or \
+             `/cairn/`), made of letters, digits, `-`, `_`, `.` and `~`",
+        ),
+        (
             "an EHR origin with a path",
             format!(
                 r#"{{{REDIRECT},"fhir_servers":[{SERVER}],"ehr_origins":["https://ehr.example/hyperspace"]}}"#

@@ -21,9 +21,10 @@ commands:
                  build the release into DIR (default dist/) to be served under PATH (default /,
                  e.g. /cairn/), with FILE (default cairn.config.json) as its configuration, and
                  the headers to serve it with: DIR/_headers and DIR/nginx.conf
-  check-config FILE [--app-url URL]
+  check-config FILE [--app-url URL] [--public-url PATH]
                  validate a configuration offline, as Cairn does at start; with the address
-                 Cairn will be served from, also check that `redirect_uri` leads back to it
+                 Cairn will be served from, also check that `redirect_uri` leads back to it;
+                 with the release path, that the path holds it
   tools          install the build and test tools only
 ";
 
@@ -122,7 +123,8 @@ fn dist(env: &tools::ToolEnv, options: &Dist) -> Result<()> {
             "--",
             "check-config",
         ])
-        .arg(&options.config))?;
+        .arg(&options.config)
+        .args(["--public-url", &options.public_url]))?;
     let out = options.out.display().to_string();
     step(&format!(
         "building the release into {out} (served under {})",
