@@ -2,9 +2,11 @@
 //!
 //! The sans-IO core (`http`, `smart`, `fhir`, `domain`) holds every protocol and data rule and
 //! never touches the browser; `web` does the browser I/O; `app` is the Leptos user interface.
-//! See ARCHITECTURE.md.
+//! `deploy` (pure too) derives what a host must send from the configuration; only the build
+//! tools use it. See ARCHITECTURE.md.
 
 pub mod app;
+pub mod deploy;
 pub mod domain;
 pub mod fhir;
 pub mod http;

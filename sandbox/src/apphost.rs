@@ -1,231 +1,300 @@
-//! A static server for Cairn's built `dist/`, on its own origin, serving a generated
-//! `cairn.config.json` so the app can be pointed at an EHR on any port, with the security headers
-//! a deployment must send: a CSP derived from that configuration, `Referrer-Policy` and
-//! `X-Content-Type-Options`.
+//! A static server for a built Cairn release, on its own origin, that sends exactly the headers
+//! of a `_headers` file (as Cloudflare Pages and Netlify do), so every end-to-end test runs
+//! under the headers that ship. The file comes from the release (`cargo xtask dist` writes it)
+//! or, when a test serves the release with a configuration of its own (the development EHR's
+//! ports differ per test), is generated for that configuration by the same code
+//! (`cairn::deploy`).
+//!
+//! Semantics of `_headers`, as those hosts document them: a rule is a path (exact, or ending in
+//! `*` for a prefix) followed by indented `Name: value` lines; a response gets the headers of
+//! every rule its path matches, and values of a header named by several rules are joined with
+//! `, `. Placeholders (`:name`), splats elsewhere than at the end, and absolute URLs are refused
+//! rather than ignored, so a `_headers` this server cannot apply fails the test that uses it.
 
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use serde_json::Value;
-use sha2::{Digest, Sha256};
-use tower_http::services::ServeDir;
 
-pub fn app_host(dist_dir: PathBuf, config_json: String) -> Router {
-    let index = std::fs::read_to_string(dist_dir.join("index.html")).unwrap_or_default();
-    let headers: Vec<(HeaderName, HeaderValue)> = security_headers(&config_json, &index)
-        .into_iter()
-        .filter_map(|(name, value)| Some((name, HeaderValue::from_str(&value).ok()?)))
-        .collect();
-    let config = move || {
-        let body = config_json.clone();
-        async move {
-            (
-                [
-                    (
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/json"),
-                    ),
-                    (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-                ],
-                body,
-            )
-                .into_response()
-        }
-    };
-    Router::new()
-        .route("/cairn.config.json", get(config))
-        .fallback_service(ServeDir::new(dist_dir))
-        .layer(axum::middleware::map_response(
-            move |mut response: Response| {
-                let headers = headers.clone();
-                async move {
-                    for (name, value) in headers {
-                        response.headers_mut().insert(name, value);
-                    }
-                    response
-                }
-            },
-        ))
+/// A release as a static host serves it.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// The release directory (`dist/`).
+    pub dist: PathBuf,
+    /// The path it is served under: `/` or e.g. `/cairn/`.
+    pub base_path: String,
+    /// The text of the `_headers` file to apply.
+    pub headers: String,
+    /// Served as `cairn.config.json` instead of the release's own file, when set.
+    pub config_json: Option<String>,
 }
 
-/// Serves `dist_dir` on `listener` until the process ends.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    dist_dir: PathBuf,
-    config_json: String,
-) -> std::io::Result<()> {
-    axum::serve(listener, app_host(dist_dir, config_json)).await
+impl Site {
+    /// `dist` exactly as built: its own configuration and its own `_headers`.
+    pub fn as_built(dist: PathBuf, base_path: &str) -> Result<Site, String> {
+        let headers = std::fs::read_to_string(dist.join("_headers"))
+            .map_err(|e| format!("{}/_headers: {e}", dist.display()))?;
+        Ok(Site {
+            dist,
+            base_path: base_path.to_owned(),
+            headers,
+            config_json: None,
+        })
+    }
 }
 
-/// The headers every response of a Cairn deployment carries, from its configuration and its
-/// built `index.html` (whose inline loader script must be allowed by hash).
-pub fn security_headers(config_json: &str, index_html: &str) -> Vec<(HeaderName, String)> {
-    let config: Value = serde_json::from_str(config_json).unwrap_or(Value::Null);
-    let mut connect = vec!["'self'".to_owned()];
-    // Forms go only to authorization servers (`authorize-post`), and come back to Cairn
-    // through their redirect, which Chromium also checks against `form-action`.
-    let mut form = vec!["'self'".to_owned()];
-    for server in config["fhir_servers"].as_array().into_iter().flatten() {
-        let fhir_origin = server["fhir_base"].as_str().and_then(origin_of);
-        let auth_origins = origins(&server["auth_origins"]);
-        // Without `auth_origins`, the authorization server shares the FHIR base's origin.
-        let auth_origins = if auth_origins.is_empty() {
-            fhir_origin.iter().cloned().collect()
+/// One `_headers` rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// The path, without the trailing `*` of a prefix rule.
+    pub path: String,
+    pub prefix: bool,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Rule {
+    fn matches(&self, path: &str) -> bool {
+        if self.prefix {
+            path.starts_with(&self.path)
         } else {
-            auth_origins
+            path == self.path
+        }
+    }
+}
+
+/// Parses a `_headers` file.
+pub fn parse_headers_file(text: &str) -> Result<Vec<Rule>, String> {
+    let mut rules: Vec<Rule> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let at = |what: &str| format!("_headers line {}: {what}: {line:?}", n + 1);
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if line.starts_with([' ', '\t']) {
+            let rule = rules
+                .last_mut()
+                .ok_or_else(|| at("a header before any path"))?;
+            let (name, value) = trimmed
+                .split_once(':')
+                .ok_or_else(|| at("not `Name: value`"))?;
+            rule.headers
+                .push((name.trim().to_owned(), value.trim().to_owned()));
+            continue;
+        }
+        if !trimmed.starts_with('/') || trimmed.contains(':') {
+            return Err(at(
+                "only paths are supported here, not URLs or placeholders",
+            ));
+        }
+        let (path, prefix) = match trimmed.strip_suffix('*') {
+            Some(path) => (path, true),
+            None => (trimmed, false),
         };
-        add_unique(
-            &mut connect,
-            fhir_origin.iter().chain(&auth_origins).cloned(),
-        );
-        add_unique(&mut form, auth_origins);
+        if path.contains('*') {
+            return Err(at("a splat is supported only at the end"));
+        }
+        rules.push(Rule {
+            path: path.to_owned(),
+            prefix,
+            headers: Vec::new(),
+        });
     }
-    // The brands bundle is read from the start page.
-    add_unique(
-        &mut connect,
-        config["brand_bundle"].as_str().and_then(origin_of),
-    );
-    let ancestors = origins(&config["ehr_origins"]);
-    let ancestors = if ancestors.is_empty() {
-        "'none'".to_owned()
-    } else {
-        ancestors.join(" ")
+    Ok(rules)
+}
+
+/// The headers `rules` give a response to `path`, in rule order, each name once.
+pub fn headers_for(rules: &[Rule], path: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (name, value) in rules
+        .iter()
+        .filter(|r| r.matches(path))
+        .flat_map(|r| &r.headers)
+    {
+        match out.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            Some((_, joined)) => {
+                joined.push_str(", ");
+                joined.push_str(value);
+            }
+            None => out.push((name.clone(), value.clone())),
+        }
+    }
+    out
+}
+
+struct Served {
+    site: Site,
+    rules: Vec<Rule>,
+}
+
+pub fn app_host(site: Site) -> Result<Router, String> {
+    let rules = parse_headers_file(&site.headers)?;
+    Ok(Router::new()
+        .fallback(serve_file)
+        .with_state(Arc::new(Served { site, rules })))
+}
+
+/// Serves `site` on `listener` until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, site: Site) -> std::io::Result<()> {
+    let app = app_host(site).map_err(std::io::Error::other)?;
+    axum::serve(listener, app).await
+}
+
+async fn serve_file(State(served): State<Arc<Served>>, uri: Uri) -> Response {
+    let path = uri.path();
+    let mut response = file_response(&served.site, path);
+    for (name, value) in headers_for(&served.rules, path) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+fn file_response(site: &Site, path: &str) -> Response {
+    let base = site.base_path.as_str();
+    // Like a static host: the bare prefix redirects to the directory.
+    if base.len() > 1 && path == base.trim_end_matches('/') {
+        return (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, base)]).into_response();
+    }
+    let Some(rest) = path.strip_prefix(base) else {
+        return not_found();
     };
-    let mut script = vec!["'self'".to_owned(), "'wasm-unsafe-eval'".to_owned()];
-    script.extend(inline_scripts(index_html).map(|body| {
-        format!(
-            "'sha256-{}'",
-            STANDARD.encode(Sha256::digest(body.as_bytes()))
-        )
-    }));
-    let csp = [
-        "default-src 'none'".to_owned(),
-        format!("script-src {}", script.join(" ")),
-        format!("connect-src {}", connect.join(" ")),
-        "style-src 'self'".to_owned(),
-        "img-src 'self' data:".to_owned(),
-        "base-uri 'none'".to_owned(),
-        format!("form-action {}", form.join(" ")),
-        "object-src 'none'".to_owned(),
-        format!("frame-ancestors {ancestors}"),
-    ]
-    .join("; ");
-    vec![
-        (header::CONTENT_SECURITY_POLICY, csp),
-        (header::REFERRER_POLICY, "no-referrer".to_owned()),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
-    ]
-}
-
-/// The origins of an array of URLs (entries that are not URLs are skipped).
-fn origins(list: &Value) -> Vec<String> {
-    list.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .filter_map(origin_of)
-        .collect()
-}
-
-/// Appends the `items` not already in `list`, in order.
-fn add_unique(list: &mut Vec<String>, items: impl IntoIterator<Item = String>) {
-    for item in items {
-        if !list.contains(&item) {
-            list.push(item);
-        }
+    let relative = if rest.is_empty() || rest.ends_with('/') {
+        format!("{rest}index.html")
+    } else {
+        rest.to_owned()
+    };
+    if relative == "cairn.config.json"
+        && let Some(json) = &site.config_json
+    {
+        return with_type("application/json", json.clone().into_bytes());
+    }
+    // The host files are instructions, not content; `..` and hidden entries are never served.
+    let file = Path::new(&relative);
+    let safe = file
+        .components()
+        .all(|c| matches!(c, Component::Normal(part) if !part.to_string_lossy().starts_with('.')));
+    if !safe || relative == "_headers" || relative == "nginx.conf" {
+        return not_found();
+    }
+    match std::fs::read(site.dist.join(file)) {
+        Ok(bytes) => with_type(content_type(&relative), bytes),
+        Err(_) => not_found(),
     }
 }
 
-/// The bodies of `<script>` elements without a `src`.
-fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
-    html.split("<script").skip(1).filter_map(|rest| {
-        let (tag, after) = rest.split_once('>')?;
-        if tag.contains("src=") {
-            return None;
-        }
-        after.split_once("</script>").map(|(body, _)| body)
-    })
+fn with_type(content_type: &'static str, body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], Body::from(body)).into_response()
 }
 
-/// `scheme://host[:port]` of an absolute URL.
-fn origin_of(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let host = rest.split(['/', '?', '#']).next()?;
-    (!scheme.is_empty() && !host.is_empty() && !host.contains('@')).then(|| {
-        format!(
-            "{}://{}",
-            scheme.to_ascii_lowercase(),
-            host.to_ascii_lowercase()
-        )
-    })
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found").into_response()
+}
+
+fn content_type(file: &str) -> &'static str {
+    match file.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("wasm") => "application/wasm",
+        Some("css") => "text/css; charset=utf-8",
+        Some("json") => "application/json",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        _ => "application/octet-stream",
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const HEADERS: &str = "# comment\n\
+        /cairn/*\n  Content-Security-Policy: default-src 'none'\n  X-Content-Type-Options: nosniff\n\n\
+        /cairn/\n  Cache-Control: no-cache\n\
+        /cairn/index.html\n  Cache-Control: no-cache\n\
+        /cairn/app-0123456789abcdef.js\n  Cache-Control: public, max-age=31536000, immutable\n\
+        /cairn/*\n  X-Extra: a\n\
+        /*\n  X-Extra: b\n";
+
     #[test]
-    fn csp_follows_the_configuration_and_the_built_page() {
-        let config = r#"{"fhir_servers":[{"fhir_base":"https://fhir.example/r4","auth_origins":["https://login.example"]},
-            {"fhir_base":"https://fhir.example/other"}],"ehr_origins":["https://ehr.example"],
-            "brand_bundle":"https://brands.example/b.json"}"#;
-        let index = "<head><script type=\"module\">import init from '/a.js';</script>\
-                     <script src=\"/boot.js\" integrity=\"x\"></script></head>";
-        let headers = security_headers(config, index);
-        let csp = &headers[0].1;
-        let hash = STANDARD.encode(Sha256::digest(b"import init from '/a.js';"));
-        assert!(
-            csp.contains(&format!(
-                "script-src 'self' 'wasm-unsafe-eval' 'sha256-{hash}';"
-            )),
-            "{csp}"
-        );
-        assert!(
-            csp.contains(
-                "connect-src 'self' https://fhir.example https://login.example https://brands.example;"
-            ),
-            "{csp}"
-        );
-        assert!(csp.contains("frame-ancestors https://ehr.example"), "{csp}");
-        assert!(
-            csp.contains("form-action 'self' https://login.example https://fhir.example;"),
-            "{csp}"
-        );
-        assert!(csp.starts_with("default-src 'none';"));
-        for directive in [
-            "style-src 'self';",
-            "img-src 'self' data:;",
-            "base-uri 'none';",
-            "object-src 'none';",
-        ] {
-            assert!(csp.contains(directive), "{directive} missing: {csp}");
-        }
-        assert!(
-            !csp.contains("'unsafe-inline'") && !csp.contains("'unsafe-eval'"),
-            "{csp}"
+    fn every_matching_rule_applies_and_repeated_names_are_joined() {
+        let rules = parse_headers_file(HEADERS).unwrap();
+        let get = |path: &str| headers_for(&rules, path);
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        assert_eq!(
+            get("/cairn/index.html"),
+            pairs(&[
+                ("Content-Security-Policy", "default-src 'none'"),
+                ("X-Content-Type-Options", "nosniff"),
+                ("Cache-Control", "no-cache"),
+                ("X-Extra", "a, b"),
+            ])
         );
         assert_eq!(
-            headers[2],
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned())
+            get("/cairn/app-0123456789abcdef.js")[2],
+            (
+                "Cache-Control".to_owned(),
+                "public, max-age=31536000, immutable".to_owned()
+            )
         );
-        assert_eq!(
-            headers[1],
-            (header::REFERRER_POLICY, "no-referrer".to_owned())
+        // No Cache-Control rule for an unlisted file, and nothing of /cairn/* elsewhere.
+        assert!(
+            !get("/cairn/other.js")
+                .iter()
+                .any(|(n, _)| n == "Cache-Control")
         );
+        assert_eq!(get("/elsewhere"), pairs(&[("X-Extra", "b")]));
     }
 
     #[test]
-    fn no_ehr_origins_means_no_framing() {
-        let headers = security_headers(r#"{"fhir_servers":[]}"#, "");
-        assert!(
-            headers[0].1.ends_with("frame-ancestors 'none'"),
-            "{}",
-            headers[0].1
-        );
+    fn what_this_server_cannot_apply_is_refused() {
+        for bad in [
+            "https://cairn.example/*\n  X: y\n",
+            "/cairn/:page\n  X: y\n",
+            "/cairn/*.js\n  X: y\n",
+            "  X: y\n",
+            "/cairn/\n  no colon\n",
+        ] {
+            assert!(parse_headers_file(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn files_under_the_base_path_only() {
+        let dist = std::env::temp_dir().join(format!("cairn-apphost-{}", std::process::id()));
+        std::fs::create_dir_all(dist.join(".stage")).unwrap();
+        std::fs::write(dist.join("index.html"), "<html>").unwrap();
+        std::fs::write(dist.join("_headers"), "/*\n").unwrap();
+        std::fs::write(dist.join(".stage/x.js"), "x").unwrap();
+        let site = Site {
+            dist: dist.clone(),
+            base_path: "/cairn/".into(),
+            headers: String::new(),
+            config_json: Some("{}".into()),
+        };
+        let status = |path: &str| file_response(&site, path).status();
+        assert_eq!(status("/cairn/"), StatusCode::OK);
+        assert_eq!(status("/cairn/index.html"), StatusCode::OK);
+        assert_eq!(status("/cairn/cairn.config.json"), StatusCode::OK);
+        assert_eq!(status("/cairn"), StatusCode::MOVED_PERMANENTLY);
+        assert_eq!(status("/index.html"), StatusCode::NOT_FOUND);
+        assert_eq!(status("/cairn/_headers"), StatusCode::NOT_FOUND);
+        assert_eq!(status("/cairn/.stage/x.js"), StatusCode::NOT_FOUND);
+        assert_eq!(status("/cairn/../cairn/index.html"), StatusCode::NOT_FOUND);
+        assert_eq!(status("/cairn/missing.js"), StatusCode::NOT_FOUND);
+        let _ = std::fs::remove_dir_all(&dist);
     }
 }

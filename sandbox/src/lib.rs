@@ -451,6 +451,7 @@ impl Ehr {
             .route("/oauth2/jwks", get(jwt::jwks))
             .route("/ehr/smart-style.json", get(fhir::smart_style))
             .route("/brands.json", get(fhir::brands))
+            .route("/logo.svg", get(pages::logo))
             .layer(cors);
         Router::new()
             .route("/", get(pages::ehr_home))
@@ -481,12 +482,13 @@ impl Ehr {
 pub fn cairn_config_json(ehr: &Ehr) -> String {
     let config = ehr.config();
     serde_json::json!({
-        "client_id": config.client_id,
         "redirect_uri": config.redirect_uri,
         "fhir_servers": [{
             "name": "Cairn development EHR",
+            "client_id": config.client_id,
             "fhir_base": ehr.fhir_base(),
             "auth_origins": [config.origin],
+            "logo": format!("{}/logo.svg", config.origin),
         }],
         "ehr_origins": [config.origin],
         "brand_bundle": format!("{}/brands.json", config.origin),
@@ -533,4 +535,20 @@ fn random_token(prefix: &str) -> String {
     getrandom::getrandom(&mut bytes).expect("the OS random source works");
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!("{prefix}{hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `cargo xtask demo` serves the release as built, with the checked-in configuration: it
+    /// must be the one this EHR gives for its default ports.
+    #[test]
+    fn the_checked_in_configuration_is_the_development_ehrs() {
+        let checked_in: serde_json::Value =
+            serde_json::from_str(include_str!("../../cairn.config.json")).unwrap();
+        let ehr = Ehr::new(Config::dev(9090, 8080));
+        let generated: serde_json::Value = serde_json::from_str(&cairn_config_json(&ehr)).unwrap();
+        assert_eq!(checked_in, generated);
+    }
 }

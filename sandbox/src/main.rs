@@ -56,6 +56,27 @@ async fn main() -> ExitCode {
         }
     };
     if let Some(dist) = args.dist {
+        // The release exactly as built: its configuration (`cargo xtask dist` copies
+        // cairn.config.json, made for these default ports) and its `_headers`.
+        if std::fs::read_to_string(dist.join("cairn.config.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            != serde_json::from_str(&cairn_config_json(&ehr)).ok()
+        {
+            eprintln!(
+                "sandbox: {}/cairn.config.json is not the configuration for an EHR on port {} and                  Cairn on port {}; Cairn will not be able to sign in",
+                dist.display(),
+                args.ehr_port,
+                args.app_port
+            );
+        }
+        let site = match apphost::Site::as_built(dist, "/") {
+            Ok(site) => site,
+            Err(e) => {
+                eprintln!("sandbox: {e} (build it with `cargo xtask dist`)");
+                return ExitCode::FAILURE;
+            }
+        };
         let app_listener = match TcpListener::bind(("127.0.0.1", args.app_port)).await {
             Ok(l) => l,
             Err(e) => {
@@ -63,7 +84,7 @@ async fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        tokio::spawn(apphost::serve(app_listener, dist, cairn_config_json(&ehr)));
+        tokio::spawn(apphost::serve(app_listener, site));
         println!("Cairn:           http://127.0.0.1:{}/", args.app_port);
     }
     println!(

@@ -1,10 +1,25 @@
 //! The EHR's own HTML pages: the patient list and the chart that embeds Cairn.
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::{Ehr, Fault};
+
+/// `GET /logo.svg`: the development health system's logo, for Cairn's start page.
+pub async fn logo() -> Response {
+    const SVG: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 32 32\" \
+                       width=\"32\" height=\"32\"><path d=\"M4 26h24L19 8l-4 7-3-4z\" \
+                       fill=\"#3b6e5b\"/></svg>";
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("image/svg+xml"),
+        )],
+        SVG,
+    )
+        .into_response()
+}
 
 pub async fn ehr_home(State(ehr): State<Ehr>) -> Html<String> {
     let rows: String = ehr

@@ -108,7 +108,7 @@ async fn start_page() -> Result<Vec<ServerChoice>, Problem> {
         .map(|(index, server)| ServerChoice {
             index,
             name: server.name.clone(),
-            logo_url: None,
+            logo_url: server.logo.clone(),
             portal_url: None,
         })
         .collect();
@@ -116,8 +116,8 @@ async fn start_page() -> Result<Vec<ServerChoice>, Problem> {
         let bases: Vec<String> = config.servers.iter().map(|s| s.fhir_base.clone()).collect();
         for (index, brand) in match_brands(&load_brands(url).await, &bases) {
             if let Some(choice) = choices.get_mut(index) {
+                // Brand logos are not shown: CSP `img-src` allows only the configured ones.
                 choice.name = brand.name;
-                choice.logo_url = brand.logo_url;
                 choice.portal_url = brand.portal_url;
             }
         }
@@ -539,7 +539,13 @@ async fn fetch_config() -> Result<Config, Problem> {
             next_step: NextStep::ContactSupport,
         });
     }
-    parse_config(&response.body).map_err(|e| e.problem())
+    // The redirect URI is checked against where this page really is: a mistake there would
+    // send every sign-in's code somewhere else.
+    let config = parse_config(&response.body).map_err(|e| e.problem())?;
+    config
+        .check_redirect_uri(&location::page_url())
+        .map_err(|e| e.problem())?;
+    Ok(config)
 }
 
 /// Deletes pending launches too old for any callback to use (abandoned sign-ins, or ones of

@@ -1,6 +1,7 @@
 //! The user interface. Components only wire and render: the launch logic is in `flow`, which
 //! calls the core; the core decides.
 
+mod about;
 mod feed;
 mod flow;
 mod views;
@@ -98,5 +99,6 @@ pub fn App() -> impl IntoView {
                 Screen::Chart(chart) => views::chart(*chart, screen).into_any(),
             }}
         </main>
+        <about::About />
     }
 }

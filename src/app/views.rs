@@ -38,7 +38,17 @@ pub fn start(choices: Vec<ServerChoice>, screen: RwSignal<Screen>) -> impl IntoV
                         data-server=index
                         on:click=move |_| launch(LaunchKind::StandalonePatient)
                     >
-                        <span class="system__name">{choice.name.clone()}</span>
+                        <span class="system__title">
+                            {choice
+                                .logo_url
+                                .clone()
+                                .map(|src| {
+                                    view! {
+                                        <img class="system__logo" src=src alt="" width="32" height="32" />
+                                    }
+                                })}
+                            <span class="system__name">{choice.name.clone()}</span>
+                        </span>
                         <span class="system__hint">"Sign in with your patient portal account"</span>
                     </button>
                     {choice

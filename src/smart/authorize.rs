@@ -81,7 +81,7 @@ pub fn authorize(
     let challenge = code_challenge_s256(&verifier);
     let mut fields: Vec<(&str, &str)> = vec![
         ("response_type", "code"),
-        ("client_id", &config.client_id),
+        ("client_id", &server.client_id),
         ("redirect_uri", &config.redirect_uri),
         ("scope", &scope),
         ("state", &state),
@@ -121,7 +121,7 @@ pub fn authorize(
             issuer: smart.issuer.clone(),
             require_iss: smart.iss_parameter_supported,
             jwks_uri: smart.jwks_uri.clone(),
-            client_id: config.client_id.clone(),
+            client_id: server.client_id.clone(),
             redirect_uri: config.redirect_uri.clone(),
             scope,
             created_at_ms: now_ms,
@@ -144,8 +144,8 @@ mod tests {
 
     fn fixture(scope: &str) -> (Config, SmartConfiguration) {
         let json = format!(
-            r#"{{"client_id":"cairn","redirect_uri":"https://app.example/cairn/","scope":"{scope}",
-            "fhir_servers":[{{"name":"E","fhir_base":"https://ehr.example/fhir"}}]}}"#
+            r#"{{"redirect_uri":"https://app.example/cairn/","scope":"{scope}",
+            "fhir_servers":[{{"name":"E","client_id":"cairn","fhir_base":"https://ehr.example/fhir"}}]}}"#
         );
         let smart = SmartConfiguration {
             authorization_endpoint: "https://ehr.example/oauth2/authorize?tenant=1".into(),
@@ -248,6 +248,26 @@ mod tests {
         let r = authorize(&config, server, &smart, kind, None, &[1; 64], 0.0);
         assert_eq!(r.pending.scope, "openid user/Patient.rs");
         assert_eq!(r.pending.kind, LaunchKind::StandaloneProvider);
+    }
+
+    #[test]
+    fn each_server_is_asked_with_its_own_client_id() {
+        let json = br#"{"redirect_uri":"https://app.example/cairn/","fhir_servers":[
+            {"name":"Sandbox","client_id":"non-prod","fhir_base":"https://sandbox.example/fhir"},
+            {"name":"Production","client_id":"prod","fhir_base":"https://ehr.example/fhir"}]}"#;
+        let config = parse_config(json).unwrap();
+        let (_, smart) = fixture("launch");
+        for (server, id) in config.servers.iter().zip(["non-prod", "prod"]) {
+            let kind = LaunchKind::Ehr;
+            let r = authorize(&config, server, &smart, kind, Some("L"), &[1; 64], 0.0);
+            assert!(
+                url(&r).contains(&format!("&client_id={id}&")),
+                "{}",
+                url(&r)
+            );
+            // The token request and the id_token check use the same id.
+            assert_eq!(r.pending.client_id, id);
+        }
     }
 
     #[test]

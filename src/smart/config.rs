@@ -16,7 +16,8 @@ pub const DEFAULT_SCOPE: &str = "launch openid fhirUser online_access patient/Pa
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    pub client_id: String,
+    /// Where the authorization server sends the browser back: Cairn's own address, registered
+    /// with every EHR exactly as written here.
     pub redirect_uri: String,
     pub scope: String,
     pub servers: Vec<FhirServer>,
@@ -31,21 +32,57 @@ pub struct Config {
 /// A FHIR server Cairn may be launched from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FhirServer {
+    /// What the start page calls it.
     pub name: String,
+    /// The client id this server's authorization server knows Cairn by. Epic gives each app a
+    /// non-production id (its sandbox and every customer's test environments) and a production
+    /// id (every customer's production environment).
+    pub client_id: String,
     /// Normalised: no trailing slash.
     pub fhir_base: String,
     /// Origins (`scheme://host[:port]`) where its authorize and token endpoints may live.
     pub auth_origins: Vec<String>,
+    /// An image shown beside the name on the start page (its origin is allowed by CSP
+    /// `img-src`).
+    pub logo: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cairn.config.json is not valid: {0}")]
+    /// Not JSON, a value of the wrong type, or an unknown key (serde names it and the keys
+    /// allowed there).
+    #[error("{0}")]
     Json(String),
-    #[error("`client_id` is empty: set it to the client id the EHR registered for Cairn")]
-    EmptyClientId,
-    #[error("`redirect_uri` {0:?} must be an absolute https: URL (http: only on localhost)")]
+    #[error(
+        "`client_id` is now set per server: remove it from the top level and give each entry of \
+         `fhir_servers` its own `client_id` (Epic: the non-production id for test servers, the \
+         production id for production ones)"
+    )]
+    TopLevelClientId,
+    #[error(
+        "`fhir_servers[{0}].client_id` is missing or empty: set it to the client id this EHR \
+         registered for Cairn"
+    )]
+    EmptyClientId(usize),
+    #[error(
+        "`fhir_servers[{0}].name` is missing or empty: set it to the name people know this \
+         health system by"
+    )]
+    EmptyName(usize),
+    #[error(
+        "`redirect_uri` {0:?} must be an absolute https: URL without a fragment (http: only on \
+         localhost)"
+    )]
     BadRedirectUri(String),
+    #[error(
+        "`redirect_uri` {redirect_uri:?} is not where Cairn is served from ({app_url}): set it \
+         to {suggested:?} (or a path below it) and register that exact URI with every EHR"
+    )]
+    RedirectUriElsewhere {
+        redirect_uri: String,
+        app_url: String,
+        suggested: String,
+    },
     #[error("`fhir_servers` is empty: list at least one FHIR server Cairn may be launched from")]
     NoServers,
     #[error(
@@ -56,6 +93,11 @@ pub enum ConfigError {
         "`fhir_servers[{index}].auth_origins` entry {value:?} is not an origin like https://host"
     )]
     BadAuthOrigin { index: usize, value: String },
+    #[error(
+        "`fhir_servers[{index}].logo` {value:?} must be an absolute https: URL of an image \
+         (http: only on localhost)"
+    )]
+    BadLogo { index: usize, value: String },
     #[error("`ehr_origins` entry {0:?} is not an origin like https://ehr.example")]
     BadEhrOrigin(String),
     #[error("`brand_bundle` {0:?} is not an https address (http only on this machine)")]
@@ -65,7 +107,9 @@ pub enum ConfigError {
          wildcards, and never `offline_access` (use `online_access`)"
     )]
     OverBroadScope(String),
-    #[error("`fhir_servers[{index}].fhir_base` {value:?} is listed twice")]
+    #[error(
+        "`fhir_servers[{index}].fhir_base` {value:?} is listed twice: keep one entry per FHIR base"
+    )]
     DuplicateFhirBase { index: usize, value: String },
 }
 
@@ -100,13 +144,16 @@ impl IssError {
     }
 }
 
+// Missing strings default to empty, so that the check below names the field and its fix
+// (serde's "missing field" names neither the server nor the fix).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    client_id: String,
+    #[serde(default)]
     redirect_uri: String,
     #[serde(default)]
     scope: Option<String>,
+    #[serde(default)]
     fhir_servers: Vec<RawServer>,
     #[serde(default)]
     ehr_origins: Vec<String>,
@@ -117,19 +164,28 @@ struct RawConfig {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawServer {
+    #[serde(default)]
     name: String,
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
     fhir_base: String,
     #[serde(default)]
     auth_origins: Option<Vec<String>>,
+    #[serde(default)]
+    logo: Option<String>,
 }
 
+/// Parses and validates `cairn.config.json`. Every error names the field and how to fix it.
+/// Whether `redirect_uri` is Cairn's own address needs that address: see
+/// [`Config::check_redirect_uri`].
 pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
-    let raw: RawConfig =
-        serde_json::from_slice(json).map_err(|e| ConfigError::Json(e.to_string()))?;
-    let client_id = raw.client_id.trim().to_owned();
-    if client_id.is_empty() {
-        return Err(ConfigError::EmptyClientId);
-    }
+    let raw: RawConfig = match serde_json::from_slice(json) {
+        Ok(raw) => raw,
+        // The format before client ids moved into each server: say where it went.
+        Err(_) if has_top_level_client_id(json) => return Err(ConfigError::TopLevelClientId),
+        Err(e) => return Err(json_error(&e)),
+    };
     match Url::parse(&raw.redirect_uri) {
         Ok(u) if urls::is_acceptable_endpoint(&u) && u.fragment().is_none() => {}
         _ => return Err(ConfigError::BadRedirectUri(raw.redirect_uri)),
@@ -139,6 +195,14 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
     }
     let mut servers: Vec<FhirServer> = Vec::with_capacity(raw.fhir_servers.len());
     for (index, s) in raw.fhir_servers.into_iter().enumerate() {
+        let name = s.name.trim().to_owned();
+        if name.is_empty() {
+            return Err(ConfigError::EmptyName(index));
+        }
+        let client_id = s.client_id.trim().to_owned();
+        if client_id.is_empty() {
+            return Err(ConfigError::EmptyClientId(index));
+        }
         let bad_base = || ConfigError::BadFhirBase {
             index,
             value: s.fhir_base.clone(),
@@ -167,10 +231,19 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
                 origins
             }
         };
+        let logo = match s.logo.filter(|l| !l.trim().is_empty()) {
+            None => None,
+            Some(value) => match Url::parse(&value) {
+                Ok(u) if urls::is_acceptable_endpoint(&u) && u.fragment().is_none() => Some(value),
+                _ => return Err(ConfigError::BadLogo { index, value }),
+            },
+        };
         servers.push(FhirServer {
-            name: s.name,
+            name,
+            client_id,
             fhir_base,
             auth_origins,
+            logo,
         });
     }
     let brand_bundle = match raw.brand_bundle.filter(|b| !b.trim().is_empty()) {
@@ -193,13 +266,28 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
         return Err(ConfigError::OverBroadScope(broad.to_owned()));
     }
     Ok(Config {
-        client_id,
         redirect_uri: raw.redirect_uri,
         scope,
         servers,
         ehr_origins,
         brand_bundle,
     })
+}
+
+fn json_error(e: &serde_json::Error) -> ConfigError {
+    use serde_json::error::Category;
+    ConfigError::Json(match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => format!("it is not valid JSON ({e})"),
+        Category::Data if e.to_string().starts_with("unknown field") => {
+            format!("{e}: remove it or correct its spelling")
+        }
+        Category::Data => e.to_string(),
+    })
+}
+
+fn has_top_level_client_id(json: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(json)
+        .is_ok_and(|object| object.contains_key("client_id"))
 }
 
 /// Least privilege (matrix #9): no long-lived refresh tokens, no wildcards, no writes.
@@ -240,6 +328,35 @@ impl Config {
                 iss: iss.to_owned(),
             })
     }
+
+    /// The redirect URI must bring the browser back to this copy of Cairn: the same origin as
+    /// `app_url` (the page's address, or where a deployment will serve it) and a path in the
+    /// app's directory (`/cairn/` for `https://apps.example.org/cairn/` or
+    /// `…/cairn/index.html`). Otherwise every sign-in would end on someone else's page.
+    pub fn check_redirect_uri(&self, app_url: &str) -> Result<(), ConfigError> {
+        let app = Url::parse(app_url).ok();
+        let directory = app.as_ref().map(|app| {
+            let path = app.path();
+            let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+            format!("{}{dir}", urls::origin(app))
+        });
+        let redirect = Url::parse(&self.redirect_uri).ok();
+        let here = match (&app, &redirect, &directory) {
+            (Some(app), Some(redirect), Some(directory)) => {
+                urls::origin(app) == urls::origin(redirect)
+                    && redirect.as_str().starts_with(directory.as_str())
+            }
+            _ => false,
+        };
+        if here {
+            return Ok(());
+        }
+        Err(ConfigError::RedirectUriElsewhere {
+            redirect_uri: self.redirect_uri.clone(),
+            app_url: app_url.to_owned(),
+            suggested: directory.unwrap_or_else(|| app_url.to_owned()),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -248,7 +365,7 @@ mod tests {
 
     fn config_with(base: &str) -> Config {
         let json = format!(
-            r#"{{"client_id":"cairn","redirect_uri":"https://app.example/","fhir_servers":[{{"name":"Epic","fhir_base":"{base}"}}]}}"#
+            r#"{{"redirect_uri":"https://app.example/","fhir_servers":[{{"name":"Epic","client_id":"c","fhir_base":"{base}"}}]}}"#
         );
         parse_config(json.as_bytes()).unwrap()
     }
@@ -301,43 +418,67 @@ mod tests {
 
     #[test]
     fn bad_configurations_name_the_field() {
-        let server = r#"[{"name":"E","fhir_base":"https://e.example/fhir"}]"#;
+        let server = r#"[{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir"}]"#;
         let cases: &[(String, &str)] = &[
-            ("not json".into(), "not valid"),
+            ("not json".into(), "it is not valid JSON (expected ident at line 1 column 2)"),
             (
-                format!(r#"{{"client_id":"c","redirect_uri":"https://a/","fhir_servers":{server},"extra":1}}"#),
+                format!(r#"{{"redirect_uri":"https://a/","fhir_servers":{server},"extra":1}}"#),
                 "unknown field `extra`",
             ),
             (
-                format!(r#"{{"client_id":" ","redirect_uri":"https://a/","fhir_servers":{server}}}"#),
-                "`client_id` is empty",
+                r#"{"redirect_uri":"https://a/","fhir_servers":[{"name":"E","client_id":" ","fhir_base":"https://e.example/fhir"}]}"#.into(),
+                "`fhir_servers[0].client_id` is missing or empty",
             ),
             (
-                format!(r#"{{"client_id":"c","redirect_uri":"http://app.example/","fhir_servers":{server}}}"#),
+                r#"{"redirect_uri":"https://a/","fhir_servers":[{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir"},{"name":"F","fhir_base":"https://f.example/fhir"}]}"#.into(),
+                "`fhir_servers[1].client_id` is missing or empty",
+            ),
+            (
+                format!(r#"{{"client_id":"c","redirect_uri":"https://a/","fhir_servers":{server}}}"#),
+                "give each entry of `fhir_servers` its own `client_id`",
+            ),
+            (
+                r#"{"redirect_uri":"https://a/","fhir_servers":[{"client_id":"c","fhir_base":"https://e.example/fhir"}]}"#.into(),
+                "`fhir_servers[0].name` is missing or empty",
+            ),
+            (
+                r#"{"redirect_uri":"https://a/","fhir_servers":[{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir","logo_url":"x"}]}"#.into(),
+                "unknown field `logo_url`, expected one of",
+            ),
+            (
+                r#"{"redirect_uri":"https://a/","fhir_servers":[{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir","logo":"http://cdn.example/e.png"}]}"#.into(),
+                "`fhir_servers[0].logo`",
+            ),
+            (
+                r#"{"fhir_servers":[{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir"}]}"#.into(),
+                "`redirect_uri` \"\" must be",
+            ),
+            (
+                format!(r#"{{"redirect_uri":"http://app.example/","fhir_servers":{server}}}"#),
                 "`redirect_uri`",
             ),
             (
-                format!(r#"{{"client_id":"c","redirect_uri":"/relative","fhir_servers":{server}}}"#),
+                format!(r#"{{"redirect_uri":"/relative","fhir_servers":{server}}}"#),
                 "`redirect_uri`",
             ),
             (
-                r#"{"client_id":"c","redirect_uri":"https://a/","fhir_servers":[]}"#.into(),
+                r#"{"redirect_uri":"https://a/","fhir_servers":[]}"#.into(),
                 "`fhir_servers` is empty",
             ),
             (
-                r#"{"client_id":"c","redirect_uri":"https://a/","fhir_servers":[{"name":"E","fhir_base":"http://e.example/fhir"}]}"#.into(),
+                r#"{"redirect_uri":"https://a/","fhir_servers":[{"name":"E","client_id":"c","fhir_base":"http://e.example/fhir"}]}"#.into(),
                 "`fhir_servers[0].fhir_base`",
             ),
             (
-                r#"{"client_id":"c","redirect_uri":"https://a/","fhir_servers":[{"name":"E","fhir_base":"https://u:p@e.example/fhir"}]}"#.into(),
+                r#"{"redirect_uri":"https://a/","fhir_servers":[{"name":"E","client_id":"c","fhir_base":"https://u:p@e.example/fhir"}]}"#.into(),
                 "`fhir_servers[0].fhir_base`",
             ),
             (
-                r#"{"client_id":"c","redirect_uri":"https://a/","fhir_servers":[{"name":"E","fhir_base":"https://e.example/fhir"},{"name":"F","fhir_base":"https://e.example/fhir/"}]}"#.into(),
+                r#"{"redirect_uri":"https://a/","fhir_servers":[{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir"},{"name":"F","client_id":"c","fhir_base":"https://e.example/fhir/"}]}"#.into(),
                 "listed twice",
             ),
             (
-                r#"{"client_id":"c","redirect_uri":"https://a/","fhir_servers":[{"name":"E","fhir_base":"https://e.example/fhir","auth_origins":["https://e.example/oauth2"]}]}"#.into(),
+                r#"{"redirect_uri":"https://a/","fhir_servers":[{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir","auth_origins":["https://e.example/oauth2"]}]}"#.into(),
                 "`fhir_servers[0].auth_origins`",
             ),
         ];
@@ -354,7 +495,7 @@ mod tests {
     fn unicode_hosts_are_refused_punycode_is_accepted() {
         let json = |base: &str| {
             format!(
-                r#"{{"client_id":"c","redirect_uri":"https://a.example/","fhir_servers":[{{"name":"E","fhir_base":"{base}"}}]}}"#
+                r#"{{"redirect_uri":"https://a.example/","fhir_servers":[{{"name":"E","client_id":"c","fhir_base":"{base}"}}]}}"#
             )
         };
         let err = parse_config(json("https://bücher.example/fhir").as_bytes()).unwrap_err();
@@ -369,7 +510,7 @@ mod tests {
     fn ehr_origins_are_origins() {
         let json = |origins: &str| {
             format!(
-                r#"{{"client_id":"c","redirect_uri":"https://a.example/","ehr_origins":{origins},"fhir_servers":[{{"name":"E","fhir_base":"https://e.example/fhir"}}]}}"#
+                r#"{{"redirect_uri":"https://a.example/","ehr_origins":{origins},"fhir_servers":[{{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir"}}]}}"#
             )
         };
         let config =
@@ -399,7 +540,7 @@ mod tests {
     fn scopes_are_least_privilege() {
         let json = |scope: &str| {
             format!(
-                r#"{{"client_id":"c","redirect_uri":"https://a.example/","scope":"{scope}","fhir_servers":[{{"name":"E","fhir_base":"https://e.example/fhir"}}]}}"#
+                r#"{{"redirect_uri":"https://a.example/","scope":"{scope}","fhir_servers":[{{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir"}}]}}"#
             )
         };
         for ok in [
@@ -432,7 +573,7 @@ mod tests {
     fn brand_bundle_must_be_a_safe_address() {
         let json = |bundle: &str| {
             format!(
-                r#"{{"client_id":"c","redirect_uri":"https://a.example/","brand_bundle":{bundle},"fhir_servers":[{{"name":"E","fhir_base":"https://e.example/fhir"}}]}}"#
+                r#"{{"redirect_uri":"https://a.example/","brand_bundle":{bundle},"fhir_servers":[{{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir"}}]}}"#
             )
         };
         let ok = parse_config(json(r#""https://brands.example/b.json""#).as_bytes()).unwrap();
@@ -459,8 +600,126 @@ mod tests {
 
     #[test]
     fn loopback_may_use_http() {
-        let json = br#"{"client_id":"cairn-dev","redirect_uri":"http://127.0.0.1:8080/","fhir_servers":[{"name":"Dev","fhir_base":"http://127.0.0.1:9090/fhir"}]}"#;
+        let json = br#"{"redirect_uri":"http://127.0.0.1:8080/","fhir_servers":[{"name":"Dev","client_id":"c","fhir_base":"http://127.0.0.1:9090/fhir"}]}"#;
         let config = parse_config(json).unwrap();
         assert_eq!(config.servers[0].auth_origins, ["http://127.0.0.1:9090"]);
+    }
+
+    #[test]
+    fn each_server_has_its_own_client_id_and_logo() {
+        let json = br#"{"redirect_uri":"https://apps.example.org/cairn/","fhir_servers":[
+            {"name":"Epic sandbox","client_id":"non-prod-id","fhir_base":"https://fhir.epic.com/interconnect-fhir-oauth/api/FHIR/R4"},
+            {"name":" Example Health ","client_id":" prod-id ","fhir_base":"https://epic.example.org/FHIR/R4",
+             "logo":"https://example.org/logo.svg"}]}"#;
+        let config = parse_config(json).unwrap();
+        assert_eq!(config.servers[0].client_id, "non-prod-id");
+        assert_eq!(config.servers[0].logo, None);
+        assert_eq!(config.servers[1].name, "Example Health");
+        assert_eq!(config.servers[1].client_id, "prod-id");
+        assert_eq!(
+            config.servers[1].logo.as_deref(),
+            Some("https://example.org/logo.svg")
+        );
+        for bad in [
+            "javascript:alert(1)",
+            "/logo.svg",
+            "https://u@cdn.example/logo.svg",
+            "data:image/png;base64,AAAA",
+        ] {
+            let json = format!(
+                r#"{{"redirect_uri":"https://a.example/","fhir_servers":[{{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir","logo":"{bad}"}}]}}"#
+            );
+            assert_eq!(
+                parse_config(json.as_bytes()),
+                Err(ConfigError::BadLogo {
+                    index: 0,
+                    value: bad.into()
+                }),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_redirect_uri_must_lead_back_to_where_cairn_is_served() {
+        let config = |redirect: &str| {
+            let json = format!(
+                r#"{{"redirect_uri":"{redirect}","fhir_servers":[{{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir"}}]}}"#
+            );
+            parse_config(json.as_bytes()).unwrap()
+        };
+        let cases = [
+            (
+                "https://apps.example.org/cairn/",
+                "https://apps.example.org/cairn/",
+                true,
+            ),
+            (
+                "https://apps.example.org/cairn/",
+                "https://apps.example.org/cairn/index.html",
+                true,
+            ),
+            (
+                "https://apps.example.org/cairn/callback",
+                "https://apps.example.org/cairn/",
+                true,
+            ),
+            (
+                "https://apps.example.org:443/cairn/",
+                "https://apps.example.org/cairn/",
+                true,
+            ),
+            ("http://127.0.0.1:8080/", "http://127.0.0.1:8080/", true),
+            (
+                "https://apps.example.org/",
+                "https://apps.example.org/",
+                true,
+            ),
+            // Another origin, scheme or port: the code would go to someone else.
+            (
+                "https://apps.example.org/cairn/",
+                "https://other.example.org/cairn/",
+                false,
+            ),
+            (
+                "https://apps.example.org/cairn/",
+                "https://apps.example.org:8443/cairn/",
+                false,
+            ),
+            ("http://127.0.0.1:8080/", "http://127.0.0.1:8081/", false),
+            // The same origin, but not this app's directory.
+            (
+                "https://apps.example.org/",
+                "https://apps.example.org/cairn/",
+                false,
+            ),
+            (
+                "https://apps.example.org/other/",
+                "https://apps.example.org/cairn/",
+                false,
+            ),
+            (
+                "https://apps.example.org/cairn-old/",
+                "https://apps.example.org/cairn/",
+                false,
+            ),
+            ("https://apps.example.org/cairn/", "not a url", false),
+        ];
+        for (redirect, app, ok) in cases {
+            assert_eq!(
+                config(redirect).check_redirect_uri(app).is_ok(),
+                ok,
+                "redirect {redirect} for an app at {app}"
+            );
+        }
+        assert_eq!(
+            config("https://apps.example.org/")
+                .check_redirect_uri("https://apps.example.org/cairn/index.html"),
+            Err(ConfigError::RedirectUriElsewhere {
+                redirect_uri: "https://apps.example.org/".into(),
+                app_url: "https://apps.example.org/cairn/index.html".into(),
+                suggested: "https://apps.example.org/cairn/".into(),
+            })
+        );
     }
 }

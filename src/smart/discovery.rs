@@ -240,11 +240,13 @@ mod tests {
     fn server() -> FhirServer {
         FhirServer {
             name: "EHR".into(),
+            client_id: "cairn".into(),
             fhir_base: "https://ehr.example/fhir/R4".into(),
             auth_origins: vec![
                 "https://ehr.example".into(),
                 "https://login.ehr.example".into(),
             ],
+            logo: None,
         }
     }
 

@@ -33,13 +33,40 @@ pub async fn start_stack() -> Stack {
     let app_port = app_listener.local_addr().unwrap().port();
     let ehr = sandbox::Ehr::new(sandbox::Config::dev(ehr_port, app_port));
     let config_json = sandbox::cairn_config_json(&ehr);
+    // The release with this EHR's configuration, under the headers `cargo xtask dist` would
+    // generate for it.
+    let site = sandbox::apphost::Site {
+        headers: headers_file_for(&dist, &config_json, "/"),
+        dist,
+        base_path: "/".into(),
+        config_json: Some(config_json),
+    };
     tokio::spawn(ehr.clone().serve(ehr_listener));
-    tokio::spawn(sandbox::apphost::serve(app_listener, dist, config_json));
+    tokio::spawn(sandbox::apphost::serve(app_listener, site));
     Stack {
         ehr,
         ehr_url: format!("http://127.0.0.1:{ehr_port}/"),
         app_url: format!("http://127.0.0.1:{app_port}/"),
     }
+}
+
+/// The `_headers` file for the release in `dist` served under `base_path` with `config_json`
+/// instead of its own configuration: what `cargo xtask dist` writes, by the same code.
+pub fn headers_file_for(dist: &std::path::Path, config_json: &str, base_path: &str) -> String {
+    let config = cairn::smart::config::parse_config(config_json.as_bytes())
+        .unwrap_or_else(|e| panic!("the test configuration is refused: {e}"));
+    let index_html = std::fs::read_to_string(dist.join("index.html")).unwrap();
+    let files: Vec<String> = std::fs::read_dir(dist)
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| !name.starts_with('.') && name != "_headers" && name != "nginx.conf")
+        .collect();
+    cairn::deploy::headers_file(&cairn::deploy::Release {
+        config: &config,
+        index_html: &index_html,
+        files: &files,
+        base_path,
+    })
 }
 
 /// A private headless Chromium driven through ChromeDriver; both end with it.
@@ -368,4 +395,89 @@ pub async fn axe_violations(c: &Client) -> Vec<String> {
         .await
         .unwrap();
     serde_json::from_value(found).unwrap()
+}
+
+/// The development EHR on `ehr_port` and the release in `dist` exactly as built (its own
+/// configuration and `_headers`) served under `base_path` on `app_port`, both on 127.0.0.1.
+/// The ports are fixed because the release's configuration names them.
+/// `Stack::app_url` is the app's origin with a `/`; Cairn itself is under `base_path`.
+pub async fn start_built_release(
+    dist: PathBuf,
+    base_path: &str,
+    ehr_port: u16,
+    app_port: u16,
+) -> Stack {
+    // A test that used the ports before may still be shutting its servers down.
+    let bind = |port: u16| async move {
+        let mut tries = 0;
+        loop {
+            match TcpListener::bind(("127.0.0.1", port)).await {
+                Ok(listener) => return listener,
+                Err(e) if tries == 200 => {
+                    panic!("port {port} is needed by the release's configuration: {e}")
+                }
+                Err(_) => tries += 1,
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let ehr_listener = bind(ehr_port).await;
+    let app_listener = bind(app_port).await;
+    let app_origin = format!("http://127.0.0.1:{app_port}");
+    let ehr = sandbox::Ehr::new(sandbox::Config {
+        app_launch_url: format!("{app_origin}{base_path}"),
+        redirect_uri: format!("{app_origin}{base_path}"),
+        ..sandbox::Config::dev(ehr_port, app_port)
+    });
+    let site = sandbox::apphost::Site::as_built(dist, base_path).unwrap();
+    tokio::spawn(ehr.clone().serve(ehr_listener));
+    tokio::spawn(sandbox::apphost::serve(app_listener, site));
+    Stack {
+        ehr,
+        ehr_url: format!("http://127.0.0.1:{ehr_port}/"),
+        app_url: format!("{app_origin}/"),
+    }
+}
+
+/// A plain HTTP/1.1 GET of `path` on 127.0.0.1:`port`, as any client sees it (no browser):
+/// the status and the response headers, names in lower case.
+pub async fn http_get(port: u16, path: &str) -> (u16, Vec<(String, String)>) {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        let text = String::from_utf8_lossy(&response);
+        let head = text.split("\r\n\r\n").next().unwrap_or_default();
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        (status, headers)
+    })
+    .await
+    .unwrap()
+}
+
+/// The value of `name` (lower case) among `headers`, if present once; panics when repeated.
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    let found: Vec<&str> = headers
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert!(found.len() <= 1, "{name} sent {} times", found.len());
+    found.first().copied()
 }

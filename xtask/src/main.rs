@@ -14,10 +14,18 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  demo    build Cairn (release) and run it against the development EHR
-  test    run every test: lint, native, browser (wasm-bindgen-test) and end to end in Chromium
-  dist    build the release into dist/
-  tools   install the build and test tools only
+  demo           build Cairn (release) and run it against the development EHR
+  test           run every test: lint, native, browser (wasm-bindgen-test) and end to end in
+                 Chromium
+  dist [--config FILE] [--public-url PATH] [--out DIR]
+                 build the release into DIR (default dist/) to be served under PATH (default /,
+                 e.g. /cairn/), with FILE (default cairn.config.json) as its configuration, and
+                 the headers to serve it with: DIR/_headers and DIR/nginx.conf
+  check-config FILE [--app-url URL] [--public-url PATH]
+                 validate a configuration offline, as Cairn does at start; with the address
+                 Cairn will be served from, also check that `redirect_uri` leads back to it;
+                 with the release path, that the path holds it
+  tools          install the build and test tools only
 ";
 
 fn main() -> ExitCode {
@@ -25,7 +33,9 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo(),
         Some("test") => test(),
-        Some("dist") => tools::ensure_build_tools().and_then(|env| dist(&env)),
+        Some("dist") => Dist::parse(&args[1..])
+            .and_then(|options| tools::ensure_build_tools().and_then(|env| dist(&env, &options))),
+        Some("check-config") if args.len() > 1 => check_config(&args[1..]),
         Some("tools") => tools::ensure_build_tools()
             .and_then(|_| tools::ensure_browser())
             .map(|_| ()),
@@ -53,17 +63,146 @@ pub fn project_root() -> PathBuf {
         .to_path_buf()
 }
 
-fn dist(env: &tools::ToolEnv) -> Result<()> {
-    step("building the release into dist/");
+/// What `cargo xtask dist` builds.
+struct Dist {
+    /// The configuration shipped as `cairn.config.json`.
+    config: PathBuf,
+    /// Where the release is served: `/` or e.g. `/cairn/` (Trunk's `--public-url`).
+    public_url: String,
+    /// The release directory.
+    out: PathBuf,
+}
+
+impl Dist {
+    fn default_release() -> Dist {
+        Dist {
+            config: project_root().join("cairn.config.json"),
+            public_url: "/".into(),
+            out: project_root().join("dist"),
+        }
+    }
+
+    fn parse(args: &[String]) -> Result<Dist> {
+        let mut options = Dist::default_release();
+        let mut it = args.iter();
+        while let Some(flag) = it.next() {
+            let value = it
+                .next()
+                .ok_or(format!("{flag} needs a value\n\n{USAGE}"))?;
+            match flag.as_str() {
+                "--config" => options.config = absolute(value),
+                "--public-url" => options.public_url = value.clone(),
+                "--out" => options.out = absolute(value),
+                other => return Err(format!("unknown option {other:?}\n\n{USAGE}")),
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// `path` from the directory cargo was started in (xtask itself runs at the project root).
+fn absolute(path: &str) -> PathBuf {
+    std::env::current_dir()
+        .map(|dir| dir.join(path))
+        .unwrap_or_else(|_| PathBuf::from(path))
+}
+
+/// A release build into `options.out`: Trunk's output, the configuration, and the headers
+/// generated from both (`_headers`, `nginx.conf`). The configuration is checked before the
+/// build, so a mistake costs seconds, not a release build.
+fn dist(env: &tools::ToolEnv, options: &Dist) -> Result<()> {
+    let config = options.config.display().to_string();
+    step(&format!("checking {config}"));
     run(env
-        .command("trunk")
-        .args(["build", "--release", "--offline"])
-        .env("TRUNK_OFFLINE", "true"))
+        .command("cargo")
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "deploy",
+            "--",
+            "check-config",
+        ])
+        .arg(&options.config)
+        .args(["--public-url", &options.public_url]))?;
+    let out = options.out.display().to_string();
+    step(&format!(
+        "building the release into {out} (served under {})",
+        options.public_url
+    ));
+    let mut trunk = env.command("trunk");
+    trunk
+        .args(["build", "--release", "--offline", "--public-url"])
+        .arg(&options.public_url)
+        .arg("--dist")
+        .arg(&options.out)
+        .env("TRUNK_OFFLINE", "true");
+    // Shown in the app's "About Cairn", for support.
+    if let Some(commit) = commit_id() {
+        trunk.env("CAIRN_COMMIT", commit);
+    }
+    run(&mut trunk)?;
+    std::fs::copy(&options.config, options.out.join("cairn.config.json"))
+        .map_err(|e| format!("copying {config} into {out}: {e}"))?;
+    step(&format!("writing {out}/_headers and {out}/nginx.conf"));
+    run(env
+        .command("cargo")
+        .args(["run", "--quiet", "--package", "deploy", "--", "headers"])
+        .arg(&options.out)
+        .args(["--public-url", &options.public_url]))
+}
+
+fn check_config(args: &[String]) -> Result<()> {
+    let mut cmd = Command::new("cargo");
+    cmd.args([
+        "run",
+        "--quiet",
+        "--package",
+        "deploy",
+        "--",
+        "check-config",
+    ]);
+    // The file is named relative to where the user is, not the project root.
+    cmd.arg(absolute(&args[0]));
+    cmd.args(&args[1..]);
+    run(&mut cmd)
+}
+
+/// `git rev-parse --short=12 HEAD`, with `-modified` when tracked files have uncommitted
+/// changes; `None` outside a git checkout.
+fn commit_id() -> Option<String> {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(project_root())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let commit = git(&["rev-parse", "--short=12", "HEAD"])?;
+    let modified = git(&["status", "--porcelain", "--untracked-files=no"])
+        .is_some_and(|status| !status.is_empty());
+    Some(if modified {
+        format!("{commit}-modified")
+    } else {
+        commit
+    })
+}
+
+/// The release the end-to-end test `tests/dist.rs` serves: the sample configuration
+/// `tests/dist/cairn.config.json`, under `/cairn/`.
+fn prefixed_release() -> Dist {
+    Dist {
+        config: project_root().join("tests/dist/cairn.config.json"),
+        public_url: "/cairn/".into(),
+        out: project_root().join("target/dist-prefixed"),
+    }
 }
 
 fn demo() -> Result<()> {
     let env = tools::ensure_build_tools()?;
-    dist(&env)?;
+    dist(&env, &Dist::default_release())?;
     step("starting the development EHR and Cairn (Ctrl-C stops them)");
     println!("Open the EHR page below, pick a patient, and Cairn launches inside it.");
     run(env.command("cargo").args([
@@ -109,13 +248,17 @@ fn test() -> Result<()> {
         "warnings",
     ]))?;
 
-    dist(&env)?;
+    dist(&env, &Dist::default_release())?;
+    let prefixed = prefixed_release();
+    dist(&env, &prefixed)?;
 
     step("native tests: core, development EHR, tidy, end to end in Chromium");
     run(env
         .command("cargo")
         .args(["test", "--workspace"])
         .env("CAIRN_DIST", project_root().join("dist"))
+        .env("CAIRN_DIST_PREFIXED", &prefixed.out)
+        .env("CAIRN_DIST_COMMIT", commit_id().unwrap_or_default())
         .env("AXE_CORE", tools::axe_script())
         .env("CHROMEDRIVER", &browser.chromedriver)
         .env("CHROMIUM", &browser.chromium))?;

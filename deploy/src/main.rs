@@ -1,0 +1,148 @@
+//! `deploy check-config FILE [--app-url URL] [--public-url PATH]`: validates a Cairn
+//! configuration offline, with the same code Cairn runs at start-up, and shows the CSP it leads
+//! to. With `--app-url`, also checks that `redirect_uri` leads back to that address; with
+//! `--public-url`, that the release path holds it (what `headers` will check after the build).
+//!
+//! `deploy headers DIR [--public-url PATH]`: writes `DIR/_headers` and `DIR/nginx.conf` for the
+//! release built into `DIR` (its `cairn.config.json` and `index.html`), to be served under
+//! `PATH` (default `/`).
+//!
+//! Run through `cargo xtask check-config` and `cargo xtask dist`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use cairn::deploy::{self, Release};
+use cairn::smart::config::{Config, parse_config};
+
+const USAGE: &str = "\
+usage: deploy check-config FILE [--app-url URL] [--public-url PATH]
+       deploy headers DIR [--public-url PATH]
+";
+
+/// Files in a release directory that are instructions for the host, not content.
+const HOST_FILES: &[&str] = &["_headers", "nginx.conf"];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["check-config", file] => check_config(Path::new(file), None, None),
+        ["check-config", file, "--app-url", url] => check_config(Path::new(file), Some(url), None),
+        ["check-config", file, "--public-url", base] => {
+            check_config(Path::new(file), None, Some(base))
+        }
+        ["check-config", file, "--app-url", url, "--public-url", base] => {
+            check_config(Path::new(file), Some(url), Some(base))
+        }
+        ["headers", dir] => headers(Path::new(dir), "/"),
+        ["headers", dir, "--public-url", base] => headers(Path::new(dir), base),
+        _ => {
+            eprint!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_config(file: &Path, app_url: Option<&str>, base_path: Option<&str>) -> Result<(), String> {
+    let config = read_config(file)?;
+    let shown = file.display();
+    if let Some(base) = base_path {
+        deploy::check_base_path(&config, base).map_err(|e| format!("{shown}: {e}"))?;
+    }
+    match app_url {
+        Some(url) => config
+            .check_redirect_uri(url)
+            .map_err(|e| format!("{shown}: {e}"))?,
+        None => println!(
+            "note: `redirect_uri` was not compared with Cairn's own address (Cairn does that in \
+             the browser at start); pass --app-url https://<host>/<path>/ to check it now"
+        ),
+    }
+    println!("{shown}: valid");
+    println!("  redirect_uri: {}", config.redirect_uri);
+    println!("  scope: {}", config.scope);
+    for (i, server) in config.servers.iter().enumerate() {
+        println!(
+            "  fhir_servers[{i}]: {:?}, client id {:?}, {} (sign-in at {})",
+            server.name,
+            server.client_id,
+            server.fhir_base,
+            server.auth_origins.join(", ")
+        );
+    }
+    if config.ehr_origins.is_empty() {
+        println!("  ehr_origins: none (no page may show Cairn in a frame)");
+    } else {
+        println!("  ehr_origins: {}", config.ehr_origins.join(", "));
+    }
+    // Without the built index.html the loader's hash is not known yet.
+    let (_, csp) = &deploy::security_headers(&config, "")[0];
+    println!("  Content-Security-Policy (before the build adds its script hash): {csp}");
+    Ok(())
+}
+
+fn headers(dir: &Path, base_path: &str) -> Result<(), String> {
+    let config = read_config(&dir.join("cairn.config.json"))?;
+    deploy::check_base_path(&config, base_path).map_err(|e| e.to_string())?;
+    let index_html = read(&dir.join("index.html"))?;
+    let mut files = Vec::new();
+    list_files(dir, dir, &mut files)?;
+    let release = Release {
+        config: &config,
+        index_html: &index_html,
+        files: &files,
+        base_path,
+    };
+    write(&dir.join("_headers"), &deploy::headers_file(&release))?;
+    write(&dir.join("nginx.conf"), &deploy::nginx_server(&release))?;
+    println!(
+        "wrote {0}/_headers and {0}/nginx.conf for {1} files served under {base_path}",
+        dir.display(),
+        files.len()
+    );
+    Ok(())
+}
+
+fn read_config(file: &Path) -> Result<Config, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    parse_config(&bytes).map_err(|e| format!("{}: {e}", file.display()))
+}
+
+fn read(file: &Path) -> Result<String, String> {
+    std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))
+}
+
+fn write(file: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(file, text).map_err(|e| format!("{}: {e}", file.display()))
+}
+
+/// The release's files, relative to `root` with `/` separators; hidden entries (Trunk's
+/// `.stage`) and the host files are left out.
+fn list_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || (dir == root && HOST_FILES.contains(&name.as_str())) {
+            continue;
+        }
+        let path: PathBuf = entry.path();
+        if path.is_dir() {
+            list_files(root, &path, out)?;
+        } else if let Ok(relative) = path.strip_prefix(root) {
+            let parts: Vec<String> = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            out.push(parts.join("/"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,320 @@
+//! `deploy check-config` (what `cargo xtask check-config` runs): every bad configuration is
+//! refused with exit status 1 and a message that names the field and the fix, exactly as
+//! written below; good ones pass, including the ones this repository ships.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+const SERVER: &str = r#"{"name":"Epic sandbox","client_id":"np-id","fhir_base":"https://fhir.epic.com/interconnect-fhir-oauth/api/FHIR/R4"}"#;
+const REDIRECT: &str = r#""redirect_uri":"https://apps.example.org/cairn/""#;
+
+/// Runs `deploy check-config` on `json` (with `args` after the file name): the exit status,
+/// standard output and standard error, with the temporary file's path replaced by `FILE`.
+fn check(json: &str, args: &[&str]) -> (i32, String, String) {
+    let dir = std::env::temp_dir().join(format!("cairn-check-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{:016x}.json", hash(json, args)));
+    std::fs::write(&file, json).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_deploy"))
+        .arg("check-config")
+        .arg(&file)
+        .args(args)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    let shown = file.display().to_string();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace(&shown, "FILE");
+    (
+        output.status.code().unwrap_or(-1),
+        text(&output.stdout),
+        text(&output.stderr),
+    )
+}
+
+fn hash(json: &str, args: &[&str]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (json, args).hash(&mut h);
+    h.finish()
+}
+
+fn with_server(server: &str) -> String {
+    format!(r#"{{{REDIRECT},"fhir_servers":[{server}]}}"#)
+}
+
+#[test]
+fn each_bad_configuration_is_refused_with_its_message() {
+    let cases: Vec<(&str, String, &[&str], &str)> = vec![
+        (
+            "not JSON",
+            format!("{{{REDIRECT},"),
+            &[],
+            "it is not valid JSON (EOF while parsing a value at line 1 column 50)",
+        ),
+        (
+            "an unknown key",
+            format!(r#"{{{REDIRECT},"fhir_servers":[{SERVER}],"redirect_url":"x"}}"#),
+            &[],
+            "unknown field `redirect_url`, expected one of `redirect_uri`, `scope`, \
+             `fhir_servers`, `ehr_origins`, `brand_bundle` at line 1 column 197: remove it or \
+             correct its spelling",
+        ),
+        (
+            "an unknown key in a server",
+            with_server(
+                r#"{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir","logo_url":"x"}"#,
+            ),
+            &[],
+            "unknown field `logo_url`, expected one of `name`, `client_id`, `fhir_base`, \
+             `auth_origins`, `logo` at line 1 column 141: remove it or correct its spelling",
+        ),
+        (
+            "a value of the wrong type",
+            format!(
+                r#"{{{REDIRECT},"fhir_servers":[{SERVER}],"ehr_origins":"https://ehr.example"}}"#
+            ),
+            &[],
+            "invalid type: string \"https://ehr.example\", expected a sequence at line 1 column 218",
+        ),
+        (
+            "the client id at the top level (the old format)",
+            format!(r#"{{"client_id":"c",{REDIRECT},"fhir_servers":[{SERVER}]}}"#),
+            &[],
+            "`client_id` is now set per server: remove it from the top level and give each entry \
+             of `fhir_servers` its own `client_id` (Epic: the non-production id for test \
+             servers, the production id for production ones)",
+        ),
+        (
+            "an empty client id",
+            with_server(r#"{"name":"E","client_id":" ","fhir_base":"https://e.example/fhir"}"#),
+            &[],
+            "`fhir_servers[0].client_id` is missing or empty: set it to the client id this EHR \
+             registered for Cairn",
+        ),
+        (
+            "a server without a client id",
+            with_server(&format!(
+                r#"{SERVER},{{"name":"Example Health","fhir_base":"https://epic.example.org/FHIR/R4"}}"#
+            )),
+            &[],
+            "`fhir_servers[1].client_id` is missing or empty: set it to the client id this EHR \
+             registered for Cairn",
+        ),
+        (
+            "a server without a name",
+            with_server(r#"{"client_id":"c","fhir_base":"https://e.example/fhir"}"#),
+            &[],
+            "`fhir_servers[0].name` is missing or empty: set it to the name people know this \
+             health system by",
+        ),
+        (
+            "no servers",
+            format!(r#"{{{REDIRECT},"fhir_servers":[]}}"#),
+            &[],
+            "`fhir_servers` is empty: list at least one FHIR server Cairn may be launched from",
+        ),
+        (
+            "an http: FHIR base outside localhost",
+            with_server(
+                r#"{"name":"E","client_id":"c","fhir_base":"http://ehr.example.org/fhir"}"#,
+            ),
+            &[],
+            "`fhir_servers[0].fhir_base` \"http://ehr.example.org/fhir\" must be an absolute \
+             https: URL (http: only on localhost) without user, query or fragment",
+        ),
+        (
+            "a FHIR base listed twice",
+            with_server(&format!(
+                r#"{SERVER},{{"name":"Again","client_id":"c","fhir_base":"https://fhir.epic.com/interconnect-fhir-oauth/api/FHIR/R4/"}}"#
+            )),
+            &[],
+            "`fhir_servers[1].fhir_base` \
+             \"https://fhir.epic.com/interconnect-fhir-oauth/api/FHIR/R4/\" is listed twice: \
+             keep one entry per FHIR base",
+        ),
+        (
+            "an authorization origin with a path",
+            with_server(
+                r#"{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir","auth_origins":["https://e.example/oauth2"]}"#,
+            ),
+            &[],
+            "`fhir_servers[0].auth_origins` entry \"https://e.example/oauth2\" is not an origin \
+             like https://host",
+        ),
+        (
+            "a logo that is not an https URL",
+            with_server(
+                r#"{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir","logo":"http://cdn.example/e.png"}"#,
+            ),
+            &[],
+            "`fhir_servers[0].logo` \"http://cdn.example/e.png\" must be an absolute https: URL \
+             of an image (http: only on localhost)",
+        ),
+        (
+            "a relative redirect URI",
+            format!(r#"{{"redirect_uri":"/cairn/","fhir_servers":[{SERVER}]}}"#),
+            &[],
+            "`redirect_uri` \"/cairn/\" must be an absolute https: URL without a fragment \
+             (http: only on localhost)",
+        ),
+        (
+            "an http: redirect URI outside localhost",
+            format!(
+                r#"{{"redirect_uri":"http://apps.example.org/cairn/","fhir_servers":[{SERVER}]}}"#
+            ),
+            &[],
+            "`redirect_uri` \"http://apps.example.org/cairn/\" must be an absolute https: URL \
+             without a fragment (http: only on localhost)",
+        ),
+        (
+            "a redirect URI on another origin than the app",
+            with_server(SERVER),
+            &["--app-url", "https://cairn.example.org/cairn/"],
+            "`redirect_uri` \"https://apps.example.org/cairn/\" is not where Cairn is served \
+             from (https://cairn.example.org/cairn/): set it to \
+             \"https://cairn.example.org/cairn/\" (or a path below it) and register that exact \
+             URI with every EHR",
+        ),
+        (
+            "a redirect URI outside the app's directory",
+            with_server(SERVER),
+            &["--app-url", "https://apps.example.org/cairn-v2/index.html"],
+            "`redirect_uri` \"https://apps.example.org/cairn/\" is not where Cairn is served \
+             from (https://apps.example.org/cairn-v2/index.html): set it to \
+             \"https://apps.example.org/cairn-v2/\" (or a path below it) and register that exact \
+             URI with every EHR",
+        ),
+        (
+            "a release path that does not hold the redirect URI",
+            with_server(SERVER),
+            &["--public-url", "/cairn-v2/"],
+            "`redirect_uri` \"https://apps.example.org/cairn/\" is not under the public URL \
+             \"/cairn-v2/\": the sign-in would come back to a page that is not Cairn. Set it to \
+             https://<your host>/cairn-v2/",
+        ),
+        (
+            "a release path that is not a directory",
+            with_server(SERVER),
+            &["--public-url", "/cairn"],
+            "the public URL \"/cairn\" must be a path that starts and ends with `/` (e.g. `/` or \
+             `/cairn/`), made of letters, digits, `-`, `_`, `.` and `~`",
+        ),
+        (
+            "an EHR origin with a path",
+            format!(
+                r#"{{{REDIRECT},"fhir_servers":[{SERVER}],"ehr_origins":["https://ehr.example/hyperspace"]}}"#
+            ),
+            &[],
+            "`ehr_origins` entry \"https://ehr.example/hyperspace\" is not an origin like \
+             https://ehr.example",
+        ),
+        (
+            "a wildcard EHR origin",
+            format!(r#"{{{REDIRECT},"fhir_servers":[{SERVER}],"ehr_origins":["*"]}}"#),
+            &[],
+            "`ehr_origins` entry \"*\" is not an origin like https://ehr.example",
+        ),
+        (
+            "an http: brands bundle",
+            format!(
+                r#"{{{REDIRECT},"fhir_servers":[{SERVER}],"brand_bundle":"http://brands.example/b.json"}}"#
+            ),
+            &[],
+            "`brand_bundle` \"http://brands.example/b.json\" is not an https address (http only \
+             on this machine)",
+        ),
+        (
+            "offline_access",
+            format!(r#"{{{REDIRECT},"scope":"launch offline_access","fhir_servers":[{SERVER}]}}"#),
+            &[],
+            "`scope` asks for \"offline_access\", more than Cairn needs: it only reads (`.rs` or \
+             `.read`), never wildcards, and never `offline_access` (use `online_access`)",
+        ),
+        (
+            "a write scope",
+            format!(
+                r#"{{{REDIRECT},"scope":"launch patient/Observation.cruds","fhir_servers":[{SERVER}]}}"#
+            ),
+            &[],
+            "`scope` asks for \"patient/Observation.cruds\", more than Cairn needs: it only \
+             reads (`.rs` or `.read`), never wildcards, and never `offline_access` (use \
+             `online_access`)",
+        ),
+        (
+            "a wildcard scope",
+            format!(r#"{{{REDIRECT},"scope":"launch patient/*.read","fhir_servers":[{SERVER}]}}"#),
+            &[],
+            "`scope` asks for \"patient/*.read\", more than Cairn needs: it only reads (`.rs` or \
+             `.read`), never wildcards, and never `offline_access` (use `online_access`)",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, json, args, message) in &cases {
+        let (status, _, stderr) = check(json, args);
+        let expected = format!("FILE: {message}\n");
+        if status != 1 || stderr != expected {
+            failures.push(format!(
+                "{what}:\n  status {status}\n  got      {stderr:?}\n  expected {expected:?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_good_configuration_passes_and_shows_what_it_allows() {
+    let json = format!(
+        r#"{{{REDIRECT},"fhir_servers":[{SERVER},
+        {{"name":"Example Health","client_id":"prod-id","fhir_base":"https://epic.example.org/FHIR/R4",
+          "logo":"https://example.org/logo.svg"}}],"ehr_origins":["https://ehr.example.org"]}}"#
+    );
+    let (status, stdout, stderr) = check(&json, &["--app-url", "https://apps.example.org/cairn/"]);
+    assert_eq!((status, stderr.as_str()), (0, ""), "{stdout}");
+    assert!(stdout.starts_with("FILE: valid\n"), "{stdout}");
+    for expected in [
+        "fhir_servers[0]: \"Epic sandbox\", client id \"np-id\"",
+        "fhir_servers[1]: \"Example Health\", client id \"prod-id\", https://epic.example.org/FHIR/R4",
+        "connect-src 'self' https://fhir.epic.com https://epic.example.org;",
+        "img-src 'self' data: https://example.org;",
+        "frame-ancestors https://ehr.example.org",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} missing:\n{stdout}");
+    }
+    // Without the app's address the redirect URI cannot be checked offline, and it says so.
+    let (status, stdout, _) = check(&json, &[]);
+    assert_eq!(status, 0);
+    assert!(
+        stdout.starts_with("note: `redirect_uri` was not compared"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn the_configurations_in_this_repository_pass() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    for (file, app_url) in [
+        ("cairn.config.json", "http://127.0.0.1:8080/"),
+        (
+            "tests/dist/cairn.config.json",
+            "http://127.0.0.1:18080/cairn/",
+        ),
+        (
+            "docs/cairn.config.example.json",
+            "https://apps.example.org/cairn/",
+        ),
+    ] {
+        let json = std::fs::read_to_string(root.join(file)).unwrap();
+        let (status, stdout, stderr) = check(&json, &["--app-url", app_url]);
+        assert_eq!((status, stderr.as_str()), (0, ""), "{file}: {stdout}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_with_2() {
+    let output = Command::new(env!("CARGO_BIN_EXE_deploy"))
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).starts_with("usage: deploy check-config"));
+}
