@@ -4,9 +4,12 @@
 //! `X-Content-Type-Options`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use axum::Router;
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
@@ -59,7 +62,27 @@ pub async fn serve(
     dist_dir: PathBuf,
     config_json: String,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app_host(dist_dir, config_json)).await
+    serve_with_latency(listener, dist_dir, config_json, Duration::ZERO).await
+}
+
+/// Like [`serve`], each response leaving `latency` after its request arrived at the earliest
+/// (the benchmark's wide-area network; see `Ehr::set_latency`).
+pub async fn serve_with_latency(
+    listener: tokio::net::TcpListener,
+    dist_dir: PathBuf,
+    config_json: String,
+    latency: Duration,
+) -> std::io::Result<()> {
+    let router = app_host(dist_dir, config_json).layer(axum::middleware::from_fn(
+        move |request: Request, next: Next| async move {
+            let response = next.run(request).await;
+            if !latency.is_zero() {
+                tokio::time::sleep(latency).await;
+            }
+            response
+        },
+    ));
+    axum::serve(listener, router).await
 }
 
 /// The headers every response of a Cairn deployment carries, from its configuration and its
