@@ -3,6 +3,7 @@
 //! Every command installs what it needs first, so the README's two commands work on a fresh
 //! machine. Installing is idempotent and takes milliseconds once done.
 
+mod bytes;
 #[cfg(test)]
 mod tidy;
 mod tools;
@@ -53,7 +54,7 @@ pub fn project_root() -> PathBuf {
         .to_path_buf()
 }
 
-fn dist(env: &tools::ToolEnv) -> Result<()> {
+pub fn dist(env: &tools::ToolEnv) -> Result<()> {
     step("building the release into dist/");
     run(env
         .command("trunk")
@@ -111,6 +112,11 @@ fn test() -> Result<()> {
 
     dist(&env)?;
 
+    step("first-load bytes of dist/ (brotli total within xtask/src/bytes.rs BROTLI_BUDGET)");
+    let load = bytes::first_load(&project_root().join("dist"), bytes::CAIRN_FETCHED)?;
+    print!("{}", load.table());
+    load.within(bytes::BROTLI_BUDGET)?;
+
     step("native tests: core, development EHR, tidy, end to end in Chromium");
     run(env
         .command("cargo")
@@ -143,7 +149,7 @@ fn test() -> Result<()> {
     Ok(())
 }
 
-fn step(what: &str) {
+pub fn step(what: &str) {
     println!("\n==> {what}");
 }
 
