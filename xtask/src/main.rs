@@ -3,6 +3,7 @@
 //! Every command installs what it needs first, so the README's two commands work on a fresh
 //! machine. Installing is idempotent and takes milliseconds once done.
 
+mod bench;
 mod bytes;
 #[cfg(test)]
 mod tidy;
@@ -18,6 +19,8 @@ commands:
   demo    build Cairn (release) and run it against the development EHR
   test    run every test: lint, native, browser (wasm-bindgen-test) and end to end in Chromium
   dist    build the release into dist/
+  bench   measure Cairn against a fhirclient baseline in Chromium (not a test; see
+          docs/performance.md): cargo xtask bench [--pairs N] [--latency-ms MS]
   tools   install the build and test tools only
 ";
 
@@ -26,6 +29,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo(),
         Some("test") => test(),
+        Some("bench") => bench::run(&args[1..]),
         Some("dist") => tools::ensure_build_tools().and_then(|env| dist(&env)),
         Some("tools") => tools::ensure_build_tools()
             .and_then(|_| tools::ensure_browser())
