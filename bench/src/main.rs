@@ -178,6 +178,7 @@ fn parse_args() -> Result<Args, String> {
 }
 
 async fn run(args: &Args) -> Result<(), String> {
+    let load_before = load_average();
     let bench = start(args).await?;
     let patient = chart_patient(&bench.ehr);
     let (observations, encounters) = chart_size(&bench.ehr, &patient.id);
@@ -197,10 +198,6 @@ async fn run(args: &Args) -> Result<(), String> {
     ))
     .await
     .map_err(|e| format!("timeouts: {e}"))?;
-    c.issue_cmd(support::before_every_page(PAGE.into()))
-        .await
-        .map_err(|e| format!("CDP: {e}"))?;
-
     for app in [App::Cairn, App::Baseline] {
         launch(c, &bench, app, &patient.id).await?;
     }
@@ -250,6 +247,8 @@ async fn run(args: &Args) -> Result<(), String> {
         scale_observations,
         latency_ms: args.latency.as_millis() as u64,
         user_agent: chromium,
+        machine: machine(),
+        load_average: format!("{load_before} before, {} after", load_average()),
     };
     print!("{}", report::tables(&context, &pairs, &scale, &first_load));
     let json = report::json(&context, &pairs, &scale, first_load);
@@ -260,6 +259,27 @@ async fn run(args: &Args) -> Result<(), String> {
     std::fs::write(&args.out, text).map_err(|e| format!("{}: {e}", args.out.display()))?;
     println!("\nwrote {}", args.out.display());
     Ok(())
+}
+
+/// The processor and its count, from `/proc/cpuinfo` (Linux).
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, m)| m.trim().to_owned())
+        .unwrap_or_else(|| "unknown processor".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cores} x {model}")
+}
+
+/// The 1-minute load average (`/proc/loadavg`): other work on the machine shows in the times.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
 }
 
 /// The EHR with the baseline registered beside Cairn, and both apps' static hosts, every
@@ -444,8 +464,9 @@ fn timeline(pages: &Value, start: f64) -> (Vec<Step>, Vec<(f64, f64)>) {
 /// Launches `app` for `patient_id` from the EHR page and waits for its three marks.
 async fn launch(c: &Client, bench: &Bench, app: App, patient_id: &str) -> Result<Launch, String> {
     let driver = |e: fantoccini::error::CmdError| format!("{} launch: {e}", app.label());
-    c.goto("about:blank").await.map_err(driver)?;
-    // Every launch starts with an empty HTTP cache, as the first launch of the day does.
+    // Every launch is the first of the day: a new tab (no sessionStorage) and an empty HTTP
+    // cache.
+    fresh_tab(c).await.map_err(driver)?;
     c.issue_cmd(cdp("Network.clearBrowserCache", json!({})))
         .await
         .map_err(driver)?;
@@ -516,6 +537,17 @@ async fn launch(c: &Client, bench: &Bench, app: App, patient_id: &str) -> Result
         timeline,
         long_frames,
     })
+}
+
+/// Moves the session to a new tab, with [`PAGE`] in every page, and closes the old one.
+async fn fresh_tab(c: &Client) -> Result<(), fantoccini::error::CmdError> {
+    let old = c.window().await?;
+    let new = c.new_window(true).await?.handle;
+    c.switch_to_window(old).await?;
+    c.close_window().await?;
+    c.switch_to_window(new).await?;
+    c.issue_cmd(support::before_every_page(PAGE.into())).await?;
+    Ok(())
 }
 
 /// Polls the app's frame until its three marks are set (the frame navigates on the way: the

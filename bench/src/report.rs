@@ -15,6 +15,8 @@ pub struct Context {
     pub scale_observations: usize,
     pub latency_ms: u64,
     pub user_agent: String,
+    pub machine: String,
+    pub load_average: String,
 }
 
 /// The targets, printed beside the measurements.
@@ -312,6 +314,11 @@ pub fn tables(
         }
     }
     let _ = writeln!(out, "\nbrowser: {}", context.user_agent);
+    let _ = writeln!(
+        out,
+        "machine: {}; 1-minute load average {}",
+        context.machine, context.load_average
+    );
     out
 }
 
@@ -416,6 +423,8 @@ pub fn json(
             .map(|d| d.as_secs())
             .unwrap_or_default(),
         "user_agent": context.user_agent,
+        "machine": context.machine,
+        "load_average": context.load_average,
         "latency_ms": context.latency_ms,
         "patient": { "name": context.patient, "observations": context.observations,
                      "encounters": context.encounters },
