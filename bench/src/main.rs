@@ -225,10 +225,10 @@ async fn run(args: &Args) -> Result<(), String> {
         scale.push(scale_run(c, &bench, app, scale_id).await?);
     }
     let chromium = c
-        .execute("return navigator.userAgent", vec![])
+        .issue_cmd(cdp("Browser.getVersion", json!({})))
         .await
         .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
+        .and_then(|v| v["product"].as_str().map(str::to_owned))
         .unwrap_or_default();
     let _ = browser.client.close().await;
 
@@ -246,7 +246,7 @@ async fn run(args: &Args) -> Result<(), String> {
         encounters,
         scale_observations,
         latency_ms: args.latency.as_millis() as u64,
-        user_agent: chromium,
+        browser: chromium,
         machine: machine(),
         load_average: format!("{load_before} before, {} after", load_average()),
     };

@@ -14,7 +14,7 @@ pub struct Context {
     pub encounters: usize,
     pub scale_observations: usize,
     pub latency_ms: u64,
-    pub user_agent: String,
+    pub browser: String,
     pub machine: String,
     pub load_average: String,
 }
@@ -178,14 +178,14 @@ pub fn tables(
             "raw", "gzip", "brotli"
         );
         for (app, load) in apps {
-            let total = &load["total"];
+            let total = |key: &str| load["total"][key].as_u64().unwrap_or_default();
             let _ = writeln!(
                 out,
                 "{:<34} {:>9} {:>9} {:>9}   {}",
                 app,
-                total["raw"],
-                total["gzip"],
-                total["brotli"],
+                total("raw"),
+                total("gzip"),
+                total("brotli"),
                 if app == "Cairn" {
                     format!("<= {BROTLI_TARGET}")
                 } else {
@@ -313,7 +313,7 @@ pub fn tables(
             out.push_str(&critical_path(launch));
         }
     }
-    let _ = writeln!(out, "\nbrowser: {}", context.user_agent);
+    let _ = writeln!(out, "\nbrowser: {}", context.browser);
     let _ = writeln!(
         out,
         "machine: {}; 1-minute load average {}",
@@ -422,7 +422,7 @@ pub fn json(
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or_default(),
-        "user_agent": context.user_agent,
+        "browser": context.browser,
         "machine": context.machine,
         "load_average": context.load_average,
         "latency_ms": context.latency_ms,
