@@ -140,7 +140,27 @@ pub fn app_host(site: Site) -> Result<Router, String> {
 
 /// Serves `site` on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener, site: Site) -> std::io::Result<()> {
-    let app = app_host(site).map_err(std::io::Error::other)?;
+    serve_with_latency(listener, site, std::time::Duration::ZERO).await
+}
+
+/// Like [`serve`], each response leaving `latency` after its request arrived at the earliest
+/// (the benchmark's wide-area network; see `Ehr::set_latency`).
+pub async fn serve_with_latency(
+    listener: tokio::net::TcpListener,
+    site: Site,
+    latency: std::time::Duration,
+) -> std::io::Result<()> {
+    let app = app_host(site)
+        .map_err(std::io::Error::other)?
+        .layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+                let response = next.run(request).await;
+                if !latency.is_zero() {
+                    tokio::time::sleep(latency).await;
+                }
+                response
+            },
+        ));
     axum::serve(listener, app).await
 }
 

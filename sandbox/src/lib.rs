@@ -41,6 +41,20 @@ pub struct Config {
     pub client_id: String,
     /// The one registered redirect URI, compared byte for byte.
     pub redirect_uri: String,
+    /// Other apps registered with this EHR (the benchmark's `fhirclient` baseline), each with
+    /// its own client id, redirect URI and origin. Empty in development and tests.
+    pub other_apps: Vec<RegisteredApp>,
+}
+
+/// An app other than Cairn that this EHR trusts: the EHR page opens it for
+/// `/ehr/launch?patient=…&app=<name>`.
+#[derive(Debug, Clone)]
+pub struct RegisteredApp {
+    pub name: String,
+    pub launch_url: String,
+    pub origin: String,
+    pub client_id: String,
+    pub redirect_uri: String,
 }
 
 impl Config {
@@ -53,6 +67,30 @@ impl Config {
             redirect_uri: format!("{app_origin}/"),
             app_origin,
             client_id: "cairn-dev".into(),
+            other_apps: Vec::new(),
+        }
+    }
+
+    /// The registered redirect URI of `client_id`, if that client is registered.
+    pub fn redirect_uri_of(&self, client_id: &str) -> Option<&str> {
+        if client_id == self.client_id {
+            return Some(&self.redirect_uri);
+        }
+        self.other_apps
+            .iter()
+            .find(|app| app.client_id == client_id)
+            .map(|app| app.redirect_uri.as_str())
+    }
+
+    /// Where the EHR page opens the app called `name` (`None`: Cairn).
+    pub(crate) fn launch_url_of(&self, name: Option<&str>) -> Option<&str> {
+        match name {
+            None => Some(&self.app_launch_url),
+            Some(name) => self
+                .other_apps
+                .iter()
+                .find(|app| app.name == name)
+                .map(|app| app.launch_url.as_str()),
         }
     }
 }
@@ -234,6 +272,10 @@ pub struct LoggedRequest {
     pub origin: Option<String>,
     pub referer: Option<String>,
     pub if_none_match: Option<String>,
+    /// When the request arrived, since the EHR started.
+    pub received: Duration,
+    /// When its response (headers) left, since the EHR started; `None` while in progress.
+    pub answered: Option<Duration>,
 }
 
 /// A running EHR's shared state. Cheap to clone.
@@ -244,6 +286,8 @@ pub struct Ehr {
 
 struct Inner {
     config: Config,
+    /// The zero of [`LoggedRequest::received`] and [`LoggedRequest::answered`].
+    started: Instant,
     store: store::Store,
     state: Mutex<Sessions>,
     log: Mutex<Vec<LoggedRequest>>,
@@ -259,6 +303,8 @@ struct Settings {
     need_patient_banner: serde_json::Value,
     /// Launch tokens as long as Epic's JWTs (about 2 500 characters).
     long_launch_tokens: bool,
+    /// Added before every response, as a wide-area network would.
+    latency: Duration,
 }
 
 /// Launches, pending sign-ins, codes and tokens issued so far.
@@ -291,6 +337,7 @@ impl Ehr {
         Ehr {
             inner: Arc::new(Inner {
                 config,
+                started: Instant::now(),
                 store: store::Store::load(),
                 state: Mutex::new(Sessions::default()),
                 log: Mutex::new(Vec::new()),
@@ -299,6 +346,7 @@ impl Ehr {
                     token_lifetime: Duration::from_secs(3600),
                     need_patient_banner: serde_json::Value::Bool(true),
                     long_launch_tokens: false,
+                    latency: Duration::ZERO,
                 }),
             }),
         }
@@ -394,6 +442,12 @@ impl Ehr {
         lock(&self.inner.settings).long_launch_tokens = true;
     }
 
+    /// From now on, every response (preflights and pages included) leaves `latency` after its
+    /// request arrived, at the earliest, like a hospital's wide-area network (default none).
+    pub fn set_latency(&self, latency: Duration) {
+        lock(&self.inner.settings).latency = latency;
+    }
+
     pub(crate) fn token_lifetime(&self) -> Duration {
         lock(&self.inner.settings).token_lifetime
     }
@@ -422,10 +476,13 @@ impl Ehr {
     }
 
     pub fn router(&self) -> Router {
-        let app_origin = HeaderValue::from_str(&self.inner.config.app_origin)
-            .unwrap_or(HeaderValue::from_static("null"));
+        let config = &self.inner.config;
+        let app_origins: Vec<HeaderValue> = std::iter::once(&config.app_origin)
+            .chain(config.other_apps.iter().map(|app| &app.origin))
+            .filter_map(|origin| HeaderValue::from_str(origin).ok())
+            .collect();
         let cors = CorsLayer::new()
-            .allow_origin(app_origin)
+            .allow_origin(app_origins)
             .allow_methods([Method::GET, Method::POST])
             .allow_headers([
                 header::AUTHORIZATION,
@@ -464,6 +521,7 @@ impl Ehr {
             .route("/oauth2/authorize/patient", post(oauth::pick_patient))
             .route("/oauth2/authorize/consent", post(oauth::consent))
             .merge(api)
+            .layer(middleware::from_fn_with_state(self.clone(), delay))
             .layer(middleware::from_fn_with_state(self.clone(), log_request))
             .with_state(self.clone())
     }
@@ -497,12 +555,30 @@ pub fn cairn_config_json(ehr: &Ehr) -> String {
 }
 
 async fn log_request(State(ehr): State<Ehr>, request: Request, next: Next) -> Response {
-    let entry = logged(&request);
-    lock(&ehr.inner.log).push(entry);
-    next.run(request).await
+    let entry = logged(&request, ehr.inner.started.elapsed());
+    let index = {
+        let mut log = lock(&ehr.inner.log);
+        log.push(entry);
+        log.len() - 1
+    };
+    let response = next.run(request).await;
+    if let Some(entry) = lock(&ehr.inner.log).get_mut(index) {
+        entry.answered = Some(ehr.inner.started.elapsed());
+    }
+    response
 }
 
-fn logged(request: &Request) -> LoggedRequest {
+/// Holds every response back by the configured latency.
+async fn delay(State(ehr): State<Ehr>, request: Request, next: Next) -> Response {
+    let latency = lock(&ehr.inner.settings).latency;
+    let response = next.run(request).await;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    response
+}
+
+fn logged(request: &Request, received: Duration) -> LoggedRequest {
     let header = |name: header::HeaderName| {
         request
             .headers()
@@ -521,6 +597,8 @@ fn logged(request: &Request) -> LoggedRequest {
         origin: header(header::ORIGIN),
         referer: header(header::REFERER),
         if_none_match: header(header::IF_NONE_MATCH),
+        received,
+        answered: None,
     }
 }
 

@@ -1,8 +1,10 @@
-//! `sandbox [--ehr-port 9090] [--app-port 8080] [--dist PATH]`: the development EHR on
-//! 127.0.0.1, and Cairn's build from `--dist` on its own port.
+//! `sandbox [--ehr-port 9090] [--app-port 8080] [--dist PATH] [--latency-ms 0]`: the development
+//! EHR on 127.0.0.1, and Cairn's build from `--dist` on its own port; `--latency-ms` holds back
+//! every response of both, as a hospital's wide-area network would.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use sandbox::{Config, Ehr, apphost, cairn_config_json};
 use tokio::net::TcpListener;
@@ -11,6 +13,7 @@ struct Args {
     ehr_port: u16,
     app_port: u16,
     dist: Option<PathBuf>,
+    latency: Duration,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -18,6 +21,7 @@ fn parse_args() -> Result<Args, String> {
         ehr_port: 9090,
         app_port: 8080,
         dist: None,
+        latency: Duration::ZERO,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -30,6 +34,10 @@ fn parse_args() -> Result<Args, String> {
                 args.app_port = value()?.parse().map_err(|e| format!("--app-port: {e}"))?
             }
             "--dist" => args.dist = Some(PathBuf::from(value()?)),
+            "--latency-ms" => {
+                let ms = value()?.parse().map_err(|e| format!("--latency-ms: {e}"))?;
+                args.latency = Duration::from_millis(ms);
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -42,12 +50,14 @@ async fn main() -> ExitCode {
         Ok(a) => a,
         Err(e) => {
             eprintln!(
-                "sandbox: {e}\nusage: sandbox [--ehr-port 9090] [--app-port 8080] [--dist PATH]"
+                "sandbox: {e}\nusage: sandbox [--ehr-port 9090] [--app-port 8080] [--dist PATH] \
+                 [--latency-ms 0]"
             );
             return ExitCode::from(2);
         }
     };
     let ehr = Ehr::new(Config::dev(args.ehr_port, args.app_port));
+    ehr.set_latency(args.latency);
     let ehr_listener = match TcpListener::bind(("127.0.0.1", args.ehr_port)).await {
         Ok(l) => l,
         Err(e) => {
@@ -64,7 +74,8 @@ async fn main() -> ExitCode {
             != serde_json::from_str(&cairn_config_json(&ehr)).ok()
         {
             eprintln!(
-                "sandbox: {}/cairn.config.json is not the configuration for an EHR on port {} and                  Cairn on port {}; Cairn will not be able to sign in",
+                "sandbox: {}/cairn.config.json is not the configuration for an EHR on port {} and \
+                 Cairn on port {}; Cairn will not be able to sign in",
                 dist.display(),
                 args.ehr_port,
                 args.app_port
@@ -84,7 +95,11 @@ async fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        tokio::spawn(apphost::serve(app_listener, site));
+        tokio::spawn(apphost::serve_with_latency(
+            app_listener,
+            site,
+            args.latency,
+        ));
         println!("Cairn:           http://127.0.0.1:{}/", args.app_port);
     }
     println!(

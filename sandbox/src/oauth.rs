@@ -123,11 +123,14 @@ fn authorize(ehr: &Ehr, params: Vec<(String, String)>) -> Response {
     let config = ehr.config();
     let param = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
     // Without a trusted client and redirect URI, errors must not be redirected (RFC 6749 §4.1.2.1).
-    if param("client_id") != config.client_id || ehr.has_fault(Fault::AuthInvalidClientId) {
+    let client_id = param("client_id");
+    let Some(redirect_uri) = config
+        .redirect_uri_of(client_id)
+        .filter(|_| !ehr.has_fault(Fault::AuthInvalidClientId))
+    else {
         return error_page("Unknown client_id: this app is not registered with this EHR.");
-    }
-    if param("redirect_uri") != config.redirect_uri || ehr.has_fault(Fault::AuthInvalidRedirectUri)
-    {
+    };
+    if param("redirect_uri") != redirect_uri || ehr.has_fault(Fault::AuthInvalidRedirectUri) {
         return error_page("The redirect_uri does not match the one registered for this app.");
     }
     let state = param("state");
@@ -136,7 +139,7 @@ fn authorize(ehr: &Ehr, params: Vec<(String, String)>) -> Response {
         if !state.is_empty() {
             pairs.push(("state", state));
         }
-        redirect_with(ehr, &config.redirect_uri, &pairs)
+        redirect_with(ehr, redirect_uri, &pairs)
     };
     if param("response_type") != "code" {
         return fail("unsupported_response_type", "response_type must be code");
@@ -159,8 +162,8 @@ fn authorize(ehr: &Ehr, params: Vec<(String, String)>) -> Response {
     }
     let scope = param("scope");
     let request = AuthRequest {
-        client_id: config.client_id.clone(),
-        redirect_uri: config.redirect_uri.clone(),
+        client_id: client_id.to_owned(),
+        redirect_uri: redirect_uri.to_owned(),
         scope: scope.to_owned(),
         state: state.to_owned(),
         code_challenge: challenge.to_owned(),

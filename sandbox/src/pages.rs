@@ -69,7 +69,8 @@ pub async fn ehr_home(State(ehr): State<Ehr>) -> Html<String> {
 
 /// Opens one chart per `patient` parameter, each with Cairn in its own iframe (`id="app"`, then
 /// `app-2`, …), as an EHR with several patients open at once does. A `fault` parameter (a
-/// [`Fault::name`], or `none`) replaces the faults in force first.
+/// [`Fault::name`], or `none`) replaces the faults in force first; an `app` parameter opens
+/// that registered app ([`crate::RegisteredApp::name`]) instead of Cairn.
 pub async fn ehr_launch(
     State(ehr): State<Ehr>,
     Query(params): Query<Vec<(String, String)>>,
@@ -90,6 +91,17 @@ pub async fn ehr_launch(
         };
         ehr.set_fault(fault);
     }
+    let app = params
+        .iter()
+        .find(|(k, _)| k == "app")
+        .map(|(_, v)| v.as_str());
+    let Some(launch_url) = ehr.config().launch_url_of(app) else {
+        return (
+            StatusCode::NOT_FOUND,
+            Html(page("Not found", "<main><h1>No such app</h1></main>")),
+        )
+            .into_response();
+    };
     let ids: Vec<&str> = params
         .iter()
         .filter(|(k, _)| k == "patient")
@@ -109,8 +121,7 @@ pub async fn ehr_launch(
                 .into_response();
         };
         let src = format!(
-            "{}?launch={}&iss={}",
-            ehr.config().app_launch_url,
+            "{launch_url}?launch={}&iss={}",
             url_encode(&launch),
             url_encode(&ehr.fhir_base())
         );

@@ -14,6 +14,7 @@ use crate::fhir::error::FhirError;
 use crate::fhir::observation::{Observation, decode_observation};
 use crate::fhir::pager::{Limits, Pager, PagerStatus};
 use crate::web::fhir_client::FhirClient;
+use crate::web::perf;
 
 /// A search's results so far and where it stands.
 #[derive(Debug, Clone)]
@@ -137,7 +138,7 @@ pub fn load_observations(
 fn start(client: &FhirClient, base: &str, first_url: String, sink: Sink) {
     let pager = Pager::new(base, first_url, Limits::default());
     sink.update(|f| f.running += 1);
-    leptos::task::spawn_local(run(client.clone(), pager, sink));
+    leptos::task::spawn_local(perf::tracked(run(client.clone(), pager, sink)));
 }
 
 /// Resumes every search of feed `id` that stopped on a failed page.

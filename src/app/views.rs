@@ -12,6 +12,7 @@ use crate::domain::table::{ResultRow, Sort, SortKey, arrange, result_rows, windo
 use crate::fhir::encounter::Encounter;
 use crate::fhir::search::{MAX_QUERY_CHARS, PatientQuery};
 use crate::smart::scope::LaunchKind;
+use crate::web::perf;
 
 pub fn working(status: &'static str) -> impl IntoView {
     view! {
@@ -388,6 +389,7 @@ fn vitals_section(feed: ObservationFeed) -> impl IntoView {
 }
 
 fn vital_card(v: Vital) -> impl IntoView {
+    perf::mark_after_paint(perf::FIRST_OBSERVATIONS);
     let class = if v.abnormal {
         "vital vital--abnormal"
     } else {
@@ -469,6 +471,7 @@ fn labs_section(feed: ObservationFeed) -> impl IntoView {
 }
 
 fn lab_rows(g: LabGroup, open: RwSignal<Option<String>>) -> impl IntoView {
+    perf::mark_after_paint(perf::FIRST_OBSERVATIONS);
     let LabGroup {
         key,
         label,
@@ -891,6 +894,7 @@ fn encounter_detail(sel: Selected) -> impl IntoView {
 }
 
 fn patient_banner(b: Banner) -> impl IntoView {
+    perf::mark_after_paint(perf::BANNER);
     let field = |label: &'static str, value: Option<String>| {
         value.map(|v| {
             view! {

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod fhir_client;
 pub mod http;
 pub mod location;
+pub mod perf;
 pub mod random;
 pub mod storage;
 pub mod style;

@@ -100,6 +100,8 @@ pub async fn browser() -> Browser {
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--window-size=1280,800", "--no-first-run", "--disable-quic",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                // Exact `performance.memory` figures for the benchmark (bench/).
+                "--enable-precise-memory-info",
                 format!("--user-data-dir={}", profile.0.display()),
             ]
         }

@@ -3,6 +3,8 @@
 //! Every command installs what it needs first, so the README's two commands work on a fresh
 //! machine. Installing is idempotent and takes milliseconds once done.
 
+mod bench;
+mod bytes;
 #[cfg(test)]
 mod tidy;
 mod tools;
@@ -25,6 +27,9 @@ commands:
                  validate a configuration offline, as Cairn does at start; with the address
                  Cairn will be served from, also check that `redirect_uri` leads back to it;
                  with the release path, that the path holds it
+  bench [--pairs N] [--latency-ms MS]
+                 measure Cairn against a fhirclient baseline in Chromium (not a test; see
+                 docs/performance.md)
   tools          install the build and test tools only
 ";
 
@@ -33,6 +38,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo(),
         Some("test") => test(),
+        Some("bench") => bench::run(&args[1..]),
         Some("dist") => Dist::parse(&args[1..])
             .and_then(|options| tools::ensure_build_tools().and_then(|env| dist(&env, &options))),
         Some("check-config") if args.len() > 1 => check_config(&args[1..]),
@@ -252,6 +258,11 @@ fn test() -> Result<()> {
     let prefixed = prefixed_release();
     dist(&env, &prefixed)?;
 
+    step("first-load bytes of dist/ (brotli total within xtask/src/bytes.rs BROTLI_BUDGET)");
+    let load = bytes::first_load(&project_root().join("dist"), bytes::CAIRN_FETCHED)?;
+    print!("{}", load.table());
+    load.within(bytes::BROTLI_BUDGET)?;
+
     step("native tests: core, development EHR, tidy, end to end in Chromium");
     run(env
         .command("cargo")
@@ -286,7 +297,7 @@ fn test() -> Result<()> {
     Ok(())
 }
 
-fn step(what: &str) {
+pub fn step(what: &str) {
     println!("\n==> {what}");
 }
 

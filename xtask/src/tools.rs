@@ -14,6 +14,8 @@ const TRUNK_VERSION: &str = "0.21.14";
 const BINARYEN_NPM_VERSION: &str = "132";
 /// axe-core, the accessibility checker the end-to-end tests run in the page.
 const AXE_CORE_NPM_VERSION: &str = "4.14.1";
+/// fhirclient, the library the benchmark's baseline app is built on (bench/baseline).
+const FHIRCLIENT_NPM_VERSION: &str = "2.6.3";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// The environment for child processes: `PATH` with cargo's bin directory and the local npm
@@ -152,6 +154,32 @@ fn ensure_wasm_opt(env: &ToolEnv) -> Result<()> {
         &format!("binaryen@{BINARYEN_NPM_VERSION}"),
         &format!("axe-core@{AXE_CORE_NPM_VERSION}"),
     ]))
+}
+
+/// fhirclient's prebuilt browser bundles (`build/`), for the benchmark's baseline. In its own
+/// npm prefix, so installing it leaves the build and test tools alone.
+pub fn ensure_fhirclient(env: &ToolEnv) -> Result<PathBuf> {
+    let prefix = npm_prefix().join("baseline");
+    let package = prefix.join("node_modules/fhirclient");
+    let manifest = std::fs::read_to_string(package.join("package.json")).unwrap_or_default();
+    if !manifest.contains(&format!("\"version\": \"{FHIRCLIENT_NPM_VERSION}\"")) {
+        if version_of(env, "npm").is_none() {
+            apt_install(&["nodejs", "npm"])?;
+        }
+        println!("installing the baseline's library (npm fhirclient@{FHIRCLIENT_NPM_VERSION})");
+        std::fs::create_dir_all(&prefix).map_err(|e| format!("{}: {e}", prefix.display()))?;
+        run(env.command("npm").args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--no-save",
+            "--ignore-scripts",
+            "--prefix",
+            &prefix.to_string_lossy(),
+            &format!("fhirclient@{FHIRCLIENT_NPM_VERSION}"),
+        ]))?;
+    }
+    Ok(package.join("build"))
 }
 
 /// axe-core's browser bundle, for the end-to-end tests.

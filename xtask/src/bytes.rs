@@ -1,0 +1,260 @@
+//! First-load bytes: every file the browser needs for the first paint (the page, what it names,
+//! and what the app fetches as it starts), raw, gzip (level 9) and brotli (quality 11, the
+//! usual settings for precompressed static files). Byte counts are deterministic, unlike
+//! times, so `cargo xtask test` holds the brotli total to a budget; `cargo xtask bench`
+//! reports the same table for Cairn and for the baseline.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::Result;
+
+/// The most brotli bytes Cairn's first load may take (1 KB = 1000 bytes). The release measured
+/// 264 060 bytes when this was set: the budget is that, rounded up to the next 10 KB.
+// issue 5 target: 120 KB; lowered as the app shrinks
+pub const BROTLI_BUDGET: u64 = 270_000;
+
+/// Files Cairn fetches as it starts, named in no tag of `index.html`.
+pub const CAIRN_FETCHED: &[&str] = &["cairn.config.json"];
+
+/// One file's sizes in bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileBytes {
+    pub name: String,
+    pub raw: u64,
+    pub gzip: u64,
+    pub brotli: u64,
+}
+
+/// The files of one first load, in the order the page names them.
+#[derive(Debug, Clone)]
+pub struct FirstLoad {
+    pub files: Vec<FileBytes>,
+}
+
+impl FirstLoad {
+    pub fn total(&self) -> FileBytes {
+        let sum = |f: fn(&FileBytes) -> u64| self.files.iter().map(f).sum();
+        FileBytes {
+            name: "total".into(),
+            raw: sum(|f| f.raw),
+            gzip: sum(|f| f.gzip),
+            brotli: sum(|f| f.brotli),
+        }
+    }
+
+    /// A plain-text table, one file a row and the total last.
+    pub fn table(&self) -> String {
+        let width = self
+            .files
+            .iter()
+            .map(|f| f.name.len())
+            .max()
+            .unwrap_or(0)
+            .max(5);
+        let mut out = format!(
+            "{:<width$}  {:>10}  {:>10}  {:>10}\n",
+            "file", "raw B", "gzip B", "brotli B"
+        );
+        for f in self.files.iter().chain([&self.total()]) {
+            out.push_str(&format!(
+                "{:<width$}  {:>10}  {:>10}  {:>10}\n",
+                f.name, f.raw, f.gzip, f.brotli
+            ));
+        }
+        out
+    }
+
+    /// Fails when the brotli total is over `budget` bytes.
+    pub fn within(&self, budget: u64) -> Result<()> {
+        let total = self.total().brotli;
+        if total > budget {
+            return Err(format!(
+                "the first load is {total} bytes brotli, over the budget of {budget} \
+                 (xtask/src/bytes.rs BROTLI_BUDGET)"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Measures the first load of the site in `site`: `index.html`, every file of `site` that it
+/// names in a quoted string (script and style sources, preloads, the module and the wasm its
+/// inline loader imports), then `fetched`.
+pub fn first_load(site: &Path, fetched: &[&str]) -> Result<FirstLoad> {
+    let read = |name: &str| {
+        std::fs::read(site.join(name)).map_err(|e| format!("{}: {e}", site.join(name).display()))
+    };
+    let index = read("index.html")?;
+    let mut names = vec!["index.html".to_owned()];
+    for name in named_files(&String::from_utf8_lossy(&index), site)
+        .into_iter()
+        .chain(fetched.iter().map(|f| (*f).to_owned()))
+    {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    let mut files = Vec::new();
+    for name in names {
+        let bytes = read(&name)?;
+        files.push(FileBytes {
+            raw: bytes.len() as u64,
+            gzip: gzip(&bytes)?.len() as u64,
+            brotli: brotli(&bytes)?.len() as u64,
+            name,
+        });
+    }
+    Ok(FirstLoad { files })
+}
+
+/// Quoted strings of `html` that name a file in `site` (a leading `/` or `./` dropped).
+fn named_files(html: &str, site: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = html;
+    while let Some(open) = rest.find(['"', '\'']) {
+        let quote = rest[open..].chars().next().unwrap_or('"');
+        let after = &rest[open + 1..];
+        let Some(close) = after.find(quote) else {
+            break;
+        };
+        let text = &after[..close];
+        let name = text
+            .strip_prefix("./")
+            .or_else(|| text.strip_prefix('/'))
+            .unwrap_or(text);
+        let plain = !name.is_empty() && !name.contains(['?', '#', '<', '>', ' ', '\\', '\n']);
+        if plain && !name.contains("..") && site.join(name).is_file() {
+            found.push(name.to_owned());
+        }
+        rest = &after[close + 1..];
+    }
+    found
+}
+
+fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).map_err(|e| format!("gzip: {e}"))?;
+    encoder.finish().map_err(|e| format!("gzip: {e}"))
+}
+
+fn brotli(bytes: &[u8]) -> Result<Vec<u8>> {
+    // Quality 11, a 4 MiB window (lgwin 22): what static precompression uses.
+    let mut writer = brotli::CompressorWriter::new(Vec::new(), 4096, 11, 22);
+    writer
+        .write_all(bytes)
+        .map_err(|e| format!("brotli: {e}"))?;
+    writer.flush().map_err(|e| format!("brotli: {e}"))?;
+    Ok(writer.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::path::PathBuf;
+
+    use super::*;
+
+    struct TempSite(PathBuf);
+
+    impl Drop for TempSite {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn site(files: &[(&str, Vec<u8>)]) -> TempSite {
+        let dir = std::env::temp_dir().join(format!(
+            "cairn-bytes-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, bytes) in files {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+        TempSite(dir)
+    }
+
+    #[test]
+    fn measures_the_page_what_it_names_and_what_the_app_fetches() {
+        let html = "<html><head><meta charset=\"utf-8\"><script src=\"/boot.js\"></script>\
+            <script type=\"module\">import init from '/app.js';\
+            await init({ module_or_path: '/app_bg.wasm' });</script>\
+            <link rel=\"stylesheet\" href=\"./app.css\">\
+            <link rel=\"preload\" href=\"/app_bg.wasm\"><a href=\"/missing.js\">x</a>\
+            </head></html>";
+        // xorshift64: bytes without a pattern to compress.
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let noise: Vec<u8> = (0..4000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 56) as u8
+            })
+            .collect();
+        let s = site(&[
+            ("index.html", html.as_bytes().to_vec()),
+            ("boot.js", b"a".repeat(10_000)),
+            ("app.js", b"export default function init() {}\n".repeat(100)),
+            ("app_bg.wasm", noise),
+            ("app.css", b"body{margin:0}".to_vec()),
+            ("app.config.json", b"{}".to_vec()),
+            ("unused.js", b"never loaded".to_vec()),
+        ]);
+        let load = first_load(&s.0, &["app.config.json"]).unwrap();
+        let names: Vec<&str> = load.files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "index.html",
+                "boot.js",
+                "app.js",
+                "app_bg.wasm",
+                "app.css",
+                "app.config.json"
+            ]
+        );
+        let raw: Vec<u64> = load.files.iter().map(|f| f.raw).collect();
+        assert_eq!(raw, [html.len() as u64, 10_000, 3_400, 4_000, 14, 2]);
+        // Repetitive text shrinks to almost nothing; noise does not shrink.
+        let boot = &load.files[1];
+        assert!(boot.gzip < 100 && boot.brotli < 100, "{boot:?}");
+        let wasm = &load.files[3];
+        assert!(wasm.gzip >= 4_000 && wasm.brotli >= 4_000, "{wasm:?}");
+        let total = load.total();
+        assert_eq!(total.raw, raw.iter().sum::<u64>());
+        assert_eq!(
+            total.brotli,
+            load.files.iter().map(|f| f.brotli).sum::<u64>()
+        );
+        assert!(load.table().lines().last().unwrap().starts_with("total"));
+
+        assert!(load.within(total.brotli).is_ok());
+        let over = load.within(total.brotli - 1).unwrap_err();
+        assert!(over.contains("over the budget"), "{over}");
+    }
+
+    #[test]
+    fn compressed_sizes_are_of_real_streams() {
+        let text = b"Observation vital-signs 8480-6 systolic blood pressure ".repeat(50);
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(gzip(&text).unwrap().as_slice())
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, text);
+        let mut back = Vec::new();
+        brotli::Decompressor::new(brotli(&text).unwrap().as_slice(), 4096)
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, text);
+    }
+
+    #[test]
+    fn a_missing_page_is_an_error() {
+        let s = site(&[("other.html", b"x".to_vec())]);
+        assert!(first_load(&s.0, &[]).is_err());
+    }
+}
