@@ -13,7 +13,7 @@ use crate::fhir::search::{
     ALL_CATEGORIES, LABORATORY, OTHER_CATEGORIES, PatientQuery, VITAL_SIGNS, encounter_search_url,
     observation_search_url, parse_patient_bundle, patient_search_request,
 };
-use crate::http::{HttpRequest, HttpResponse, Method};
+use crate::http::HttpResponse;
 use crate::smart::authorize::{Authorize, PendingLaunch, authorize};
 use crate::smart::brands::{Brand, BrandsOutcome, brands_request, match_brands, parse_brands};
 use crate::smart::callback::validate_callback;
@@ -31,7 +31,7 @@ use crate::smart::style::{parse_style, readable, style_request};
 use crate::smart::token::{parse_token_response, token_request};
 use crate::smart::urls::same_origin_as_any;
 use crate::web::fhir_client::{FhirClient, unreachable_ehr};
-use crate::web::http::{send, send_reading};
+use crate::web::http::{fetch_own_file, send, send_reading};
 use crate::web::storage::SessionStore;
 use crate::web::webcrypto::verify_rs256;
 use crate::web::{clock, location, random};
@@ -234,14 +234,10 @@ async fn callback(params: CallbackParams, screen: RwSignal<Screen>) -> Result<Sc
         .await
         .map_err(|e| sign_in_failed(&e))?;
     let tokens = parse_token_response(&pending, &response).map_err(|e| e.problem())?;
-    if let Some(url) = tokens
+    let style_url = tokens
         .smart_style_url
-        .as_deref()
-        .filter(|url| style_url_allowed(url, &pending))
-    {
-        // Cosmetic and independent: runs beside the rest, and any failure leaves Cairn's look.
-        leptos::task::spawn_local(apply_style(url.to_owned()));
-    }
+        .clone()
+        .filter(|url| style_url_allowed(url, &pending));
     let id_token = tokens.id_token.clone();
     let session = Session::new(
         tokens,
@@ -253,37 +249,53 @@ async fn callback(params: CallbackParams, screen: RwSignal<Screen>) -> Result<Sc
     let patient = session.context.patient.clone();
     let kind = session.context.kind;
     CLIENT.with(|c| *c.borrow_mut() = Some(FhirClient::new(session)));
-    // Who signed in (the id_token, checked against the EHR's keys) and the chart load side by
-    // side: neither waits for the other.
-    let who = signed_in_user(id_token.as_ref(), &pending);
-    let next = async {
-        match (patient, kind) {
-            (Some(patient), _) => {
-                screen.set(Screen::Working("Opening the chart…"));
-                load_chart(&patient).await
-            }
-            (None, LaunchKind::StandaloneProvider) => Ok(Screen::Search(Search::default())),
-            (None, _) => Err(Problem::new(
+    let next = match (patient, kind) {
+        (Some(patient), _) => {
+            screen.set(Screen::Working("Opening the chart…"));
+            // The chart's requests go first: the browser sends at most six at a time to an
+            // HTTP/1.1 origin, in the order they are made, and the chart is what the user
+            // waits for.
+            load_chart(&patient).await?
+        }
+        (None, LaunchKind::StandaloneProvider) => Screen::Search(Search {
+            signed_in_as: signed_in_user(id_token.as_ref(), &pending).await?,
+            ..Search::default()
+        }),
+        (None, _) => {
+            return Err(Problem::new(
                 "No patient is open",
                 "Your EHR did not say which patient to show.",
                 NextStep::Relaunch,
-            )),
+            ));
         }
     };
-    let (who, next) = futures::join!(who, next);
-    let who = who?;
-    SIGNED_IN_AS.with(|s| *s.borrow_mut() = who.clone());
-    Ok(match next? {
-        Screen::Chart(chart) => Screen::Chart(Box::new(Chart {
-            signed_in_as: who,
-            ..*chart
-        })),
-        Screen::Search(search) => Screen::Search(Search {
-            signed_in_as: who,
-            ..search
-        }),
-        other => other,
-    })
+    if let Some(url) = style_url {
+        // Cosmetic and independent: any failure leaves Cairn's look.
+        leptos::task::spawn_local(apply_style(url));
+    }
+    if let Screen::Chart(chart) = &next {
+        // Who signed in (the id_token, checked against the EHR's keys) is shown when known;
+        // the chart does not wait for it. A token that fails a check ends the session.
+        let shown = chart.signed_in_as;
+        leptos::task::spawn_local(async move {
+            match signed_in_user(id_token.as_ref(), &pending).await {
+                Ok(who) => {
+                    SIGNED_IN_AS.with(|s| *s.borrow_mut() = who.clone());
+                    shown.set(who);
+                }
+                Err(problem) => {
+                    if let Some(client) = client() {
+                        client.end(problem.clone());
+                    }
+                    CLIENT.with(|c| *c.borrow_mut() = None);
+                    screen.set(Screen::Problem(problem));
+                }
+            }
+        });
+    } else if let Screen::Search(search) = &next {
+        SIGNED_IN_AS.with(|s| *s.borrow_mut() = search.signed_in_as.clone());
+    }
+    Ok(next)
 }
 
 /// The signed-in user's name from a verified id_token; `None` when there is no id_token or the
@@ -349,15 +361,10 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
         .into_iter()
         .filter(|v| !v.allowed(&grants))
         .collect();
-    // Every first page starts now, beside the banner: nothing waits that need not.
+    // The first page of every search starts now, beside the banner: nothing waits that need
+    // not. Vital signs and labs first, since the browser sends a few requests at a time per
+    // origin, in the order they are made.
     let base = context.fhir_base.as_str();
-    let encounters = View::Encounters.allowed(&grants).then(|| {
-        let feed = feed::new_encounter_feed();
-        if let Some(url) = encounter_search_url(base, patient_id) {
-            feed::load_encounters(&client, base, url, feed);
-        }
-        feed
-    });
     let observations = |categories: &[&str]| {
         View::Observations.allowed(&grants).then(|| {
             let feed = feed::new_observation_feed();
@@ -369,12 +376,15 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
     };
     let vitals = observations(&[VITAL_SIGNS]);
     let labs = observations(&[LABORATORY]);
-    let others = observations(&OTHER_CATEGORIES);
-    let wants_banner = context.need_patient_banner && View::Banner.allowed(&grants);
-    let banner = async {
-        if !wants_banner {
-            return Ok(None);
+    let encounters = View::Encounters.allowed(&grants).then(|| {
+        let feed = feed::new_encounter_feed();
+        if let Some(url) = encounter_search_url(base, patient_id) {
+            feed::load_encounters(&client, base, url, feed);
         }
+        feed
+    });
+    let others = observations(&OTHER_CATEGORIES);
+    let banner = if context.need_patient_banner && View::Banner.allowed(&grants) {
         let response = client
             .send(|token| {
                 fhir::request::read_request(&context.fhir_base, "Patient", patient_id, token)
@@ -382,31 +392,38 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
             .await?;
         let patient =
             fhir::patient::parse_patient(&response, patient_id).map_err(|e| e.problem())?;
-        Ok::<_, Problem>(Some(banner(&patient, clock::today())))
+        Some(banner(&patient, clock::today()))
+    } else {
+        None
     };
-    // The encounter in launch context, read beside the patient. Only the launch's own
-    // patient has one: a patient chosen in the search does not inherit it.
-    let encounter_id = context
+    // The encounter in launch context, shown when read; the chart does not wait for it. Only
+    // the launch's own patient has one: a patient chosen in the search does not inherit it.
+    let encounter = RwSignal::new(None);
+    if let Some(id) = context
         .encounter
-        .as_deref()
+        .clone()
         .filter(|_| context.patient.as_deref() == Some(patient_id))
-        .filter(|_| View::Encounters.allowed(&grants));
-    let encounter = async {
-        let id = encounter_id?;
-        let response = client
-            .send(|token| fhir::request::read_request(&context.fhir_base, "Encounter", id, token))
-            .await
-            .ok()?;
-        // The banner is what matters; an unreadable encounter is left out, not fatal.
-        fhir::encounter::parse_encounter(&response, id).ok()
-    };
-    let (banner, encounter) = futures::join!(banner, encounter);
-    let banner = banner?;
+        .filter(|_| View::Encounters.allowed(&grants))
+    {
+        let fhir_base = context.fhir_base.clone();
+        leptos::task::spawn_local(async move {
+            let response = client
+                .send(|token| fhir::request::read_request(&fhir_base, "Encounter", &id, token))
+                .await;
+            // An unreadable encounter is left out, not fatal.
+            if let Some(e) = response
+                .ok()
+                .and_then(|r| fhir::encounter::parse_encounter(&r, &id).ok())
+            {
+                encounter.set(Some(e.summary_parts()));
+            }
+        });
+    }
     Ok(Screen::Chart(Box::new(Chart {
         patient_id: patient_id.to_owned(),
         banner,
-        signed_in_as: SIGNED_IN_AS.with(|s| s.borrow().clone()),
-        encounter: encounter.map(|e| e.summary_parts()),
+        signed_in_as: RwSignal::new(signed_in_as()),
+        encounter,
         encounters,
         vitals,
         labs,
@@ -518,13 +535,7 @@ async fn load_config() -> Result<Config, Problem> {
 }
 
 async fn fetch_config() -> Result<Config, Problem> {
-    let request = HttpRequest {
-        method: Method::Get,
-        url: CONFIG_URL.to_owned(),
-        headers: vec![("Accept".into(), "application/json".into())],
-        body: None,
-    };
-    let response = send(&request).await.map_err(|_| Problem {
+    let response = fetch_own_file(CONFIG_URL).await.map_err(|_| Problem {
         title: "Cairn could not load its settings".into(),
         detail: "The file cairn.config.json beside the app could not be fetched.".into(),
         next_step: NextStep::TryAgain,

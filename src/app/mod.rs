@@ -58,10 +58,10 @@ pub struct Chart {
     /// `None` when the EHR said it shows its own banner (`need_patient_banner: false`) or the
     /// granted scope does not allow reading the patient.
     pub banner: Option<Banner>,
-    /// Who signed in, from a verified id_token.
-    pub signed_in_as: Option<String>,
-    /// The encounter the EHR opened Cairn for: its summary's parts.
-    pub encounter: Option<Vec<String>>,
+    /// Who signed in, from a verified id_token (filled in once checked).
+    pub signed_in_as: RwSignal<Option<String>>,
+    /// The encounter the EHR opened Cairn for: its summary's parts (filled in once read).
+    pub encounter: RwSignal<Option<Vec<String>>>,
     /// Views the granted scope does not allow, each with its message.
     pub not_granted: Vec<View>,
     /// A clinician's standalone launch: offer to go back to the search.

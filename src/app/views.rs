@@ -285,21 +285,27 @@ pub fn chart(chart: Chart, screen: RwSignal<Screen>) -> impl IntoView {
         {banner.map(patient_banner)}
         <div class="chart__body">
             <div class="chart__tools">
-                {signed_in_as
-                    .map(|who| view! { <p class="signed-in">"Signed in as " <bdi>{who}</bdi></p> })}
+                {move || {
+                    signed_in_as
+                        .get()
+                        .map(|who| view! { <p class="signed-in">"Signed in as " <bdi>{who}</bdi></p> })
+                }}
                 <button class="button button--quiet chart__reload" on:click=reload>
                     "Reload"
                 </button>
                 {back}
             </div>
-            {encounter
-                .map(|parts| {
-                    view! {
-                        <p class="chart__encounter">
-                            "Opened for the encounter: " {isolated(parts)}
-                        </p>
-                    }
-                })}
+            {move || {
+                encounter
+                    .get()
+                    .map(|parts| {
+                        view! {
+                            <p class="chart__encounter">
+                                "Opened for the encounter: " {isolated(parts)}
+                            </p>
+                        }
+                    })
+            }}
             {notices}
             {vitals.map(vitals_section)}
             {labs.map(labs_section)}

@@ -174,8 +174,8 @@ impl FhirClient {
         }
     }
 
-    /// Forgets every token and remembers why.
-    fn end(&self, why: Problem) -> Problem {
+    /// Forgets every token and remembers why: requests still running or paging stop with it.
+    pub fn end(&self, why: Problem) -> Problem {
         self.session.borrow_mut().end();
         self.ended.borrow_mut().get_or_insert(why).clone()
     }

@@ -26,13 +26,37 @@ pub async fn send_reading(
     req: &HttpRequest,
     header_names: &[&str],
 ) -> Result<(HttpResponse, Vec<Option<String>>), NetworkError> {
+    fetch(req, header_names, RequestCredentials::Omit).await
+}
+
+/// A file served beside Cairn (its configuration), fetched as `index.html`'s
+/// `<link rel="preload" as="fetch" crossorigin>` fetched it: same-origin credentials and no
+/// extra headers, so the browser hands over the preloaded answer instead of asking again.
+/// Cairn's origin sets no cookies, so none are sent.
+pub async fn fetch_own_file(url: &str) -> Result<HttpResponse, NetworkError> {
+    let request = HttpRequest {
+        method: Method::Get,
+        url: url.to_owned(),
+        headers: vec![],
+        body: None,
+    };
+    fetch(&request, &[], RequestCredentials::SameOrigin)
+        .await
+        .map(|(response, _)| response)
+}
+
+async fn fetch(
+    req: &HttpRequest,
+    header_names: &[&str],
+    credentials: RequestCredentials,
+) -> Result<(HttpResponse, Vec<Option<String>>), NetworkError> {
     let builder: RequestBuilder = match req.method {
         Method::Get => Request::get(&req.url),
         Method::Post => Request::post(&req.url),
     };
     let deadline = AbortSignal::timeout_with_u32(REQUEST_TIMEOUT_MS);
     let mut builder = builder
-        .credentials(RequestCredentials::Omit)
+        .credentials(credentials)
         .referrer_policy(ReferrerPolicy::NoReferrer)
         .abort_signal(Some(&deadline));
     for (name, value) in &req.headers {
