@@ -1338,6 +1338,30 @@ async fn the_chart_fits_a_phone_an_ehr_frame_and_a_desktop() {
     c.clone().close().await.unwrap();
 }
 
+/// A second launch in the same tab (Hyperspace opens Cairn again and again) reuses the EHR's
+/// SMART configuration from this session instead of waiting a round trip for it, and still
+/// signs in and shows that patient.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_launch_in_the_tab_reuses_the_smart_configuration() {
+    let stack = start_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    let patients = stack.ehr.patients();
+    for patient in &patients[..2] {
+        open_chart(c, &stack, &patient.name).await;
+        assert_eq!(text_of(c, ".banner__name").await, patient.name);
+        c.enter_parent_frame().await.unwrap();
+    }
+    let discovery = count(
+        &stack.ehr.requests(),
+        "GET",
+        "/fhir/.well-known/smart-configuration",
+    );
+    assert_eq!(discovery, 1, "the second launch asked for discovery again");
+    assert_eq!(count(&stack.ehr.requests(), "POST", "/oauth2/token"), 2);
+    c.clone().close().await.unwrap();
+}
+
 /// Paging links that loop or leave the FHIR server stop the search with a notice; what came
 /// is shown (matrix #38).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,7 +19,8 @@ use crate::smart::brands::{Brand, BrandsOutcome, brands_request, match_brands, p
 use crate::smart::callback::validate_callback;
 use crate::smart::config::{Config, FhirServer, parse_config};
 use crate::smart::discovery::{
-    SmartConfiguration, discovery_request, metadata_request, parse_discovery, parse_metadata,
+    SmartConfiguration, cached_discovery, discovery_cache_entry, discovery_cache_key,
+    discovery_request, metadata_request, parse_discovery, parse_metadata,
 };
 use crate::smart::id_token::{Expected, IdTokenError, jwks_request, parse_jwks, prepare};
 use crate::smart::launch::{CallbackParams, Entry, INSTANCE_PARAM, parse_entry};
@@ -507,11 +508,31 @@ pub async fn search(screen: RwSignal<Screen>, query: PatientQuery) {
 }
 
 /// `.well-known/smart-configuration`, or the CapabilityStatement when that document is unusable.
+/// A configuration fetched in this tab in the last hour is reused (and checked again).
 async fn discover(server: &FhirServer) -> Result<SmartConfiguration, Problem> {
+    let store = SessionStore::open().ok();
+    let key = discovery_cache_key(&server.fhir_base);
+    let kept = store
+        .as_ref()
+        .and_then(|s| s.get(&key))
+        .and_then(|entry| cached_discovery(&entry, clock::now_ms()))
+        .and_then(|kept| parse_discovery(server, &kept).ok());
+    if let Some(smart) = kept {
+        return Ok(smart);
+    }
     let response = send(&discovery_request(server))
         .await
         .map_err(|e| sign_in_failed(&e))?;
-    match parse_discovery(server, &response) {
+    let parsed = parse_discovery(server, &response);
+    if let (Ok(_), Some(store), Some(entry)) = (
+        &parsed,
+        &store,
+        discovery_cache_entry(&response, clock::now_ms()),
+    ) {
+        // Best effort: a full or refused storage only costs the next launch a round trip.
+        let _ = store.put(&key, &entry);
+    }
+    match parsed {
         Err(err) if err.allows_fallback() => {
             let response = send(&metadata_request(server))
                 .await

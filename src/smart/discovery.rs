@@ -233,9 +233,88 @@ pub(crate) fn is_true(v: &Value) -> bool {
     }
 }
 
+/// How long a server's SMART configuration is reused in this tab before it is asked for
+/// again: Hyperspace opens Cairn many times a session, and every launch would otherwise wait a
+/// round trip for the same document.
+pub const DISCOVERY_MAX_AGE_MS: f64 = 60.0 * 60.0 * 1000.0;
+
+/// The sessionStorage key under which the SMART configuration of `fhir_base` is kept.
+pub fn discovery_cache_key(fhir_base: &str) -> String {
+    format!("cairn.discovery.{fhir_base}")
+}
+
+/// What to keep of a usable smart-configuration answer: when it came, and its body as sent.
+/// `None` for an answer not worth keeping (an error, or not UTF-8).
+pub fn discovery_cache_entry(resp: &HttpResponse, now_ms: f64) -> Option<String> {
+    let body = std::str::from_utf8(&resp.body).ok()?;
+    (resp.is_success() && resp.is_json() && resp.body.len() <= MAX_DISCOVERY_BYTES)
+        .then(|| format!("{now_ms}\n{body}"))
+}
+
+/// A kept answer, if it is younger than [`DISCOVERY_MAX_AGE_MS`], as the response it was. The
+/// caller parses it with [`parse_discovery`] again, so a kept document passes every check a
+/// fresh one does (tampering with sessionStorage gains nothing).
+pub fn cached_discovery(entry: &str, now_ms: f64) -> Option<HttpResponse> {
+    let (saved, body) = entry.split_once('\n')?;
+    let age = now_ms - saved.parse::<f64>().ok()?;
+    (0.0..DISCOVERY_MAX_AGE_MS)
+        .contains(&age)
+        .then(|| HttpResponse {
+            status: 200,
+            content_type: Some("application/json".into()),
+            body: body.as_bytes().to_vec(),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kept_configuration_is_reused_for_an_hour_and_checked_again() {
+        let server = server();
+        let answer = json(
+            r#"{"authorization_endpoint":"https://ehr.example/oauth2/authorize",
+            "token_endpoint":"https://login.ehr.example/token",
+            "code_challenge_methods_supported":["S256"]}"#,
+        );
+        let entry = discovery_cache_entry(&answer, 1_000.0).unwrap();
+        let fresh = parse_discovery(&server, &answer).unwrap();
+        for (now, reused) in [
+            (1_000.0, true),
+            (1_000.0 + DISCOVERY_MAX_AGE_MS - 1.0, true),
+            (1_000.0 + DISCOVERY_MAX_AGE_MS, false),
+            // A clock that went back (or a tampered time) is not trusted.
+            (999.0, false),
+        ] {
+            let kept = cached_discovery(&entry, now);
+            assert_eq!(kept.is_some(), reused, "{now}");
+            if let Some(kept) = kept {
+                assert_eq!(parse_discovery(&server, &kept).unwrap(), fresh);
+            }
+        }
+        // Errors are not kept; garbage entries are not used.
+        let refused = HttpResponse {
+            status: 404,
+            ..answer.clone()
+        };
+        assert_eq!(discovery_cache_entry(&refused, 0.0), None);
+        for garbage in ["", "x\n{}", "1000", "NaN\n{}"] {
+            assert_eq!(cached_discovery(garbage, 1_000.0), None, "{garbage:?}");
+        }
+        // A kept document that was tampered with still has to pass the origin pinning.
+        let foreign = entry.replace(
+            "https://ehr.example/oauth2/authorize",
+            "https://evil.example/authorize",
+        );
+        assert_ne!(foreign, entry);
+        let kept = cached_discovery(&foreign, 1_000.0).unwrap();
+        assert!(parse_discovery(&server, &kept).is_err());
+        assert_eq!(
+            discovery_cache_key("https://ehr.example/fhir"),
+            "cairn.discovery.https://ehr.example/fhir"
+        );
+    }
 
     fn server() -> FhirServer {
         FhirServer {

@@ -108,28 +108,28 @@ pub fn first_load(site: &Path, fetched: &[&str]) -> Result<FirstLoad> {
     Ok(FirstLoad { files })
 }
 
-/// Quoted strings of `html` that name a file in `site` (a leading `/` or `./` dropped).
+/// The files of `site` that `html` names in a quoted path (`"/app.js"`, `'./app.css'`,
+/// `"/prefix/app_bg.wasm"`), in the order it first names them. Matching the site's own file
+/// names, rather than pairing quotes, keeps an apostrophe in an inline script from hiding a
+/// file.
 fn named_files(html: &str, site: &Path) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut rest = html;
-    while let Some(open) = rest.find(['"', '\'']) {
-        let quote = rest[open..].chars().next().unwrap_or('"');
-        let after = &rest[open + 1..];
-        let Some(close) = after.find(quote) else {
-            break;
-        };
-        let text = &after[..close];
-        let name = text
-            .strip_prefix("./")
-            .or_else(|| text.strip_prefix('/'))
-            .unwrap_or(text);
-        let plain = !name.is_empty() && !name.contains(['?', '#', '<', '>', ' ', '\\', '\n']);
-        if plain && !name.contains("..") && site.join(name).is_file() {
-            found.push(name.to_owned());
-        }
-        rest = &after[close + 1..];
-    }
-    found
+    let mut found: Vec<(usize, String)> = std::fs::read_dir(site)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            entry.file_type().ok()?.is_file().then_some(())?;
+            let name = entry.file_name().into_string().ok()?;
+            let at = html.match_indices(name.as_str()).find_map(|(at, _)| {
+                let before = html[..at].chars().next_back()?;
+                let after = html[at + name.len()..].chars().next()?;
+                (matches!(before, '/' | '"' | '\'') && matches!(after, '"' | '\'')).then_some(at)
+            })?;
+            Some((at, name))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, name)| name).collect()
 }
 
 fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
@@ -179,7 +179,9 @@ mod tests {
 
     #[test]
     fn measures_the_page_what_it_names_and_what_the_app_fetches() {
-        let html = "<html><head><meta charset=\"utf-8\"><script src=\"/boot.js\"></script>\
+        // The inline script's apostrophe must not hide what comes after it.
+        let html = "<html><head><meta charset=\"utf-8\"><script>// Cairn's check</script>\
+            <script src=\"/boot.js\"></script>\
             <script type=\"module\">import init from '/app.js';\
             await init({ module_or_path: '/app_bg.wasm' });</script>\
             <link rel=\"stylesheet\" href=\"./app.css\">\
