@@ -9,10 +9,13 @@ use std::path::Path;
 
 use crate::Result;
 
-/// The most brotli bytes Cairn's first load may take (1 KB = 1000 bytes). The release measured
-/// 264 060 bytes when this was set: the budget is that, rounded up to the next 10 KB.
-// issue 5 target: 120 KB; lowered as the app shrinks
-pub const BROTLI_BUDGET: u64 = 270_000;
+/// The most brotli bytes Cairn's first load may take (1 KB = 1000 bytes): a guard against
+/// growth, not the goal. The release measured 273 726 bytes when this was set (the chart with
+/// every result category, per-server configuration, the About view); the budget is that,
+/// rounded up to the next 10 KB. Issue 5's target is 120 KB, which Cairn does not meet: see
+/// docs/performance.md for what the bytes are and what would cut them. Lower this whenever
+/// the app shrinks.
+pub const BROTLI_BUDGET: u64 = 280_000;
 
 /// Files Cairn fetches as it starts, named in no tag of `index.html`.
 pub const CAIRN_FETCHED: &[&str] = &["cairn.config.json"];
