@@ -738,7 +738,7 @@ async fn standalone_patient_launch_on_a_phone() {
         text_of(c, ".vital[data-kind='Weight'] .vital__value").await,
         format!(
             "{} {}",
-            weight["valueQuantity"]["value"],
+            as_shown(&weight["valueQuantity"]["value"]),
             weight["valueQuantity"]["unit"].as_str().unwrap()
         )
     );
@@ -987,7 +987,7 @@ async fn the_chart_shows_the_patients_vitals_labs_and_encounters() {
     let heart = latest("29463-7").expect("the patient has body weights");
     let expected = format!(
         "{} {}",
-        heart["valueQuantity"]["value"],
+        as_shown(&heart["valueQuantity"]["value"]),
         heart["valueQuantity"]["unit"].as_str().unwrap()
     );
     assert_eq!(
@@ -1013,7 +1013,7 @@ async fn the_chart_shows_the_patients_vitals_labs_and_encounters() {
     let lab = latest(code).unwrap();
     let expected = format!(
         "{} {}",
-        lab["valueQuantity"]["value"],
+        as_shown(&lab["valueQuantity"]["value"]),
         lab["valueQuantity"]["unit"].as_str().unwrap()
     );
     assert_eq!(

@@ -363,13 +363,18 @@ fn quantity(v: Option<&Value>) -> Option<Quantity> {
     })
 }
 
-/// `-?digits[.digits]`, short enough to show: a decimal as people write it (no exponent).
+/// The most decimals shown as written. More is not a measurement's precision but a
+/// floating-point value written out in full (Synthea writes `79.62835971208244` kg), shown
+/// rounded instead.
+pub const MAX_WRITTEN_DECIMALS: usize = 6;
+
+/// `-?digits[.digits]` with at most [`MAX_WRITTEN_DECIMALS`] decimals: a decimal as people
+/// write it (no exponent).
 fn is_plain_decimal(s: &str) -> bool {
     let digits = s.strip_prefix('-').unwrap_or(s);
     let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "1"));
-    s.len() <= 24
-        && !whole.is_empty()
-        && !fraction.is_empty()
+    (1..=15).contains(&whole.len())
+        && (1..=MAX_WRITTEN_DECIMALS).contains(&fraction.len())
         && whole
             .bytes()
             .chain(fraction.bytes())
@@ -517,6 +522,12 @@ mod tests {
                 r#"{"value": 167.891436, "unit": "mm[Hg]"}"#,
                 "167.891436 mm[Hg]",
             ),
+            // A floating-point value written out in full is rounded to six decimals.
+            (
+                r#"{"value": 79.62835971208244, "unit": "kg"}"#,
+                "79.62836 kg",
+            ),
+            (r#"{"value": 2.50000000000001}"#, "2.5"),
             // An exponent is written out as a plain number.
             (r#"{"value": 1.5e3, "unit": "g"}"#, "1500 g"),
             (r#"{"value": 2E-2}"#, "0.02"),

@@ -361,6 +361,22 @@ pub async fn wait_until_loaded(c: &Client) {
     panic!("the chart never finished loading");
 }
 
+/// A FHIR decimal as the chart shows it: as the record wrote it, unless that is a
+/// floating-point value written out in full (more than six decimals, or an exponent), which is
+/// rounded to six decimals without trailing zeros.
+pub fn as_shown(number: &serde_json::Value) -> String {
+    let written = number.to_string();
+    let decimals = written.split_once('.').map_or(0, |(_, f)| f.len());
+    if decimals <= 6 && !written.contains(['e', 'E']) {
+        return written;
+    }
+    let rounded = format!("{:.6}", number.as_f64().expect("a number"));
+    rounded
+        .trim_end_matches('0')
+        .trim_end_matches('.')
+        .to_owned()
+}
+
 /// Opens Cairn in the EHR's frame for `patient_id` (the generated patients have no link text
 /// that is easy to click).
 pub async fn open_chart_of(c: &Client, stack: &Stack, patient_id: &str) {
