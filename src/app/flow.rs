@@ -10,7 +10,7 @@ use crate::domain::problem::{NextStep, Problem};
 use crate::fhir;
 use crate::fhir::encounter::Encounter;
 use crate::fhir::search::{
-    ALL_CATEGORIES, LABORATORY, OTHER_CATEGORIES, PatientQuery, VITAL_SIGNS, encounter_search_url,
+    LABORATORY, OTHER_CATEGORIES, PatientQuery, VITAL_SIGNS, all_categories, encounter_search_url,
     observation_search_url, parse_patient_bundle, patient_search_request,
 };
 use crate::http::HttpResponse;
@@ -445,7 +445,7 @@ pub fn select_encounter(chart: &Chart, encounter: Encounter) {
     if let Some(url) = observation_search_url(
         &base,
         &chart.patient_id,
-        &ALL_CATEGORIES,
+        &all_categories(),
         Some(&encounter.id),
     ) {
         feed::load_observations(&client, &base, url, observations);
