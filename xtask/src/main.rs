@@ -119,16 +119,8 @@ fn absolute(path: &str) -> PathBuf {
 fn dist(env: &tools::ToolEnv, options: &Dist) -> Result<()> {
     let config = options.config.display().to_string();
     step(&format!("checking {config}"));
-    run(env
-        .command("cargo")
-        .args([
-            "run",
-            "--quiet",
-            "--package",
-            "deploy",
-            "--",
-            "check-config",
-        ])
+    run(deploy(&mut env.command("cargo"))
+        .arg("check-config")
         .arg(&options.config)
         .args(["--public-url", &options.public_url]))?;
     let out = options.out.display().to_string();
@@ -151,27 +143,25 @@ fn dist(env: &tools::ToolEnv, options: &Dist) -> Result<()> {
     std::fs::copy(&options.config, options.out.join("cairn.config.json"))
         .map_err(|e| format!("copying {config} into {out}: {e}"))?;
     step(&format!("writing {out}/_headers and {out}/nginx.conf"));
-    run(env
-        .command("cargo")
-        .args(["run", "--quiet", "--package", "deploy", "--", "headers"])
+    run(deploy(&mut env.command("cargo"))
+        .arg("headers")
         .arg(&options.out)
         .args(["--public-url", &options.public_url]))
 }
 
 fn check_config(args: &[String]) -> Result<()> {
-    let mut cmd = Command::new("cargo");
-    cmd.args([
-        "run",
-        "--quiet",
-        "--package",
-        "deploy",
-        "--",
-        "check-config",
-    ]);
+    let mut cargo = Command::new("cargo");
     // The file is named relative to where the user is, not the project root.
-    cmd.arg(absolute(&args[0]));
-    cmd.args(&args[1..]);
-    run(&mut cmd)
+    run(deploy(&mut cargo)
+        .arg("check-config")
+        .arg(absolute(&args[0]))
+        .args(&args[1..]))
+}
+
+/// `cargo` made to run the `deploy` binary (the configuration check and the header
+/// generator); its arguments follow.
+fn deploy(cargo: &mut Command) -> &mut Command {
+    cargo.args(["run", "--quiet", "--package", "deploy", "--"])
 }
 
 /// `git rev-parse --short=12 HEAD`, with `-modified` when tracked files have uncommitted
