@@ -416,10 +416,15 @@ fn vital_card(v: Vital) -> impl IntoView {
     }
 }
 
-/// `142/91 mm[Hg]` with a line-break opportunity after the `/`, so a long blood pressure
-/// wraps between its numbers on a phone rather than inside one.
+/// `142/91 mm[Hg]` with a line-break opportunity after the `/` between the numbers, so a long
+/// blood pressure wraps between them on a phone rather than inside one (units such as `kg/m2`
+/// are left whole).
 fn breakable_after_slash(text: String) -> impl IntoView {
-    match text.split_once('/') {
+    let between_numbers = |(before, after): &(&str, &str)| {
+        before.ends_with(|c: char| c.is_ascii_digit())
+            && after.starts_with(|c: char| c.is_ascii_digit())
+    };
+    match text.split_once('/').filter(between_numbers) {
         Some((before, after)) => {
             let (before, after) = (format!("{before}/"), after.to_owned());
             view! { {before} <wbr /> {after} }.into_any()

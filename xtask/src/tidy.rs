@@ -234,6 +234,43 @@ fn no_cross_window_messaging() {
 }
 
 #[test]
+fn css_selector_lists_are_not_cut_by_a_comment_or_rule() {
+    let mut offences = Vec::new();
+    for path in files_with(&crate::project_root().join("style"), &["css"]) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        offences.extend(
+            cut_selector_lists(&text)
+                .into_iter()
+                .map(|n| format!("{}:{n}", rel(&path))),
+        );
+    }
+    assert!(
+        offences.is_empty(),
+        "a selector list ending in `,` is followed by a comment, an @-rule or a blank line, so \
+         the browser drops the rule (this once unstyled the lab table):\n{}",
+        offences.join("\n")
+    );
+    assert_eq!(cut_selector_lists(".a,\n.b {\n}\n"), Vec::<usize>::new());
+    assert_eq!(cut_selector_lists(".a,\n/* x */\n.b {}\n"), [1]);
+    assert_eq!(cut_selector_lists(".a,\n@media (x) {}\n"), [1]);
+}
+
+/// Lines (1-based) ending a selector with `,` whose next line cannot continue the list.
+fn cut_selector_lists(css: &str) -> Vec<usize> {
+    let lines: Vec<&str> = css.lines().collect();
+    lines
+        .windows(2)
+        .enumerate()
+        .filter(|(_, pair)| {
+            let next = pair[1].trim_start();
+            pair[0].trim_end().ends_with(',')
+                && (next.is_empty() || next.starts_with("/*") || next.starts_with('@'))
+        })
+        .map(|(i, _)| i + 1)
+        .collect()
+}
+
+#[test]
 fn no_persistent_browser_storage() {
     let offences = scan_app(APP, |_, _, code| {
         persistent_storage(code).map(|s| format!("`{s}`"))
