@@ -77,6 +77,9 @@ struct Dist {
     public_url: String,
     /// The release directory.
     out: PathBuf,
+    /// The commit the About view names, read once (a commit made during a long test run
+    /// must not make the build and the test disagree).
+    commit: Option<String>,
 }
 
 impl Dist {
@@ -85,6 +88,7 @@ impl Dist {
             config: project_root().join("cairn.config.json"),
             public_url: "/".into(),
             out: project_root().join("dist"),
+            commit: commit_id(),
         }
     }
 
@@ -136,7 +140,7 @@ fn dist(env: &tools::ToolEnv, options: &Dist) -> Result<()> {
         .arg(&options.out)
         .env("TRUNK_OFFLINE", "true");
     // Shown in the app's "About Cairn", for support.
-    if let Some(commit) = commit_id() {
+    if let Some(commit) = &options.commit {
         trunk.env("CAIRN_COMMIT", commit);
     }
     run(&mut trunk)?;
@@ -193,6 +197,7 @@ fn prefixed_release() -> Dist {
         config: project_root().join("tests/dist/cairn.config.json"),
         public_url: "/cairn/".into(),
         out: project_root().join("target/dist-prefixed"),
+        commit: commit_id(),
     }
 }
 
@@ -259,7 +264,10 @@ fn test() -> Result<()> {
         .args(["test", "--workspace"])
         .env("CAIRN_DIST", project_root().join("dist"))
         .env("CAIRN_DIST_PREFIXED", &prefixed.out)
-        .env("CAIRN_DIST_COMMIT", commit_id().unwrap_or_default())
+        .env(
+            "CAIRN_DIST_COMMIT",
+            prefixed.commit.clone().unwrap_or_default(),
+        )
         .env("AXE_CORE", tools::axe_script())
         .env("CHROMEDRIVER", &browser.chromedriver)
         .env("CHROMIUM", &browser.chromium))?;
