@@ -759,7 +759,7 @@ fn encounters_section(feed: EncounterFeed, chart: Chart) -> impl IntoView {
                         type="text"
                         inputmode="numeric"
                         placeholder="YYYY or YYYY-MM-DD"
-                        size="12"
+                        size="18"
                         on:input:target=move |ev| from.set(ev.target().value())
                     />
                 </label>
@@ -770,7 +770,7 @@ fn encounters_section(feed: EncounterFeed, chart: Chart) -> impl IntoView {
                         type="text"
                         inputmode="numeric"
                         placeholder="YYYY or YYYY-MM-DD"
-                        size="12"
+                        size="18"
                         on:input:target=move |ev| to.set(ev.target().value())
                     />
                 </label>
