@@ -11,4 +11,6 @@ pub mod domain;
 pub mod fhir;
 pub mod http;
 pub mod smart;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod web;

@@ -255,6 +255,49 @@ pub(crate) fn invalid_token() -> Response {
     r
 }
 
+/// What every read does first: answer with an injected fault, check the bearer token, and
+/// find `resource_type/id` (404 when there is none).
+pub(crate) async fn readable<'a>(
+    ehr: &'a Ehr,
+    headers: &HeaderMap,
+    resource_type: &str,
+    id: &str,
+) -> Result<(oauth::Context, &'a Value), Response> {
+    if let Some(response) = injected_fhir_fault(ehr).await {
+        return Err(response);
+    }
+    let context = authorized(ehr, headers).ok_or_else(invalid_token)?;
+    let resource = ehr.inner.store.get(resource_type, id).ok_or_else(|| {
+        outcome(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            &format!("No such {resource_type}."),
+        )
+    })?;
+    Ok((context, resource))
+}
+
+/// The access rules of reads and searches: a patient-level scope for the token's own patient,
+/// or a clinician with a user-level scope for any patient.
+pub(crate) fn allowed(
+    context: &oauth::Context,
+    resource_type: &str,
+    patient: &str,
+    action: char,
+) -> bool {
+    let own = context.patient.as_deref() == Some(patient)
+        && oauth::permits(&context.scope, "patient", resource_type, action);
+    let clinician = context.user == oauth::User::Practitioner
+        && oauth::permits(&context.scope, "user", resource_type, action);
+    own || clinician
+}
+
+/// The id in `Patient/<id>`, `Encounter/<id>`, `urn:uuid:<id>` or a full URL ending so.
+pub(crate) fn reference_id(reference: &str) -> &str {
+    let reference = reference.strip_prefix("urn:uuid:").unwrap_or(reference);
+    reference.rsplit('/').next().unwrap_or(reference)
+}
+
 /// The context of the request's bearer token, if it is valid now.
 pub(crate) fn authorized(ehr: &Ehr, headers: &HeaderMap) -> Option<oauth::Context> {
     let authorization = headers
@@ -268,20 +311,11 @@ pub async fn read_patient(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(response) = injected_fhir_fault(&ehr).await {
-        return response;
-    }
-    let Some(context) = authorized(&ehr, &headers) else {
-        return invalid_token();
+    let (context, resource) = match readable(&ehr, &headers, "Patient", &id).await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
-    let Some(resource) = ehr.inner.store.get("Patient", &id) else {
-        return outcome(StatusCode::NOT_FOUND, "not-found", "No such Patient.");
-    };
-    let own = context.patient.as_deref() == Some(id.as_str())
-        && oauth::permits(&context.scope, "patient", "Patient", 'r');
-    let clinician = context.user == oauth::User::Practitioner
-        && oauth::permits(&context.scope, "user", "Patient", 'r');
-    if own || clinician {
+    if allowed(&context, "Patient", &id, 'r') {
         return fhir_json(StatusCode::OK, resource);
     }
     let message = match &context.patient {
@@ -298,31 +332,33 @@ pub async fn read_encounter(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(response) = injected_fhir_fault(&ehr).await {
-        return response;
-    }
-    let Some(context) = authorized(&ehr, &headers) else {
-        return invalid_token();
+    read_of_patient(&ehr, &headers, "Encounter", &id).await
+}
+
+/// A read of a resource in a patient's compartment (its `subject`), allowed by the rules of
+/// [`allowed`].
+pub(crate) async fn read_of_patient(
+    ehr: &Ehr,
+    headers: &HeaderMap,
+    resource_type: &str,
+    id: &str,
+) -> Response {
+    let (context, resource) = match readable(ehr, headers, resource_type, id).await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
-    let Some(resource) = ehr.inner.store.get("Encounter", &id) else {
-        return outcome(StatusCode::NOT_FOUND, "not-found", "No such Encounter.");
-    };
-    let subject = resource["subject"]["reference"]
-        .as_str()
-        .unwrap_or_default();
-    let of_patient =
-        |p: &str| subject.ends_with(&format!("Patient/{p}")) || subject == format!("urn:uuid:{p}");
-    let own = context.patient.as_deref().is_some_and(of_patient)
-        && oauth::permits(&context.scope, "patient", "Encounter", 'r');
-    let clinician = context.user == oauth::User::Practitioner
-        && oauth::permits(&context.scope, "user", "Encounter", 'r');
-    if own || clinician {
+    let subject = reference_id(
+        resource["subject"]["reference"]
+            .as_str()
+            .unwrap_or_default(),
+    );
+    if allowed(&context, resource_type, subject, 'r') {
         return fhir_json(StatusCode::OK, resource);
     }
     outcome(
         StatusCode::FORBIDDEN,
         "forbidden",
-        "The token's scope does not allow reading this Encounter.",
+        &format!("The token's scope does not allow reading this {resource_type}."),
     )
 }
 
@@ -333,14 +369,9 @@ pub async fn read_practitioner(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(response) = injected_fhir_fault(&ehr).await {
-        return response;
-    }
-    let Some(context) = authorized(&ehr, &headers) else {
-        return invalid_token();
-    };
-    let Some(resource) = ehr.inner.store.get("Practitioner", &id) else {
-        return outcome(StatusCode::NOT_FOUND, "not-found", "No such Practitioner.");
+    let (context, resource) = match readable(&ehr, &headers, "Practitioner", &id).await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
     let myself = context.user == oauth::User::Practitioner
         && id == PRACTITIONER_ID

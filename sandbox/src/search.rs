@@ -8,10 +8,11 @@ use axum::response::Response;
 use serde_json::Value;
 
 use crate::fhir::{
-    authorized, fhir_json, injected_fhir_fault, invalid_token, outcome, page_url, searchset,
+    allowed, authorized, injected_fhir_fault, invalid_token, outcome, page_url, read_of_patient,
+    reference_id, searchset,
 };
 use crate::generated::days_from_civil;
-use crate::{Ehr, Fault, oauth};
+use crate::{Ehr, Fault};
 
 /// Entries on a page when `_count` is not given.
 const DEFAULT_COUNT: usize = 50;
@@ -47,44 +48,7 @@ pub async fn read_observation(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(response) = injected_fhir_fault(&ehr).await {
-        return response;
-    }
-    let Some(context) = authorized(&ehr, &headers) else {
-        return invalid_token();
-    };
-    let Some(resource) = ehr.inner.store.get("Observation", &id) else {
-        return outcome(StatusCode::NOT_FOUND, "not-found", "No such Observation.");
-    };
-    let subject = reference_id(
-        resource["subject"]["reference"]
-            .as_str()
-            .unwrap_or_default(),
-    );
-    if allowed(&context, "Observation", subject, 'r') {
-        return fhir_json(StatusCode::OK, resource);
-    }
-    outcome(
-        StatusCode::FORBIDDEN,
-        "forbidden",
-        "The token's scope does not allow reading this Observation.",
-    )
-}
-
-/// The id in `Patient/<id>`, `Encounter/<id>`, `urn:uuid:<id>` or a full URL ending so.
-fn reference_id(reference: &str) -> &str {
-    let reference = reference.strip_prefix("urn:uuid:").unwrap_or(reference);
-    reference.rsplit('/').next().unwrap_or(reference)
-}
-
-/// The access rules of the reads: a patient-level scope for the token's own patient, or a
-/// clinician with a user-level scope for any patient.
-fn allowed(context: &oauth::Context, resource_type: &str, patient: &str, action: char) -> bool {
-    let own = context.patient.as_deref() == Some(patient)
-        && oauth::permits(&context.scope, "patient", resource_type, action);
-    let clinician = context.user == oauth::User::Practitioner
-        && oauth::permits(&context.scope, "user", resource_type, action);
-    own || clinician
+    read_of_patient(&ehr, &headers, "Observation", &id).await
 }
 
 /// A FHIR date search prefix.

@@ -298,7 +298,7 @@ mod tests {
 
     #[test]
     fn mutated_bundles_never_panic() {
-        let mut rng = crate::smart::pkce::tests::SplitMix(37);
+        let mut rng = crate::testing::SplitMix(37);
         let seed = br#"{"resourceType":"Bundle","type":"searchset","total":2,"link":[{"relation":"next","url":"https://e/fhir/Observation?page=2"}],"entry":[{"resource":{"resourceType":"Observation","id":"a"},"search":{"mode":"match"}},{"resource":{"resourceType":"Patient","id":"p"},"search":{"mode":"include"}},{"resource":{"resourceType":"OperationOutcome","issue":[{"diagnostics":"d"}]},"search":{"mode":"outcome"}}]}"#;
         let mut parsed = 0;
         for _ in 0..5000 {

@@ -558,7 +558,7 @@ mod tests {
     fn not_an_observation_and_garbage() {
         assert!(decode_observation(&json!({"resourceType": "Patient"})).is_none());
         assert!(decode_observation(&json!([1, 2])).is_none());
-        let mut rng = crate::smart::pkce::tests::SplitMix(17);
+        let mut rng = crate::testing::SplitMix(17);
         let seed = br#"{"resourceType":"Observation","id":"o","code":{"coding":[{"system":"http://loinc.org","code":"1"}]},"valueQuantity":{"value":1.5,"unit":"g"},"component":[{"code":{},"valueRange":{"low":{"value":1}}}],"referenceRange":[{"low":{"value":1}}],"interpretation":[{"coding":[{"code":"H"}]}]}"#;
         for _ in 0..5000 {
             if let Ok(v) = serde_json::from_slice::<Value>(&rng.mutate(seed))

@@ -880,7 +880,7 @@ mod tests {
 
     #[test]
     fn mutated_bundles_never_panic_the_pager() {
-        let mut rng = crate::smart::pkce::tests::SplitMix(38);
+        let mut rng = crate::testing::SplitMix(38);
         let seed = format!(
             r#"{{"resourceType":"Bundle","type":"searchset","total":2,"link":[{{"relation":"next","url":"{}"}}],"entry":[{{"resource":{{"resourceType":"Observation","id":"a"}},"search":{{"mode":"match"}}}},{{"resource":{{"resourceType":"Patient","id":"p"}},"search":{{"mode":"include"}}}}]}}"#,
             url(2)

@@ -185,7 +185,7 @@ mod tests {
 
     #[test]
     fn mutated_json_never_panics() {
-        let mut rng = crate::smart::pkce::tests::SplitMix(11);
+        let mut rng = crate::testing::SplitMix(11);
         let seed = br#"{"resourceType":"Patient","id":"p1","name":[{"given":["A"],"family":"B"}],"birthDate":"2000-01-01","identifier":[{"type":{"coding":[{"code":"MR"}]},"value":"1"}]}"#;
         for _ in 0..5000 {
             let mut body = seed.to_vec();

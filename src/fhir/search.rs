@@ -282,7 +282,7 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
-        let mut rng = crate::smart::pkce::tests::SplitMix(11);
+        let mut rng = crate::testing::SplitMix(11);
         let seed = br#"{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"a","name":[{"given":["A"]}]}}]}"#;
         for _ in 0..5000 {
             let resp = HttpResponse {

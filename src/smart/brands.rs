@@ -343,6 +343,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::testing::SplitMix;
 
     fn response(status: u16, body: &[u8]) -> HttpResponse {
         HttpResponse {
@@ -959,94 +960,86 @@ mod tests {
         assert!(match_brands(&brands, &[String::new(), "/".into()]).is_empty());
     }
 
-    /// A small deterministic generator (xorshift64*) for garbage inputs.
-    struct Garbage(u64);
-
-    impl Garbage {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-
-        /// A random JSON value biased towards the keys and values a brand bundle uses.
-        fn value(&mut self, depth: u32) -> Value {
-            const WORDS: &[&str] = &[
-                "Bundle",
-                "Organization",
-                "Endpoint",
-                "entry",
-                "resource",
-                "resourceType",
-                "name",
-                "endpoint",
-                "reference",
-                "Endpoint/a",
-                "#a",
-                "a",
-                "id",
-                "fullUrl",
-                "address",
-                "status",
-                "off",
-                "active",
-                "contained",
-                "extension",
-                "url",
-                "valueUrl",
-                "valueReference",
-                "brandLogo",
-                "portalUrl",
-                "portalEndpoint",
-                BRAND_EXTENSION,
-                PORTAL_EXTENSION,
-                "https://a.example/fhir",
-                "http://localhost/",
-                "javascript:x",
-                "",
-                "é🙂",
-                "\u{0}",
-            ];
-            let pick = if depth == 0 {
-                self.below(4)
-            } else {
-                self.below(7)
-            };
-            match pick {
-                0 => Value::String(WORDS[self.below(WORDS.len())].to_owned()),
-                1 => json!(self.next() as i64),
-                2 => Value::Null,
-                3 => Value::Bool(self.below(2) == 0),
-                4 | 5 => {
-                    let mut object = Map::new();
-                    for _ in 0..self.below(6) {
-                        let key = WORDS[self.below(WORDS.len())].to_owned();
-                        object.insert(key, self.value(depth - 1));
-                    }
-                    Value::Object(object)
+    /// A random JSON value biased towards the keys and values a brand bundle uses.
+    fn garbage_value(rng: &mut SplitMix, depth: u32) -> Value {
+        const WORDS: &[&str] = &[
+            "Bundle",
+            "Organization",
+            "Endpoint",
+            "entry",
+            "resource",
+            "resourceType",
+            "name",
+            "endpoint",
+            "reference",
+            "Endpoint/a",
+            "#a",
+            "a",
+            "id",
+            "fullUrl",
+            "address",
+            "status",
+            "off",
+            "active",
+            "contained",
+            "extension",
+            "url",
+            "valueUrl",
+            "valueReference",
+            "brandLogo",
+            "portalUrl",
+            "portalEndpoint",
+            BRAND_EXTENSION,
+            PORTAL_EXTENSION,
+            "https://a.example/fhir",
+            "http://localhost/",
+            "javascript:x",
+            "",
+            "é🙂",
+            "\u{0}",
+        ];
+        let pick = if depth == 0 {
+            rng.below(4)
+        } else {
+            rng.below(7)
+        };
+        match pick {
+            0 => Value::String(WORDS[rng.below(WORDS.len())].to_owned()),
+            1 => json!(rng.next() as i64),
+            2 => Value::Null,
+            3 => Value::Bool(rng.below(2) == 0),
+            4 | 5 => {
+                let mut object = Map::new();
+                for _ in 0..rng.below(6) {
+                    let key = WORDS[rng.below(WORDS.len())].to_owned();
+                    object.insert(key, garbage_value(rng, depth - 1));
                 }
-                _ => Value::Array((0..self.below(5)).map(|_| self.value(depth - 1)).collect()),
+                Value::Object(object)
             }
+            _ => Value::Array(
+                (0..rng.below(5))
+                    .map(|_| garbage_value(rng, depth - 1))
+                    .collect(),
+            ),
         }
     }
 
     #[test]
     fn five_thousand_garbage_inputs_never_panic() {
-        let mut rng = Garbage(0xb4a2_d5ee_d000_0001);
+        let mut rng = SplitMix(0xb4a2_d5ee_d000_0001);
         let realistic = realistic_bundle().to_string().into_bytes();
         let allowed = vec!["https://a.example/fhir".to_owned()];
         for i in 0..5_000 {
             let body: Vec<u8> = match i % 3 {
                 0 => {
-                    let entries = Value::Array((0..rng.below(8)).map(|_| rng.value(5)).collect());
+                    let entries = Value::Array(
+                        (0..rng.below(8))
+                            .map(|_| garbage_value(&mut rng, 5))
+                            .collect(),
+                    );
                     bundle(entries).to_string().into_bytes()
                 }
-                1 => rng.value(6).to_string().into_bytes(),
+                1 => garbage_value(&mut rng, 6).to_string().into_bytes(),
                 _ => {
                     let mut bytes = realistic.clone();
                     for _ in 0..1 + rng.below(6) {

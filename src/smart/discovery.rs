@@ -400,7 +400,7 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
-        let mut rng = crate::smart::pkce::tests::SplitMix(5);
+        let mut rng = crate::testing::SplitMix(5);
         let seed = br#"{"authorization_endpoint":"https://ehr.example/a","token_endpoint":"/t","code_challenge_methods_supported":["S256"],"capabilities":["launch-ehr"],"issuer":"x","rest":[{"security":{"extension":[{"url":"u","extension":[{"url":"token","valueUri":"t"}]}]}}]}"#;
         for _ in 0..5000 {
             let resp = json("");

@@ -442,6 +442,7 @@ fn parse_fhir_user(value: &str, fhir_base: &str) -> Result<FhirUser, IdTokenErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::SplitMix;
     use serde_json::json;
 
     // RFC 7515 Appendix A.2: RS256.
@@ -1226,22 +1227,6 @@ mod tests {
         }
     }
 
-    /// xorshift64*: deterministic pseudo-random bytes for the robustness test.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
-
     #[test]
     fn garbage_never_panics() {
         const ALPHABET: &[u8] =
@@ -1276,7 +1261,7 @@ mod tests {
             "0.5",
             "\"é🙂\"",
         ];
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut rng = SplitMix(0x9E37_79B9_7F4A_7C15);
         let exp = expected();
         let keys = jwks();
         for round in 0..5_000 {

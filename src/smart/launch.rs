@@ -186,7 +186,7 @@ mod tests {
 
     #[test]
     fn arbitrary_bytes_never_panic() {
-        let mut rng = crate::smart::pkce::tests::SplitMix(7);
+        let mut rng = crate::testing::SplitMix(7);
         for _ in 0..5000 {
             let len = (rng.next() % 64) as usize;
             let alphabet = b"?&=%iscodelaunchstate\xff\x00";

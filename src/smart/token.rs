@@ -475,7 +475,7 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
-        let mut rng = crate::smart::pkce::tests::SplitMix(3);
+        let mut rng = crate::testing::SplitMix(3);
         let seed = br#"{"access_token":"A","token_type":"Bearer","patient":"p","expires_in":1}"#;
         for _ in 0..5000 {
             let resp = HttpResponse {

@@ -268,14 +268,7 @@ pub async fn open_chart(c: &Client, stack: &Stack, name: &str) {
         .click()
         .await
         .unwrap();
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Id("app"))
-        .await
-        .unwrap()
-        .enter_frame()
-        .await
-        .unwrap();
+    enter_app_frame(c).await;
 }
 
 pub fn capitalised(s: &str) -> String {
@@ -377,12 +370,8 @@ pub fn as_shown(number: &serde_json::Value) -> String {
         .to_owned()
 }
 
-/// Opens Cairn in the EHR's frame for `patient_id` (the generated patients have no link text
-/// that is easy to click).
-pub async fn open_chart_of(c: &Client, stack: &Stack, patient_id: &str) {
-    c.goto(&format!("{}ehr/launch?patient={patient_id}", stack.ehr_url))
-        .await
-        .unwrap();
+/// Waits for the EHR page's frame that Cairn runs in (`#app`) and enters it.
+pub async fn enter_app_frame(c: &Client) {
     c.wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Id("app"))
@@ -391,6 +380,15 @@ pub async fn open_chart_of(c: &Client, stack: &Stack, patient_id: &str) {
         .enter_frame()
         .await
         .unwrap();
+}
+
+/// Opens Cairn in the EHR's frame for `patient_id` (the generated patients have no link text
+/// that is easy to click).
+pub async fn open_chart_of(c: &Client, stack: &Stack, patient_id: &str) {
+    c.goto(&format!("{}ehr/launch?patient={patient_id}", stack.ehr_url))
+        .await
+        .unwrap();
+    enter_app_frame(c).await;
 }
 
 /// axe-core (npm, installed by xtask) in the page: the serious and critical violations.

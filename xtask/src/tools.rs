@@ -129,57 +129,65 @@ fn ensure_wasm_bindgen(env: &ToolEnv) -> Result<()> {
 fn ensure_wasm_opt(env: &ToolEnv) -> Result<()> {
     let want = format!("(version_{BINARYEN_NPM_VERSION})");
     let wasm_opt = npm_bin_dir().join("wasm-opt");
-    let axe = std::fs::read_to_string(npm_prefix().join("node_modules/axe-core/package.json"))
-        .unwrap_or_default();
     if version_of_path(env, &wasm_opt).is_some_and(|v| v.ends_with(&want))
-        && axe.contains(&format!("\"version\": \"{AXE_CORE_NPM_VERSION}\""))
+        && npm_has(&npm_prefix(), "axe-core", AXE_CORE_NPM_VERSION)
     {
         return Ok(());
-    }
-    if version_of(env, "npm").is_none() {
-        apt_install(&["nodejs", "npm"])?;
     }
     println!(
         "installing wasm-opt and axe-core (npm binaryen@{BINARYEN_NPM_VERSION}, axe-core@{AXE_CORE_NPM_VERSION})"
     );
-    let prefix = npm_prefix();
-    std::fs::create_dir_all(&prefix).map_err(|e| format!("{}: {e}", prefix.display()))?;
-    run(env.command("npm").args([
-        "install",
-        "--no-audit",
-        "--no-fund",
-        "--no-save",
-        "--prefix",
-        &prefix.to_string_lossy(),
-        &format!("binaryen@{BINARYEN_NPM_VERSION}"),
-        &format!("axe-core@{AXE_CORE_NPM_VERSION}"),
-    ]))
+    npm_install(
+        env,
+        &npm_prefix(),
+        &[
+            format!("binaryen@{BINARYEN_NPM_VERSION}"),
+            format!("axe-core@{AXE_CORE_NPM_VERSION}"),
+        ],
+        &[],
+    )
 }
 
 /// fhirclient's prebuilt browser bundles (`build/`), for the benchmark's baseline. In its own
 /// npm prefix, so installing it leaves the build and test tools alone.
 pub fn ensure_fhirclient(env: &ToolEnv) -> Result<PathBuf> {
     let prefix = npm_prefix().join("baseline");
-    let package = prefix.join("node_modules/fhirclient");
-    let manifest = std::fs::read_to_string(package.join("package.json")).unwrap_or_default();
-    if !manifest.contains(&format!("\"version\": \"{FHIRCLIENT_NPM_VERSION}\"")) {
-        if version_of(env, "npm").is_none() {
-            apt_install(&["nodejs", "npm"])?;
-        }
+    if !npm_has(&prefix, "fhirclient", FHIRCLIENT_NPM_VERSION) {
         println!("installing the baseline's library (npm fhirclient@{FHIRCLIENT_NPM_VERSION})");
-        std::fs::create_dir_all(&prefix).map_err(|e| format!("{}: {e}", prefix.display()))?;
-        run(env.command("npm").args([
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--no-save",
-            "--ignore-scripts",
-            "--prefix",
-            &prefix.to_string_lossy(),
-            &format!("fhirclient@{FHIRCLIENT_NPM_VERSION}"),
-        ]))?;
+        npm_install(
+            env,
+            &prefix,
+            &[format!("fhirclient@{FHIRCLIENT_NPM_VERSION}")],
+            &["--ignore-scripts"],
+        )?;
     }
-    Ok(package.join("build"))
+    Ok(prefix.join("node_modules/fhirclient/build"))
+}
+
+/// Whether `prefix` holds npm `package` at exactly `version`.
+fn npm_has(prefix: &Path, package: &str, version: &str) -> bool {
+    std::fs::read_to_string(
+        prefix
+            .join("node_modules")
+            .join(package)
+            .join("package.json"),
+    )
+    .is_ok_and(|manifest| manifest.contains(&format!("\"version\": \"{version}\"")))
+}
+
+/// `npm install` of the exact `packages` into `prefix` (Debian's npm first, if missing).
+fn npm_install(env: &ToolEnv, prefix: &Path, packages: &[String], flags: &[&str]) -> Result<()> {
+    if version_of(env, "npm").is_none() {
+        apt_install(&["nodejs", "npm"])?;
+    }
+    std::fs::create_dir_all(prefix).map_err(|e| format!("{}: {e}", prefix.display()))?;
+    run(env
+        .command("npm")
+        .args(["install", "--no-audit", "--no-fund", "--no-save"])
+        .args(flags)
+        .arg("--prefix")
+        .arg(prefix)
+        .args(packages))
 }
 
 /// axe-core's browser bundle, for the end-to-end tests.
