@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::smart::config::{Config, FhirServer};
 use crate::smart::discovery::SmartConfiguration;
 use crate::smart::pkce::{code_challenge_s256, code_verifier, new_state};
-use crate::smart::scope::{LaunchKind, requested_scope};
+use crate::smart::scope::{LaunchKind, ScopeSyntax, requested_scope};
 use crate::smart::secret::CodeVerifier;
 
 /// What Cairn keeps in sessionStorage, keyed by `state`, between the authorize redirect and the
@@ -77,7 +77,12 @@ pub fn authorize(
     let (state_bytes, verifier_bytes) = split(random);
     let state = new_state(&state_bytes);
     let verifier = code_verifier(&verifier_bytes);
-    let scope = requested_scope(&config.scope, kind);
+    // A server's own `scope` is what its deployer wrote for it: sent as written. Otherwise the
+    // shared scope, in the syntax the server's discovery document says it reads.
+    let scope = match &server.scope {
+        Some(own) => requested_scope(own, kind, ScopeSyntax::AsWritten),
+        None => requested_scope(&config.scope, kind, smart.scope_syntax()),
+    };
     let challenge = code_challenge_s256(&verifier);
     let mut fields: Vec<(&str, &str)> = vec![
         ("response_type", "code"),
@@ -152,7 +157,7 @@ mod tests {
             token_endpoint: "https://ehr.example/oauth2/token".into(),
             issuer: Some("https://ehr.example/oauth2".into()),
             jwks_uri: None,
-            capabilities: vec![],
+            capabilities: vec!["permission-v2".into()],
             iss_parameter_supported: true,
             brand_bundle: None,
         };
@@ -267,6 +272,62 @@ mod tests {
             );
             // The token request and the id_token check use the same id.
             assert_eq!(r.pending.client_id, id);
+        }
+    }
+
+    #[test]
+    fn the_scope_is_asked_in_the_form_the_server_reads() {
+        let (config, mut smart) =
+            fixture("launch openid patient/Patient.rs patient/Observation.rs");
+        let r = ehr(&config, &smart, "x", &[1; 64], 0.0);
+        assert_eq!(
+            r.pending.scope,
+            "launch openid patient/Patient.rs patient/Observation.rs"
+        );
+        // No `permission-v2` in discovery: v1, in the request and in what is remembered.
+        smart.capabilities.clear();
+        let r = ehr(&config, &smart, "x", &[1; 64], 0.0);
+        assert_eq!(
+            r.pending.scope,
+            "launch openid patient/Patient.read patient/Observation.read"
+        );
+        assert!(
+            url(&r)
+                .contains("scope=launch+openid+patient%2FPatient.read+patient%2FObservation.read&"),
+            "{}",
+            url(&r)
+        );
+    }
+
+    #[test]
+    fn a_server_with_its_own_scope_is_asked_for_it_as_written() {
+        let json = br#"{"redirect_uri":"https://app.example/cairn/","scope":"launch patient/Patient.rs","fhir_servers":[
+            {"name":"A","client_id":"a","fhir_base":"https://a.example/fhir","scope":"launch patient/Patient.rs patient/Encounter.read"},
+            {"name":"B","client_id":"b","fhir_base":"https://b.example/fhir"}]}"#;
+        let config = parse_config(json).unwrap();
+        let (_, mut smart) = fixture("launch");
+        for capabilities in [vec![], vec!["permission-v2".to_owned()]] {
+            smart.capabilities = capabilities;
+            let ask = |server: usize, kind| {
+                let server = &config.servers[server];
+                authorize(&config, server, &smart, kind, Some("L"), &[1; 64], 0.0)
+                    .pending
+                    .scope
+            };
+            assert_eq!(
+                ask(0, LaunchKind::Ehr),
+                "launch patient/Patient.rs patient/Encounter.read"
+            );
+            assert_eq!(
+                ask(0, LaunchKind::StandaloneProvider),
+                "user/Patient.rs user/Encounter.read"
+            );
+            let shared = if smart.capabilities.is_empty() {
+                "launch patient/Patient.read"
+            } else {
+                "launch patient/Patient.rs"
+            };
+            assert_eq!(ask(1, LaunchKind::Ehr), shared);
         }
     }
 

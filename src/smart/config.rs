@@ -45,6 +45,9 @@ pub struct FhirServer {
     /// An image shown beside the name on the start page (its origin is allowed by CSP
     /// `img-src`).
     pub logo: Option<String>,
+    /// The scope to ask this server for instead of the top-level `scope`, sent as written (see
+    /// `scope::ScopeSyntax::AsWritten`). Whitespace normalised; never empty.
+    pub scope: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -107,6 +110,11 @@ pub enum ConfigError {
          wildcards, and never `offline_access` (use `online_access`)"
     )]
     OverBroadScope(String),
+    #[error(
+        "`fhir_servers[{index}].scope` asks for {value:?}, more than Cairn needs: it only reads \
+         (`.rs` or `.read`), never wildcards, and never `offline_access` (use `online_access`)"
+    )]
+    OverBroadServerScope { index: usize, value: String },
     #[error(
         "`fhir_servers[{index}].fhir_base` {value:?} is listed twice: keep one entry per FHIR base"
     )]
@@ -174,6 +182,8 @@ struct RawServer {
     auth_origins: Option<Vec<String>>,
     #[serde(default)]
     logo: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
 }
 
 /// Parses and validates `cairn.config.json`. Every error names the field and how to fix it.
@@ -238,12 +248,20 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
                 _ => return Err(ConfigError::BadLogo { index, value }),
             },
         };
+        let scope = s.scope.as_deref().and_then(normalise_scope);
+        if let Some(broad) = scope.as_deref().and_then(over_broad) {
+            return Err(ConfigError::OverBroadServerScope {
+                index,
+                value: broad.to_owned(),
+            });
+        }
         servers.push(FhirServer {
             name,
             client_id,
             fhir_base,
             auth_origins,
             logo,
+            scope,
         });
     }
     let brand_bundle = match raw.brand_bundle.filter(|b| !b.trim().is_empty()) {
@@ -259,10 +277,10 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
     }
     let scope = raw
         .scope
-        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|s| !s.is_empty())
+        .as_deref()
+        .and_then(normalise_scope)
         .unwrap_or_else(|| DEFAULT_SCOPE.to_owned());
-    if let Some(broad) = scope.split_whitespace().find(|s| is_over_broad(s)) {
+    if let Some(broad) = over_broad(&scope) {
         return Err(ConfigError::OverBroadScope(broad.to_owned()));
     }
     Ok(Config {
@@ -288,6 +306,16 @@ fn json_error(e: &serde_json::Error) -> ConfigError {
 fn has_top_level_client_id(json: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(json)
         .is_ok_and(|object| object.contains_key("client_id"))
+}
+
+/// Single spaces between scopes; `None` when there are none.
+fn normalise_scope(scope: &str) -> Option<String> {
+    Some(scope.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|s| !s.is_empty())
+}
+
+/// The first scope of `scope` that asks for more than Cairn needs.
+fn over_broad(scope: &str) -> Option<&str> {
+    scope.split_whitespace().find(|s| is_over_broad(s))
 }
 
 /// Least privilege (matrix #9): no long-lived refresh tokens, no wildcards, no writes.
@@ -567,6 +595,60 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_server_may_have_its_own_scope() {
+        let json = |scope: &str| {
+            format!(
+                r#"{{"redirect_uri":"https://a.example/","fhir_servers":[
+                {{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir"}},
+                {{"name":"F","client_id":"c","fhir_base":"https://f.example/fhir","scope":{scope}}}]}}"#
+            )
+        };
+        let config = parse_config(
+            json(r#"" launch  patient/Patient.read\tpatient/Observation.rs ""#).as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(config.servers[0].scope, None);
+        assert_eq!(
+            config.servers[1].scope.as_deref(),
+            Some("launch patient/Patient.read patient/Observation.rs")
+        );
+        assert_eq!(config.scope, DEFAULT_SCOPE);
+        for absent in ["null", r#""""#, r#""   ""#] {
+            assert_eq!(
+                parse_config(json(absent).as_bytes()).unwrap().servers[1].scope,
+                None,
+                "{absent}"
+            );
+        }
+        for (bad, culprit) in [
+            (r#""launch offline_access""#, "offline_access"),
+            (r#""launch user/*.read""#, "user/*.read"),
+            (
+                r#""launch patient/Observation.cruds""#,
+                "patient/Observation.cruds",
+            ),
+        ] {
+            let err = parse_config(json(bad).as_bytes()).unwrap_err();
+            assert_eq!(
+                err,
+                ConfigError::OverBroadServerScope {
+                    index: 1,
+                    value: culprit.into()
+                },
+                "{bad}"
+            );
+            assert!(
+                err.to_string().starts_with(&format!(
+                    "`fhir_servers[1].scope` asks for {culprit:?}, more"
+                )),
+                "{err}"
+            );
+        }
+        let err = parse_config(json("5").as_bytes()).unwrap_err();
+        assert!(matches!(err, ConfigError::Json(_)), "{err}");
     }
 
     #[test]

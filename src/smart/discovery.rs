@@ -6,6 +6,7 @@ use url::Url;
 use crate::domain::problem::{NextStep, Problem};
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::smart::config::FhirServer;
+use crate::smart::scope::ScopeSyntax;
 use crate::smart::urls;
 
 /// Discovery documents are small; anything larger is refused unread.
@@ -29,6 +30,17 @@ impl SmartConfiguration {
     /// True when `capabilities` lists `capability`.
     pub fn supports(&self, capability: &str) -> bool {
         self.capabilities.iter().any(|c| c == capability)
+    }
+
+    /// The scope syntax to ask in: v2 only when the server lists `permission-v2`. A server
+    /// that lists nothing (or was found through its CapabilityStatement) is asked in v1, which
+    /// every SMART server reads; Epic before August 2024 refuses v2 with `invalid_scope`.
+    pub fn scope_syntax(&self) -> ScopeSyntax {
+        if self.supports("permission-v2") {
+            ScopeSyntax::V2
+        } else {
+            ScopeSyntax::V1
+        }
     }
 }
 
@@ -326,6 +338,7 @@ mod tests {
                 "https://login.ehr.example".into(),
             ],
             logo: None,
+            scope: None,
         }
     }
 
@@ -361,6 +374,35 @@ mod tests {
         assert_eq!(smart.token_endpoint, "https://login.ehr.example/token");
         assert_eq!(smart.capabilities, ["launch-ehr"]);
         assert!(smart.iss_parameter_supported);
+    }
+
+    #[test]
+    fn scopes_are_asked_in_v2_only_when_the_server_lists_permission_v2() {
+        let with = |capabilities: &str| {
+            let doc = format!(
+                r#"{{"authorization_endpoint":"/a","token_endpoint":"/t",
+                "code_challenge_methods_supported":["S256"],"capabilities":{capabilities}}}"#
+            );
+            parse_discovery(&server(), &json(&doc))
+                .unwrap()
+                .scope_syntax()
+        };
+        assert_eq!(
+            with(r#"["permission-v1","permission-v2"]"#),
+            ScopeSyntax::V2
+        );
+        assert_eq!(with(r#"["permission-v2"]"#), ScopeSyntax::V2);
+        assert_eq!(with(r#"["launch-ehr","permission-v1"]"#), ScopeSyntax::V1);
+        assert_eq!(with("[]"), ScopeSyntax::V1);
+        assert_eq!(with(r#"["Permission-V2"]"#), ScopeSyntax::V1);
+        let no_capabilities = r#"{"authorization_endpoint":"/a","token_endpoint":"/t",
+            "code_challenge_methods_supported":["S256"]}"#;
+        assert_eq!(
+            parse_discovery(&server(), &json(no_capabilities))
+                .unwrap()
+                .scope_syntax(),
+            ScopeSyntax::V1
+        );
     }
 
     #[test]

@@ -19,10 +19,24 @@ pub enum LaunchKind {
     StandaloneProvider,
 }
 
-/// The scope to request for `kind`, from the configured scope (written for an EHR launch:
-/// `launch … patient/X.rs`). Context scopes are replaced to fit the launch; for a clinician's
-/// standalone launch, `patient/` data scopes become `user/` ones.
-pub fn requested_scope(configured: &str, kind: LaunchKind) -> String {
+/// The scope syntax a server understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeSyntax {
+    /// SMART v1: `patient/Observation.read`. What a server speaks unless discovery lists
+    /// `permission-v2` (Epic before August 2024 refuses v2 scopes with `invalid_scope`).
+    V1,
+    /// SMART v2: `patient/Observation.rs`, with `?category=` filters.
+    V2,
+    /// A per-server `scope` from the configuration: the deployer wrote it for that server, so it
+    /// is sent as written, never translated.
+    AsWritten,
+}
+
+/// The scope to request for `kind`, from the configured scope (written for an EHR launch in v2
+/// form: `launch … patient/X.rs`). Context scopes are replaced to fit the launch; for a
+/// clinician's standalone launch, `patient/` data scopes become `user/` ones; for a v1 server,
+/// v2 permissions become v1 ones (`.rs` → `.read`).
+pub fn requested_scope(configured: &str, kind: LaunchKind, syntax: ScopeSyntax) -> String {
     let mut out: Vec<String> = Vec::new();
     let context = match kind {
         LaunchKind::Ehr => Some("launch"),
@@ -38,11 +52,44 @@ pub fn requested_scope(configured: &str, kind: LaunchKind) -> String {
             (LaunchKind::StandaloneProvider, Some(rest)) => format!("user/{rest}"),
             _ => s.to_owned(),
         };
-        if !out.contains(&s) {
-            out.push(s);
+        let translated = match syntax {
+            ScopeSyntax::V1 => to_v1(&s),
+            ScopeSyntax::V2 | ScopeSyntax::AsWritten => vec![s],
+        };
+        for s in translated {
+            if !out.contains(&s) {
+                out.push(s);
+            }
         }
     }
     out.join(" ")
+}
+
+/// A v2 resource scope in v1 form: `r`/`s` → `read`, `c`/`u`/`d` → `write`. v1 has no query
+/// filters, so `?category=laboratory` is dropped: on Epic, which categories are granted is
+/// decided by the Observation APIs registered on the app. Anything else is kept as it is.
+fn to_v1(scope: &str) -> Vec<String> {
+    let Some((prefix, rest)) = scope.split_once('/') else {
+        return vec![scope.to_owned()];
+    };
+    if !matches!(prefix, "patient" | "user" | "system") {
+        return vec![scope.to_owned()];
+    }
+    let rest = rest.split('?').next().unwrap_or(rest);
+    let Some((ty, perms)) = rest.split_once('.') else {
+        return vec![scope.to_owned()];
+    };
+    if perms.is_empty() || !perms.bytes().all(|b| b"cruds".contains(&b)) {
+        return vec![scope.to_owned()];
+    }
+    let mut out = Vec::new();
+    if perms.contains(['r', 's']) {
+        out.push(format!("{prefix}/{ty}.read"));
+    }
+    if perms.contains(['c', 'u', 'd']) {
+        out.push(format!("{prefix}/{ty}.write"));
+    }
+    out
 }
 
 /// The granted scope, parsed.
@@ -60,6 +107,69 @@ pub enum Level {
     User,
 }
 
+/// What Cairn does with a resource type: read one by id, or search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// `GET [base]/Type/id`: v2 `r`.
+    Read,
+    /// `GET [base]/Type?…`: v2 `s`.
+    Search,
+}
+
+/// What one granted resource scope says.
+struct ResourceScope<'a> {
+    /// `None` for Epic's unprefixed form (`Patient.read`).
+    level: Option<Level>,
+    resource_type: &'a str,
+    read: bool,
+    search: bool,
+}
+
+/// Reads one granted scope, in any form a server sends:
+/// - v1 `patient/Observation.read`, with the permission in any case (`user/Observation.Read`)
+///   and the level too (`User/…`); `*` and `write` as v1 defines them;
+/// - v2 `patient/Observation.rs`, `.r` and `.s` alone, `.cruds`, with `?…` filters (the server
+///   filters, and Cairn shows what it is given);
+/// - Epic's unprefixed form from its specification's sample, `Patient.read Patient.search`:
+///   the names of the APIs registered on the app, with `search` meaning search only;
+/// - `*` as the resource type.
+///
+/// Anything else (`launch`, `openid`, an unknown permission) is not a resource scope.
+fn resource_scope(scope: &str) -> Option<ResourceScope<'_>> {
+    let (level, rest) = match scope.split_once('/') {
+        None => (None, scope),
+        Some((prefix, rest)) if prefix.eq_ignore_ascii_case("patient") => {
+            (Some(Level::Patient), rest)
+        }
+        Some((prefix, rest)) if prefix.eq_ignore_ascii_case("user") => (Some(Level::User), rest),
+        Some(_) => return None,
+    };
+    let rest = rest.split('?').next().unwrap_or(rest);
+    let (resource_type, perms) = rest.split_once('.')?;
+    let is_type = resource_type == "*"
+        || (resource_type.starts_with(|c: char| c.is_ascii_uppercase())
+            && resource_type.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if !is_type {
+        return None;
+    }
+    let perms = perms.to_ascii_lowercase();
+    let (read, search) = match perms.as_str() {
+        "read" | "*" => (true, true),
+        "write" => (false, false),
+        "search" => (false, true),
+        v2 if !v2.is_empty() && v2.bytes().all(|b| b"cruds".contains(&b)) => {
+            (v2.contains('r'), v2.contains('s'))
+        }
+        _ => return None,
+    };
+    Some(ResourceScope {
+        level,
+        resource_type,
+        read,
+        search,
+    })
+}
+
 impl Grants {
     pub fn parse(scope: &str) -> Grants {
         Grants {
@@ -71,41 +181,43 @@ impl Grants {
         self.scopes.iter().any(|s| s == scope)
     }
 
-    /// True when some granted scope lets Cairn read (and search) `resource_type` at `level`.
-    /// A v2 scope with a query filter (`?category=laboratory`) still counts: the server
-    /// filters, and Cairn shows what it is given.
-    pub fn can_read(&self, level: Level, resource_type: &str) -> bool {
-        let prefixes: &[&str] = match level {
-            Level::Patient => &["patient/"],
-            // A user-level scope reaches the patient in context too, but not the reverse.
-            Level::User => &["user/"],
-        };
-        self.scopes.iter().any(|scope| {
-            let Some(rest) = prefixes.iter().find_map(|p| scope.strip_prefix(p)) else {
-                return false;
-            };
-            let rest = rest.split('?').next().unwrap_or(rest);
-            let Some((ty, perms)) = rest.split_once('.') else {
-                return false;
-            };
-            (ty == resource_type || ty == "*") && permits_read(perms)
-        })
+    /// True when the granted scopes, taken together, allow `access` to `resource_type` at
+    /// `level`: v2 `.r` and `.s` may come as separate scopes. A user-level scope reaches the
+    /// patient in context too ([`Grants::can_read_in_context`]), but not the reverse.
+    ///
+    /// Epic's unprefixed scopes (`Patient.read`) name the APIs registered on the app, not a
+    /// level: whose data they reach is decided by who signed in (a clinician's access, or a
+    /// patient's own record), and the server enforces it. They count at every level, so they
+    /// serve whichever launch was made.
+    pub fn allows(&self, level: Level, resource_type: &str, access: Access) -> bool {
+        self.scopes
+            .iter()
+            .filter_map(|s| resource_scope(s))
+            .any(|s| {
+                s.level.is_none_or(|l| l == level)
+                    && (s.resource_type == resource_type || s.resource_type == "*")
+                    && match access {
+                        Access::Read => s.read,
+                        Access::Search => s.search,
+                    }
+            })
     }
 
-    /// Read access to the patient in context, from a patient- or user-level scope.
+    /// True when Cairn may both read and search `resource_type` at `level`.
+    pub fn can_read(&self, level: Level, resource_type: &str) -> bool {
+        self.allows(level, resource_type, Access::Read)
+            && self.allows(level, resource_type, Access::Search)
+    }
+
+    /// Read and search access to the patient in context, from patient- or user-level scopes.
     pub fn can_read_in_context(&self, resource_type: &str) -> bool {
         self.can_read(Level::Patient, resource_type) || self.can_read(Level::User, resource_type)
     }
-}
 
-/// v1 `read`/`*`, or v2 permissions (`cruds` order) that include both `r` and `s`.
-fn permits_read(perms: &str) -> bool {
-    match perms {
-        "read" | "*" => true,
-        v2 => {
-            let valid = !v2.is_empty() && v2.bytes().all(|b| b"cruds".contains(&b));
-            valid && v2.contains('r') && v2.contains('s')
-        }
+    /// `access` to the patient in context, from a patient- or user-level scope.
+    pub fn allows_in_context(&self, resource_type: &str, access: Access) -> bool {
+        self.allows(Level::Patient, resource_type, access)
+            || self.allows(Level::User, resource_type, access)
     }
 }
 
@@ -136,9 +248,11 @@ impl View {
         }
     }
 
-    /// Whether `grants` allows this view.
+    /// Whether `grants` allows this view. The banner only reads the patient by id (v2 `r`);
+    /// the other views search, and read what they find, so they need `r` and `s`.
     pub fn allowed(self, grants: &Grants) -> bool {
         match self {
+            View::Banner => grants.allows_in_context("Patient", Access::Read),
             View::PatientSearch => grants.can_read(Level::User, "Patient"),
             other => grants.can_read_in_context(other.resource_type()),
         }
@@ -162,93 +276,248 @@ mod tests {
 
     #[test]
     fn each_launch_asks_for_its_own_context() {
-        assert_eq!(requested_scope(CONFIGURED, LaunchKind::Ehr), CONFIGURED);
+        let v2 = |kind| requested_scope(CONFIGURED, kind, ScopeSyntax::V2);
+        assert_eq!(v2(LaunchKind::Ehr), CONFIGURED);
         assert_eq!(
-            requested_scope(CONFIGURED, LaunchKind::StandalonePatient),
+            v2(LaunchKind::StandalonePatient),
             "launch/patient openid fhirUser online_access patient/Patient.rs patient/Encounter.rs patient/Observation.rs"
         );
         assert_eq!(
-            requested_scope(CONFIGURED, LaunchKind::StandaloneProvider),
+            v2(LaunchKind::StandaloneProvider),
             "openid fhirUser online_access user/Patient.rs user/Encounter.rs user/Observation.rs"
         );
         // A configuration without `launch` still gets it for an EHR launch, once.
         assert_eq!(
-            requested_scope("patient/Patient.rs launch/patient", LaunchKind::Ehr),
+            requested_scope(
+                "patient/Patient.rs launch/patient",
+                LaunchKind::Ehr,
+                ScopeSyntax::V2
+            ),
             "launch patient/Patient.rs"
         );
-        // Nothing Cairn does not ask for appears, whatever the kind.
+        // Nothing Cairn does not ask for appears, whatever the kind and the syntax.
         for kind in [
             LaunchKind::Ehr,
             LaunchKind::StandalonePatient,
             LaunchKind::StandaloneProvider,
         ] {
-            assert!(!requested_scope(CONFIGURED, kind).contains("offline_access"));
-            assert!(!requested_scope(CONFIGURED, kind).contains("*"));
+            for syntax in [ScopeSyntax::V1, ScopeSyntax::V2, ScopeSyntax::AsWritten] {
+                let scope = requested_scope(CONFIGURED, kind, syntax);
+                assert!(!scope.contains("offline_access"), "{scope}");
+                assert!(!scope.contains('*'), "{scope}");
+                assert!(!scope.contains("write"), "{scope}");
+            }
         }
     }
 
     #[test]
-    fn read_permission_in_v1_and_v2() {
-        let cases: &[(&str, Level, &str, bool)] = &[
+    fn v1_servers_are_asked_in_v1_form() {
+        let cases: &[(&str, LaunchKind, &str)] = &[
             (
-                "patient/Observation.rs",
-                Level::Patient,
-                "Observation",
-                true,
+                CONFIGURED,
+                LaunchKind::Ehr,
+                "launch openid fhirUser online_access patient/Patient.read patient/Encounter.read patient/Observation.read",
             ),
             (
-                "patient/Observation.read",
-                Level::Patient,
-                "Observation",
-                true,
+                CONFIGURED,
+                LaunchKind::StandalonePatient,
+                "launch/patient openid fhirUser online_access patient/Patient.read patient/Encounter.read patient/Observation.read",
             ),
-            ("patient/*.read", Level::Patient, "Observation", true),
-            ("patient/*.*", Level::Patient, "Encounter", true),
+            (
+                CONFIGURED,
+                LaunchKind::StandaloneProvider,
+                "openid fhirUser online_access user/Patient.read user/Encounter.read user/Observation.read",
+            ),
+            // `.r` and `.s` alone, and a filter v1 cannot express: one `.read` each.
+            (
+                "launch patient/Patient.r patient/Patient.s patient/Observation.rs?category=laboratory patient/Observation.rs?category=vital-signs",
+                LaunchKind::Ehr,
+                "launch patient/Patient.read patient/Observation.read",
+            ),
+            // Already v1: unchanged.
+            (
+                "launch patient/Patient.read",
+                LaunchKind::Ehr,
+                "launch patient/Patient.read",
+            ),
+            // Not resource scopes: unchanged.
+            (
+                "launch openid fhirUser profile",
+                LaunchKind::Ehr,
+                "launch openid fhirUser profile",
+            ),
+        ];
+        for (configured, kind, want) in cases {
+            assert_eq!(
+                requested_scope(configured, *kind, ScopeSyntax::V1),
+                *want,
+                "{configured} {kind:?}"
+            );
+        }
+        assert_eq!(
+            to_v1("user/Observation.cruds"),
+            ["user/Observation.read", "user/Observation.write"]
+        );
+        assert_eq!(to_v1("user/Observation.c"), ["user/Observation.write"]);
+        assert_eq!(to_v1("other/Observation.rs"), ["other/Observation.rs"]);
+        assert_eq!(
+            to_v1("patient/Observation.xyz"),
+            ["patient/Observation.xyz"]
+        );
+    }
+
+    #[test]
+    fn a_per_server_scope_is_sent_as_written() {
+        let written = "launch patient/Patient.rs patient/Observation.read";
+        assert_eq!(
+            requested_scope(written, LaunchKind::Ehr, ScopeSyntax::AsWritten),
+            written
+        );
+        // The launch still decides the context and the level.
+        assert_eq!(
+            requested_scope(
+                written,
+                LaunchKind::StandaloneProvider,
+                ScopeSyntax::AsWritten
+            ),
+            "user/Patient.rs user/Observation.read"
+        );
+    }
+
+    #[test]
+    fn every_granted_form_is_read() {
+        use Access::{Read, Search};
+        use Level::{Patient, User};
+        // (granted scope, level, type, read allowed, search allowed)
+        let cases: &[(&str, Level, &str, bool, bool)] = &[
+            // v2
+            ("patient/Observation.rs", Patient, "Observation", true, true),
             (
                 "patient/Observation.cruds",
-                Level::Patient,
+                Patient,
                 "Observation",
+                true,
                 true,
             ),
             (
                 "patient/Observation.rs?category=laboratory",
-                Level::Patient,
+                Patient,
                 "Observation",
                 true,
+                true,
             ),
-            // Read without search cannot list observations.
+            ("patient/Observation.r", Patient, "Observation", true, false),
+            ("patient/Observation.s", Patient, "Observation", false, true),
+            // `.r` and `.s` granted as separate scopes add up.
             (
-                "patient/Observation.r",
-                Level::Patient,
+                "patient/Observation.r patient/Observation.s",
+                Patient,
+                "Observation",
+                true,
+                true,
+            ),
+            ("user/Patient.s user/Patient.r", User, "Patient", true, true),
+            (
+                "patient/Observation.r patient/Encounter.s",
+                Patient,
+                "Observation",
+                true,
+                false,
+            ),
+            (
+                "patient/Observation.r user/Observation.s",
+                Patient,
+                "Observation",
+                true,
+                false,
+            ),
+            (
+                "patient/Observation.cud",
+                Patient,
                 "Observation",
                 false,
+                false,
+            ),
+            // v1, in any case
+            (
+                "patient/Observation.read",
+                Patient,
+                "Observation",
+                true,
+                true,
+            ),
+            ("user/Observation.Read", User, "Observation", true, true),
+            ("user/Observation.READ", User, "Observation", true, true),
+            ("User/Observation.read", User, "Observation", true, true),
+            (
+                "PATIENT/Observation.read",
+                Patient,
+                "Observation",
+                true,
+                true,
             ),
             (
                 "patient/Observation.write",
-                Level::Patient,
+                Patient,
                 "Observation",
                 false,
+                false,
             ),
+            // wildcards
+            ("patient/*.read", Patient, "Observation", true, true),
+            ("patient/*.*", Patient, "Encounter", true, true),
+            ("user/*.rs", User, "Encounter", true, true),
+            ("user/Observation.*", User, "Observation", true, true),
+            // Epic's unprefixed form: at whichever level the launch is.
+            (
+                "Patient.read Patient.search",
+                Patient,
+                "Patient",
+                true,
+                true,
+            ),
+            ("Patient.read Patient.search", User, "Patient", true, true),
+            ("Patient.Read Patient.Search", User, "Patient", true, true),
+            ("Patient.read", User, "Patient", true, true),
+            ("Patient.search", User, "Patient", false, true),
+            ("Observation.read", Patient, "Observation", true, true),
+            ("Observation.read", Patient, "Encounter", false, false),
+            // Not permissions.
             (
                 "patient/Observation.xyz",
-                Level::Patient,
+                Patient,
                 "Observation",
                 false,
+                false,
             ),
-            ("patient/Observation.", Level::Patient, "Observation", false),
-            ("patient/Encounter.rs", Level::Patient, "Observation", false),
-            ("user/Patient.rs", Level::Patient, "Patient", false),
-            ("user/Patient.rs", Level::User, "Patient", true),
-            ("patient/Patient.rs", Level::User, "Patient", false),
-            ("Patient.rs", Level::Patient, "Patient", false),
-            ("", Level::Patient, "Patient", false),
+            ("patient/Observation.", Patient, "Observation", false, false),
+            ("patient/Observation", Patient, "Observation", false, false),
+            ("patient/Encounter.rs", Patient, "Observation", false, false),
+            ("user/Patient.rs", Patient, "Patient", false, false),
+            ("patient/Patient.rs", User, "Patient", false, false),
+            ("system/Patient.rs", User, "Patient", false, false),
+            (
+                "launch openid fhirUser online_access",
+                Patient,
+                "Patient",
+                false,
+                false,
+            ),
+            ("patient.read", Patient, "patient", false, false),
+            ("openid.read", Patient, "openid", false, false),
+            ("", Patient, "Patient", false, false),
         ];
-        for (scope, level, ty, want) in cases {
+        for (scope, level, ty, read, search) in cases {
+            let grants = Grants::parse(scope);
             assert_eq!(
-                Grants::parse(scope).can_read(*level, ty),
-                *want,
+                (
+                    grants.allows(*level, ty, Read),
+                    grants.allows(*level, ty, Search)
+                ),
+                (*read, *search),
                 "{scope} {level:?} {ty}"
             );
+            assert_eq!(grants.can_read(*level, ty), *read && *search, "{scope}");
         }
     }
 
@@ -269,5 +538,38 @@ mod tests {
         assert!(View::Banner.allowed(&clinician));
         assert!(View::Encounters.allowed(&clinician));
         assert!(!View::Observations.allowed(&clinician));
+        // The banner reads; the lists search too.
+        let read_only =
+            Grants::parse("patient/Patient.r patient/Encounter.r patient/Observation.r");
+        assert!(View::Banner.allowed(&read_only));
+        assert!(!View::Encounters.allowed(&read_only));
+        assert!(!View::Observations.allowed(&read_only));
+        let split = Grants::parse(
+            "patient/Patient.r patient/Encounter.r patient/Encounter.s patient/Observation.s patient/Observation.r",
+        );
+        for view in [View::Banner, View::Encounters, View::Observations] {
+            assert!(view.allowed(&split), "{view:?}");
+        }
+        // Epic's sample grant, for a clinician who searches and for a patient's own chart.
+        let epic = Grants::parse(
+            "Patient.read Patient.search Encounter.read Encounter.search Observation.read Observation.search",
+        );
+        for view in [
+            View::Banner,
+            View::Encounters,
+            View::Observations,
+            View::PatientSearch,
+        ] {
+            assert!(view.allowed(&epic), "{view:?}");
+        }
+        let epic_v1 = Grants::parse("user/Patient.Read user/Encounter.Read user/Observation.Read");
+        for view in [
+            View::Banner,
+            View::Encounters,
+            View::Observations,
+            View::PatientSearch,
+        ] {
+            assert!(view.allowed(&epic_v1), "{view:?}");
+        }
     }
 }
