@@ -20,6 +20,17 @@ usage: deploy check-config FILE [--app-url URL] [--public-url PATH]
        deploy headers DIR [--public-url PATH]
 ";
 
+/// Shown when `ehr_origins` is empty: every configured server may launch Cairn from its EHR, and
+/// Epic embeds such launches in a frame.
+const EMPTY_EHR_ORIGINS_WARNING: &str = "\
+WARNING: `ehr_origins` is empty, so no page may show Cairn in a frame (`frame-ancestors 'none'`).
+  An EHR launch from Epic Hyperspace or Hyperdrive opens Cairn in a frame of the organisation's
+  Hyperspace web server, and the browser then shows a blank or refused frame instead of Cairn.
+  Put the origin of each organisation's Hyperspace web server in `ehr_origins`, e.g.
+  \"ehr_origins\": [\"https://hyperspace.example.org\"] (the organisation's Epic analyst knows it;
+  Epic's Hyperdrive client testing harness shows it). Leave it empty only if Cairn is never
+  shown inside the EHR (standalone launches, or EHR launches that open a new browser window).";
+
 /// Files in a release directory that are instructions for the host, not content.
 const HOST_FILES: &[&str] = &["_headers", "nginx.conf"];
 
@@ -67,7 +78,11 @@ fn check_config(file: &Path, app_url: Option<&str>, base_path: Option<&str>) -> 
     }
     println!("{shown}: valid");
     println!("  redirect_uri: {}", config.redirect_uri);
-    println!("  scope: {}", config.scope);
+    println!(
+        "  scope: {} (in v1 form, `.read`, for servers whose discovery does not list \
+         `permission-v2`)",
+        config.scope
+    );
     for (i, server) in config.servers.iter().enumerate() {
         println!(
             "  fhir_servers[{i}]: {:?}, client id {:?}, {} (sign-in at {})",
@@ -76,6 +91,9 @@ fn check_config(file: &Path, app_url: Option<&str>, base_path: Option<&str>) -> 
             server.fhir_base,
             server.auth_origins.join(", ")
         );
+        if let Some(scope) = &server.scope {
+            println!("  fhir_servers[{i}].scope: {scope} (sent as written)");
+        }
     }
     if config.ehr_origins.is_empty() {
         println!("  ehr_origins: none (no page may show Cairn in a frame)");
@@ -85,6 +103,11 @@ fn check_config(file: &Path, app_url: Option<&str>, base_path: Option<&str>) -> 
     // Without the built index.html the loader's hash is not known yet.
     let (_, csp) = &deploy::security_headers(&config, "")[0];
     println!("  Content-Security-Policy (before the build adds its script hash): {csp}");
+    // A warning, not a refusal: a standalone-only deployment is right to leave it empty. On
+    // standard output like the rest of the report: standard error carries refusals only.
+    if config.ehr_origins.is_empty() {
+        println!("{EMPTY_EHR_ORIGINS_WARNING}");
+    }
     Ok(())
 }
 

@@ -66,7 +66,8 @@ fn each_bad_configuration_is_refused_with_its_message() {
             ),
             &[],
             "unknown field `logo_url`, expected one of `name`, `client_id`, `fhir_base`, \
-             `auth_origins`, `logo` at line 1 column 141: remove it or correct its spelling",
+             `auth_origins`, `logo`, `scope` at line 1 column 141: remove it or correct its \
+             spelling",
         ),
         (
             "a value of the wrong type",
@@ -241,6 +242,16 @@ fn each_bad_configuration_is_refused_with_its_message() {
              `online_access`)",
         ),
         (
+            "a server's own scope that writes",
+            with_server(
+                r#"{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir","scope":"launch user/Patient.rs patient/Observation.write"}"#,
+            ),
+            &[],
+            "`fhir_servers[0].scope` asks for \"patient/Observation.write\", more than Cairn \
+             needs: it only reads (`.rs` or `.read`), never wildcards, and never \
+             `offline_access` (use `online_access`)",
+        ),
+        (
             "a wildcard scope",
             format!(r#"{{{REDIRECT},"scope":"launch patient/*.read","fhir_servers":[{SERVER}]}}"#),
             &[],
@@ -285,6 +296,66 @@ fn a_good_configuration_passes_and_shows_what_it_allows() {
     assert_eq!(status, 0);
     assert!(
         stdout.starts_with("note: `redirect_uri` was not compared"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_empty_ehr_origins_is_a_warning_that_says_what_to_put_there() {
+    for json in [
+        with_server(SERVER),
+        format!(r#"{{{REDIRECT},"fhir_servers":[{SERVER}],"ehr_origins":[]}}"#),
+    ] {
+        let (status, stdout, stderr) =
+            check(&json, &["--app-url", "https://apps.example.org/cairn/"]);
+        assert_eq!((status, stderr.as_str()), (0, ""), "{stdout}");
+        assert!(stdout.contains("frame-ancestors 'none'"), "{stdout}");
+        assert!(
+            stdout.ends_with(
+                "WARNING: `ehr_origins` is empty, so no page may show Cairn in a frame \
+                 (`frame-ancestors 'none'`).\n  An EHR launch from Epic Hyperspace or Hyperdrive \
+                 opens Cairn in a frame of the organisation's\n  Hyperspace web server, and the \
+                 browser then shows a blank or refused frame instead of Cairn.\n  Put the origin \
+                 of each organisation's Hyperspace web server in `ehr_origins`, e.g.\n  \
+                 \"ehr_origins\": [\"https://hyperspace.example.org\"] (the organisation's Epic \
+                 analyst knows it;\n  Epic's Hyperdrive client testing harness shows it). Leave \
+                 it empty only if Cairn is never\n  shown inside the EHR (standalone launches, or \
+                 EHR launches that open a new browser window).\n"
+            ),
+            "{stdout}"
+        );
+    }
+    // With an EHR origin: no warning.
+    let json = format!(
+        r#"{{{REDIRECT},"fhir_servers":[{SERVER}],"ehr_origins":["https://hyperspace.example.org"]}}"#
+    );
+    let (status, stdout, _) = check(&json, &[]);
+    assert_eq!(status, 0);
+    assert!(!stdout.contains("WARNING"), "{stdout}");
+    assert!(
+        stdout.contains("frame-ancestors https://hyperspace.example.org"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_server_s_own_scope_is_shown() {
+    let json = with_server(
+        r#"{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir","scope":"launch  patient/Patient.read"}"#,
+    );
+    let (status, stdout, stderr) = check(&json, &[]);
+    assert_eq!((status, stderr.as_str()), (0, ""), "{stdout}");
+    assert!(
+        stdout
+            .contains("\n  fhir_servers[0].scope: launch patient/Patient.read (sent as written)\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "\n  scope: launch openid fhirUser online_access patient/Patient.rs \
+             patient/Encounter.rs patient/Observation.rs (in v1 form, `.read`, for servers whose \
+             discovery does not list `permission-v2`)\n"
+        ),
         "{stdout}"
     );
 }
