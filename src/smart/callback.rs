@@ -38,6 +38,15 @@ impl AuthErrorCode {
     }
 }
 
+/// What the EHR's administrator must do when the authorization server refuses Cairn's scopes:
+/// Epic grants only the APIs registered on the app, and refuses a request for another.
+pub const INVALID_SCOPE_HELP: &str = "For your EHR's administrator: Cairn reads and searches \
+     patients, encounters and observations. On Epic, the app's registration must list the Read \
+     and Search APIs of Patient, of Encounter and of each Observation category Cairn shows \
+     (Vital Signs, Labs, and the other categories for the table of all results), and \
+     Practitioner.Read if the signed-in clinician's name should be read. On other EHRs, the \
+     scope Cairn asks for can be set per server in its settings (`fhir_servers[].scope`).";
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallbackError {
     #[error("the sign-in answer has no state")]
@@ -75,10 +84,14 @@ impl CallbackError {
                     ),
                     _ => ("Your EHR refused the sign-in", NextStep::ContactSupport),
                 };
-                let detail = match description {
+                let mut detail = match description {
                     Some(d) => format!("The EHR said: “{d}”"),
                     None => "The EHR gave no reason.".to_owned(),
                 };
+                if *error == AuthErrorCode::InvalidScope {
+                    detail.push(' ');
+                    detail.push_str(INVALID_SCOPE_HELP);
+                }
                 Problem::new(title, detail, next)
             }
             CallbackError::Expired => Problem::new(
@@ -262,6 +275,41 @@ mod tests {
         ] {
             assert_eq!(AuthErrorCode::parse(code), parsed);
         }
+    }
+
+    #[test]
+    fn invalid_scope_says_which_apis_to_register() {
+        for description in [None, Some("Requested scope is not registered".to_owned())] {
+            let problem = CallbackError::Denied {
+                error: AuthErrorCode::InvalidScope,
+                description: description.clone(),
+            }
+            .problem();
+            assert_eq!(
+                problem.title,
+                "Your EHR did not accept the permissions Cairn asks for"
+            );
+            assert_eq!(problem.next_step, NextStep::ContactSupport);
+            let said = match &description {
+                Some(d) => format!("The EHR said: “{d}”"),
+                None => "The EHR gave no reason.".to_owned(),
+            };
+            assert_eq!(problem.detail, format!("{said} {INVALID_SCOPE_HELP}"));
+            for api in [
+                "Read and Search APIs of Patient, of Encounter and of each Observation category",
+                "Vital Signs, Labs",
+                "Practitioner.Read",
+                "`fhir_servers[].scope`",
+            ] {
+                assert!(problem.detail.contains(api), "{api}: {}", problem.detail);
+            }
+        }
+        // Other refusals do not get it.
+        let denied = CallbackError::Denied {
+            error: AuthErrorCode::AccessDenied,
+            description: None,
+        };
+        assert_eq!(denied.problem().detail, "The EHR gave no reason.");
     }
 
     #[test]
