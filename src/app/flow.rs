@@ -22,7 +22,9 @@ use crate::smart::discovery::{
     SmartConfiguration, cached_discovery, discovery_cache_entry, discovery_cache_key,
     discovery_request, metadata_request, parse_discovery, parse_metadata,
 };
-use crate::smart::id_token::{Expected, IdTokenError, jwks_request, parse_jwks, prepare};
+use crate::smart::id_token::{
+    Expected, IdTokenError, Identity, SignedInUser, jwks_request, parse_jwks, prepare,
+};
 use crate::smart::launch::{CallbackParams, Entry, INSTANCE_PARAM, parse_entry};
 use crate::smart::pkce::new_instance_id;
 use crate::smart::scope::{LaunchKind, View};
@@ -46,7 +48,7 @@ thread_local! {
     static CLIENT: RefCell<Option<FhirClient>> = const { RefCell::new(None) };
     /// The configuration, once loaded.
     static CONFIG: RefCell<Option<Config>> = const { RefCell::new(None) };
-    /// Who signed in, from the verified id_token.
+    /// Who signed in: the name in the verified id_token, if it has one.
     static SIGNED_IN_AS: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
@@ -276,7 +278,7 @@ async fn callback(params: CallbackParams, screen: RwSignal<Screen>) -> Result<Sc
     }
     if let Screen::Chart(chart) = &next {
         // Who signed in (the id_token, checked against the EHR's keys) is shown when known;
-        // the chart does not wait for it. A token that fails a check ends the session.
+        // the chart does not wait for it. Only a token showing tampering ends the session.
         let shown = chart.signed_in_as;
         leptos::task::spawn_local(async move {
             match signed_in_user(id_token.as_ref(), &pending).await {
@@ -299,8 +301,10 @@ async fn callback(params: CallbackParams, screen: RwSignal<Screen>) -> Result<Sc
     Ok(next)
 }
 
-/// The signed-in user's name from a verified id_token; `None` when there is no id_token or the
-/// EHR publishes no keys to check it with. A token that fails a check stops the sign-in.
+/// The signed-in user's name from a verified id_token; `None` when there is no id_token, the
+/// EHR publishes no keys to check it with, it has no name, or it could not be checked (keys
+/// unreachable, unknown key, skewed clock: see `Identity`). Only evidence of tampering stops
+/// the sign-in. An id is never shown in place of a name.
 async fn signed_in_user(
     id_token: Option<&IdToken>,
     pending: &PendingLaunch,
@@ -310,26 +314,33 @@ async fn signed_in_user(
     else {
         return Ok(None);
     };
-    let response = send(&jwks_request(jwks_uri))
-        .await
-        .map_err(|e| sign_in_failed(&e))?;
-    let jwks = parse_jwks(&response).map_err(|e| e.problem())?;
     let expected = Expected {
         issuer: issuer.clone(),
         client_id: pending.client_id.clone(),
         fhir_base: pending.fhir_base.clone(),
     };
-    let check =
-        prepare(id_token, &jwks, &expected, clock::now_ms() / 1000.0).map_err(|e| e.problem())?;
+    match Identity::from_check(check_id_token(id_token, jwks_uri, &expected).await) {
+        Identity::Tampered(err) => Err(err.problem()),
+        outcome => Ok(outcome.display_name().map(str::to_owned)),
+    }
+}
+
+/// Fetches the EHR's keys and checks the id_token against them and `expected`.
+async fn check_id_token(
+    id_token: &IdToken,
+    jwks_uri: &str,
+    expected: &Expected,
+) -> Result<SignedInUser, IdTokenError> {
+    // A fetch that fails outright is what a browser shows for a request blocked by CORS.
+    let response = send(&jwks_request(jwks_uri))
+        .await
+        .map_err(|_| IdTokenError::JwksUnreachable)?;
+    let jwks = parse_jwks(&response)?;
+    let check = prepare(id_token, &jwks, expected, clock::now_ms() / 1000.0)?;
     let valid = verify_rs256(&check.key, &check.signing_input, &check.signature)
         .await
-        .map_err(|_| IdTokenError::SignatureNotChecked.problem())?;
-    let user = check.accept(valid).map_err(|e| e.problem())?;
-    Ok(Some(match (user.display_name, user.fhir_user) {
-        (Some(name), _) => name,
-        (None, Some(reference)) => reference.reference(),
-        (None, None) => user.subject,
-    }))
+        .map_err(|_| IdTokenError::SignatureNotChecked)?;
+    check.accept(valid)
 }
 
 /// A style document is fetched only from where the EHR's own endpoints are.

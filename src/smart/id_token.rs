@@ -9,6 +9,11 @@
 //!    [`Pending::signing_input`] with WebCrypto.
 //! 3. [`Pending::accept`] hands out the [`SignedInUser`] only when that signature verified.
 //!
+//! The id_token only serves "Signed in as": the session rests on the access token. So a check
+//! that fails ends the session only on evidence of tampering (a signature that fails with the
+//! key the EHR published for it, a wrong issuer, a wrong audience); any other failure means no
+//! name is shown and the chart goes on ([`Identity`], [`IdTokenError::is_tampering`]).
+//!
 //! Nothing here reads a clock (`now_s` is a parameter) and nothing panics on any input.
 
 use base64::Engine;
@@ -93,8 +98,41 @@ pub struct SignedInUser {
     /// The `sub` claim.
     pub subject: String,
     pub fhir_user: Option<FhirUser>,
-    /// The `name` claim, shortened for display.
+    /// The `name` claim (or `given_name` and `family_name`), shortened for display. `None` when
+    /// the token has no name claims (Epic's have none): an id is never shown in its place.
     pub display_name: Option<String>,
+}
+
+/// What the id_token check means for the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// The token verified: show its name, if it has one.
+    SignedIn(SignedInUser),
+    /// The token could not be checked, or a check failed without any sign of tampering (the
+    /// keys could not be fetched, no published key matches, a skewed clock, a `fhirUser`
+    /// outside the FHIR base): show no name and go on. The error says why.
+    Unverifiable(IdTokenError),
+    /// Evidence of tampering: end the session.
+    Tampered(IdTokenError),
+}
+
+impl Identity {
+    /// The outcome of a check that ended with `result`.
+    pub fn from_check(result: Result<SignedInUser, IdTokenError>) -> Identity {
+        match result {
+            Ok(user) => Identity::SignedIn(user),
+            Err(err) if err.is_tampering() => Identity::Tampered(err),
+            Err(err) => Identity::Unverifiable(err),
+        }
+    }
+
+    /// The name to show as "Signed in as", when the token verified and has one.
+    pub fn display_name(&self) -> Option<&str> {
+        match self {
+            Identity::SignedIn(user) => user.display_name.as_deref(),
+            Identity::Unverifiable(_) | Identity::Tampered(_) => None,
+        }
+    }
 }
 
 /// An id_token whose claims passed, waiting for its signature to be checked.
@@ -107,6 +145,9 @@ pub struct Pending {
     pub signature: Vec<u8>,
     /// The key of the JWKS that must have made the signature.
     pub key: Jwk,
+    /// True when `key` is the one the token names (its `kid`, or the only key when it names
+    /// none); false when no key has its `kid` and the JWKS's only key is tried instead.
+    key_named: bool,
     user: SignedInUser,
 }
 
@@ -121,18 +162,26 @@ impl std::fmt::Debug for Pending {
 }
 
 impl Pending {
-    /// The signed-in user, when the signature over `signing_input` verified with `key`.
+    /// The signed-in user, when the signature over `signing_input` verified with `key`. A
+    /// signature that fails with the key the token names is tampering ([`BadSignature`]); with
+    /// the only key tried in place of an unknown `kid`, the EHR may simply have rotated its keys
+    /// ([`KeyNotFound`]).
+    ///
+    /// [`BadSignature`]: IdTokenError::BadSignature
+    /// [`KeyNotFound`]: IdTokenError::KeyNotFound
     pub fn accept(self, signature_valid: bool) -> Result<SignedInUser, IdTokenError> {
-        if signature_valid {
-            Ok(self.user)
-        } else {
-            Err(IdTokenError::BadSignature)
+        match (signature_valid, self.key_named) {
+            (true, _) => Ok(self.user),
+            (false, true) => Err(IdTokenError::BadSignature),
+            (false, false) => Err(IdTokenError::KeyNotFound),
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdTokenError {
+    #[error("the EHR's list of signing keys could not be fetched (blocked or no connection)")]
+    JwksUnreachable,
     #[error("the EHR's list of signing keys could not be fetched (HTTP {0})")]
     JwksHttp(u16),
     #[error("the EHR's list of signing keys is not readable")]
@@ -180,6 +229,20 @@ pub enum IdTokenError {
 }
 
 impl IdTokenError {
+    /// Evidence that the token was tampered with or was not made for this sign-in: a
+    /// signature that fails with the key the EHR published for it, another issuer, another
+    /// audience (or authorized party). Only these end the session; any other failure leaves
+    /// the user signed in without a name shown.
+    pub fn is_tampering(&self) -> bool {
+        matches!(
+            self,
+            IdTokenError::BadSignature
+                | IdTokenError::IssuerMismatch
+                | IdTokenError::AudienceMismatch
+                | IdTokenError::AuthorizedPartyMismatch
+        )
+    }
+
     pub fn problem(&self) -> Problem {
         // The message names the failed check only: never the token, a claim or a key id.
         Problem::new(
@@ -329,39 +392,49 @@ pub fn prepare(
     now_s: f64,
 ) -> Result<Pending, IdTokenError> {
     let jws = split(id_token.secret())?;
-    let key = select_key(&jws.header, jwks)?;
+    // Issuer and audience first: a token from another server or for another app ends the
+    // session even when its key cannot be found.
+    check_issuer_and_audience(&jws.claims, expected)?;
+    let (key, key_named) = select_key(&jws.header, jwks)?;
     let user = check_claims(&jws.claims, expected, now_s)?;
     Ok(Pending {
         signing_input: jws.signing_input,
         signature: jws.signature,
         key,
+        key_named,
         user,
     })
 }
 
-/// The key named by the header's `kid`; without a `kid`, the JWKS's only key.
-fn select_key(header: &Map<String, Value>, jwks: &Jwks) -> Result<Jwk, IdTokenError> {
+/// The key named by the header's `kid`; without a `kid`, the JWKS's only key. When no key has
+/// the `kid` and the JWKS holds a single key, that key is tried (`false`: not named).
+fn select_key(header: &Map<String, Value>, jwks: &Jwks) -> Result<(Jwk, bool), IdTokenError> {
     let candidates: Vec<&JwksKey> = match header.get("kid") {
         None => jwks.keys.iter().collect(),
-        Some(Value::String(kid)) => jwks
-            .keys
-            .iter()
-            .filter(|k| k.kid.as_deref() == Some(kid.as_str()))
-            .collect(),
+        Some(Value::String(kid)) => {
+            let named: Vec<&JwksKey> = jwks
+                .keys
+                .iter()
+                .filter(|k| k.kid.as_deref() == Some(kid.as_str()))
+                .collect();
+            if let ([], [only]) = (named.as_slice(), jwks.keys.as_slice()) {
+                return Ok((only.jwk.clone(), false));
+            }
+            named
+        }
         Some(_) => return Err(IdTokenError::Malformed),
     };
     match candidates.as_slice() {
-        [only] => Ok(only.jwk.clone()),
+        [only] => Ok((only.jwk.clone(), true)),
         [] => Err(IdTokenError::KeyNotFound),
         _ => Err(IdTokenError::AmbiguousKey),
     }
 }
 
-fn check_claims(
+fn check_issuer_and_audience(
     claims: &Map<String, Value>,
     expected: &Expected,
-    now_s: f64,
-) -> Result<SignedInUser, IdTokenError> {
+) -> Result<(), IdTokenError> {
     let text = |name: &str| claims.get(name).and_then(Value::as_str);
 
     if text("iss") != Some(expected.issuer.as_str()) {
@@ -378,6 +451,16 @@ fn check_claims(
     if claims.contains_key("azp") && text("azp") != Some(client_id) {
         return Err(IdTokenError::AuthorizedPartyMismatch);
     }
+    Ok(())
+}
+
+/// The times, the subject and `fhirUser`, once issuer and audience have passed.
+fn check_claims(
+    claims: &Map<String, Value>,
+    expected: &Expected,
+    now_s: f64,
+) -> Result<SignedInUser, IdTokenError> {
+    let text = |name: &str| claims.get(name).and_then(Value::as_str);
 
     let number = |name: &str| claims.get(name).and_then(Value::as_f64);
     let (Some(exp), Some(iat)) = (number("exp"), number("iat")) else {
@@ -403,10 +486,19 @@ fn check_claims(
         Some(_) => return Err(IdTokenError::FhirUserInvalid),
     };
 
-    let display_name = text("name")
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(|n| truncate_for_display(n, 200));
+    // Name claims only (OpenID Connect Core §5.1): never `sub`, `fhirUser` or
+    // `preferred_username`, which are ids.
+    let trimmed = |name: &str| text(name).map(str::trim).filter(|n| !n.is_empty());
+    let display_name = trimmed("name")
+        .map(str::to_owned)
+        .or_else(|| {
+            let parts: Vec<&str> = [trimmed("given_name"), trimmed("family_name")]
+                .into_iter()
+                .flatten()
+                .collect();
+            (!parts.is_empty()).then(|| parts.join(" "))
+        })
+        .map(|n| truncate_for_display(&n, 200));
 
     Ok(SignedInUser {
         subject: subject.to_owned(),
@@ -592,7 +684,8 @@ mod tests {
     #[test]
     fn rfc7515_a2_passes_decoding_and_key_choice_then_meets_the_claim_checks() {
         // The example's claims are not an id_token (no `aud`, long expired): `prepare` gets
-        // through the split, the algorithm and the key (no `kid`, one key) and stops at the claims.
+        // through the split and the algorithm and stops at the issuer and audience, which are
+        // checked before the key is chosen.
         let only_rfc_key = Jwks {
             keys: vec![JwksKey {
                 kid: None,
@@ -607,10 +700,10 @@ mod tests {
         let err = |exp: &Expected, now| prepare(&id_token, &only_rfc_key, exp, now).unwrap_err();
         assert_eq!(err(&expected(), NOW), IdTokenError::IssuerMismatch);
         assert_eq!(err(&joe, NOW), IdTokenError::AudienceMismatch);
-        // Two keys and no `kid`: Cairn will not guess.
+        // Even with two keys and no `kid` (which Cairn would not guess between).
         assert_eq!(
             prepare(&id_token, &jwks(), &joe, NOW).unwrap_err(),
-            IdTokenError::AmbiguousKey
+            IdTokenError::AudienceMismatch
         );
     }
 
@@ -726,7 +819,7 @@ mod tests {
             assert_eq!(got, want, "{name}");
         }
 
-        // No `kid` and one key: that key. A `kid` when the only key has none: not found.
+        // No `kid` and one key: that key, and a failed signature is tampering.
         let single = Jwks {
             keys: vec![JwksKey {
                 kid: None,
@@ -735,8 +828,450 @@ mod tests {
         };
         let no_kid = token(with(header(), remove("kid")), claims());
         assert!(run(&no_kid, &single).is_ok());
-        assert_eq!(run(&token(header(), claims()), &single), Err(KeyNotFound));
+        let check = |t: &IdToken, keys: &Jwks| prepare(t, keys, &expected(), NOW).unwrap();
+        assert_eq!(check(&no_kid, &single).accept(false), Err(BadSignature));
         assert_eq!(run(&no_kid, &Jwks::default()), Err(KeyNotFound));
+        // A `kid` that no key has, and one key (with another `kid`, or none): that key is
+        // tried; if it fails, the EHR may have rotated its keys, which is not tampering.
+        let single_k2 = Jwks {
+            keys: vec![JwksKey {
+                kid: Some("k2".into()),
+                jwk: other_jwk(),
+            }],
+        };
+        for keys in [&single, &single_k2] {
+            let pending = check(&token(header(), claims()), keys);
+            assert_eq!(pending.key, keys.keys[0].jwk);
+            assert!(pending.accept(true).is_ok());
+            let pending = check(&token(header(), claims()), keys);
+            assert_eq!(pending.accept(false), Err(KeyNotFound));
+        }
+        // The named key of several fails: tampering.
+        assert_eq!(
+            check(&token(header(), claims()), &jwks()).accept(false),
+            Err(BadSignature)
+        );
+    }
+
+    /// The whole check as the app runs it: the JWKS as fetched (or why not), `prepare`, and
+    /// WebCrypto's verdict (`None`: the browser could not check the signature).
+    fn identity(
+        id_token: &IdToken,
+        keys: Result<Jwks, IdTokenError>,
+        verdict: Option<bool>,
+    ) -> Identity {
+        Identity::from_check(
+            keys.and_then(|keys| prepare(id_token, &keys, &expected(), NOW))
+                .and_then(|pending| match verdict {
+                    Some(valid) => pending.accept(valid),
+                    None => Err(IdTokenError::SignatureNotChecked),
+                }),
+        )
+    }
+
+    /// Epic's id_token (fhir.epic.com, OpenID Connect): RS256, `kid` the base64url SHA-256 of
+    /// the key, issuer `…/oauth2`, five minutes from `iat` to `exp`, an absolute `fhirUser`, and
+    /// no name: `sub`, `preferred_username` (the login) only.
+    const EPIC_KID: &str = "FsNwIhJqTxKP-yjScH7ZB_xc5V84K0juWxMzzzVFCgA";
+
+    fn epic_header() -> Value {
+        json!({"alg": "RS256", "kid": EPIC_KID, "typ": "JWT"})
+    }
+
+    fn epic_claims() -> Value {
+        json!({
+            "aud": "cairn",
+            "iat": NOW - 20.0,
+            "nbf": NOW - 20.0,
+            "exp": NOW - 20.0 + 300.0,
+            "iss": ISSUER,
+            "sub": "eVb7s5tBX4jF3gZ0xXWGlYA3",
+            "fhirUser": "https://ehr.example/fhir/Practitioner/eM5CWtq15N0WJeuCet5bJlQ3",
+            "preferred_username": "FHIRTWO",
+        })
+    }
+
+    fn epic_jwks() -> Jwks {
+        Jwks {
+            keys: vec![
+                JwksKey {
+                    kid: Some(EPIC_KID.into()),
+                    jwk: rfc_jwk(),
+                },
+                JwksKey {
+                    kid: Some("a7Ee9sP-8Uo1vqS9cQXJq1kC3SM0nP9ZWdKj3z9yqLw".into()),
+                    jwk: other_jwk(),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn only_tampering_ends_the_session() {
+        use IdTokenError::*;
+        #[derive(Debug, PartialEq)]
+        enum Want {
+            Name(Option<&'static str>),
+            NoName(IdTokenError),
+            End(IdTokenError),
+        }
+        let single = |kid: Option<&str>| {
+            Ok(Jwks {
+                keys: vec![JwksKey {
+                    kid: kid.map(str::to_owned),
+                    jwk: rfc_jwk(),
+                }],
+            })
+        };
+        let fetched = |status: u16, body: &str| parse_jwks(&response(status, body));
+        let unknown_kid = with(header(), set("kid", json!("k9")));
+        let named = || Ok(jwks());
+        type Case = (
+            &'static str,
+            IdToken,
+            Result<Jwks, IdTokenError>,
+            Option<bool>,
+            Want,
+        );
+        let cases: Vec<Case> = vec![
+            // Verified.
+            (
+                "verified",
+                token(header(), claims()),
+                named(),
+                Some(true),
+                Want::Name(Some("Dr. Ada Example")),
+            ),
+            (
+                "verified, given and family names",
+                token(
+                    header(),
+                    with(
+                        with(
+                            with(claims(), remove("name")),
+                            set("given_name", json!("Ada")),
+                        ),
+                        set("family_name", json!(" Example ")),
+                    ),
+                ),
+                named(),
+                Some(true),
+                Want::Name(Some("Ada Example")),
+            ),
+            (
+                "verified, no name claims: nothing, never an id",
+                token(
+                    header(),
+                    with(
+                        with(claims(), remove("name")),
+                        set("preferred_username", json!("ADA01")),
+                    ),
+                ),
+                named(),
+                Some(true),
+                Want::Name(None),
+            ),
+            (
+                "Epic",
+                token(epic_header(), epic_claims()),
+                Ok(epic_jwks()),
+                Some(true),
+                Want::Name(None),
+            ),
+            // Tampering.
+            (
+                "signature fails with the named key",
+                token(header(), claims()),
+                named(),
+                Some(false),
+                Want::End(BadSignature),
+            ),
+            (
+                "Epic, signature fails",
+                token(epic_header(), epic_claims()),
+                Ok(epic_jwks()),
+                Some(false),
+                Want::End(BadSignature),
+            ),
+            (
+                "no kid, one key, signature fails",
+                token(with(header(), remove("kid")), claims()),
+                single(None),
+                Some(false),
+                Want::End(BadSignature),
+            ),
+            (
+                "wrong issuer",
+                token(
+                    header(),
+                    with(claims(), set("iss", json!("https://evil.example/oauth2"))),
+                ),
+                named(),
+                Some(true),
+                Want::End(IssuerMismatch),
+            ),
+            (
+                "wrong audience",
+                token(header(), with(claims(), set("aud", json!("other-app")))),
+                named(),
+                Some(true),
+                Want::End(AudienceMismatch),
+            ),
+            (
+                "wrong authorized party",
+                token(header(), with(claims(), set("azp", json!("other-app")))),
+                named(),
+                Some(true),
+                Want::End(AuthorizedPartyMismatch),
+            ),
+            (
+                "wrong issuer, even when no key matches",
+                token(
+                    unknown_kid.clone(),
+                    with(claims(), set("iss", json!("https://evil.example/oauth2"))),
+                ),
+                named(),
+                None,
+                Want::End(IssuerMismatch),
+            ),
+            (
+                "wrong audience, even with a skewed clock",
+                token(
+                    header(),
+                    with(
+                        with(claims(), set("aud", json!("other-app"))),
+                        set("exp", json!(NOW - 3600.0)),
+                    ),
+                ),
+                named(),
+                None,
+                Want::End(AudienceMismatch),
+            ),
+            // Unverifiable: no name, go on.
+            (
+                "keys blocked (CORS) or offline",
+                token(header(), claims()),
+                Err(JwksUnreachable),
+                None,
+                Want::NoName(JwksUnreachable),
+            ),
+            (
+                "keys HTTP 404",
+                token(header(), claims()),
+                fetched(404, "{}"),
+                None,
+                Want::NoName(JwksHttp(404)),
+            ),
+            (
+                "keys not JSON",
+                token(header(), claims()),
+                fetched(200, "<html>"),
+                None,
+                Want::NoName(JwksMalformed),
+            ),
+            (
+                "keys unusable",
+                token(header(), claims()),
+                fetched(200, r#"{"keys":[]}"#),
+                None,
+                Want::NoName(NoUsableKeys),
+            ),
+            (
+                "kid matches none of two keys",
+                token(unknown_kid.clone(), claims()),
+                named(),
+                None,
+                Want::NoName(KeyNotFound),
+            ),
+            (
+                "no kid, two keys",
+                token(with(header(), remove("kid")), claims()),
+                named(),
+                None,
+                Want::NoName(AmbiguousKey),
+            ),
+            (
+                "kid matches no key, the only key verifies",
+                token(unknown_kid.clone(), claims()),
+                single(Some("k2")),
+                Some(true),
+                Want::Name(Some("Dr. Ada Example")),
+            ),
+            (
+                "kid matches no key, the only key fails",
+                token(unknown_kid.clone(), claims()),
+                single(Some("k2")),
+                Some(false),
+                Want::NoName(KeyNotFound),
+            ),
+            (
+                "kid, the only key has none, fails",
+                token(header(), claims()),
+                single(None),
+                Some(false),
+                Want::NoName(KeyNotFound),
+            ),
+            (
+                "fhirUser under …/oauth2/api/FHIR/R4/ (Epic's specification example)",
+                token(
+                    epic_header(),
+                    with(
+                        epic_claims(),
+                        set(
+                            "fhirUser",
+                            json!(
+                                "https://ehr.example/oauth2/api/FHIR/R4/Practitioner/eM5CWtq15N0WJeuCet5bJlQ3"
+                            ),
+                        ),
+                    ),
+                ),
+                Ok(epic_jwks()),
+                Some(true),
+                Want::NoName(FhirUserOtherServer),
+            ),
+            (
+                "clock ahead: expired",
+                token(header(), with(claims(), set("exp", json!(NOW - 3600.0)))),
+                named(),
+                Some(true),
+                Want::NoName(Expired),
+            ),
+            (
+                "clock behind: issued in the future",
+                token(
+                    header(),
+                    with(
+                        with(claims(), set("iat", json!(NOW + 3600.0))),
+                        set("exp", json!(NOW + 3900.0)),
+                    ),
+                ),
+                named(),
+                Some(true),
+                Want::NoName(IssuedInFuture),
+            ),
+            (
+                "Epic's five minutes, read six minutes late",
+                token(
+                    epic_header(),
+                    with(
+                        with(epic_claims(), set("iat", json!(NOW - 361.0 - 300.0))),
+                        set("exp", json!(NOW - 361.0)),
+                    ),
+                ),
+                Ok(epic_jwks()),
+                Some(true),
+                Want::NoName(Expired),
+            ),
+            (
+                "no times",
+                token(header(), with(claims(), remove("exp"))),
+                named(),
+                Some(true),
+                Want::NoName(MissingTimes),
+            ),
+            (
+                "no subject",
+                token(header(), with(claims(), remove("sub"))),
+                named(),
+                Some(true),
+                Want::NoName(MissingSubject),
+            ),
+            (
+                "fhirUser unusable",
+                token(
+                    header(),
+                    with(claims(), set("fhirUser", json!("Organization/1"))),
+                ),
+                named(),
+                Some(true),
+                Want::NoName(FhirUserInvalid),
+            ),
+            (
+                "the browser could not check the signature",
+                token(header(), claims()),
+                named(),
+                None,
+                Want::NoName(SignatureNotChecked),
+            ),
+            (
+                "alg none",
+                token(json!({"alg": "none"}), claims()),
+                named(),
+                None,
+                Want::NoName(Unsigned),
+            ),
+            (
+                "HS256",
+                token(json!({"alg": "HS256", "kid": "k1"}), claims()),
+                named(),
+                None,
+                Want::NoName(SharedSecretAlgorithm),
+            ),
+            (
+                "not a JWS",
+                IdToken::new("not-a-token".into()),
+                named(),
+                None,
+                Want::NoName(Malformed),
+            ),
+        ];
+        let mut failures = Vec::new();
+        for (name, id_token, keys, verdict, want) in cases {
+            let outcome = identity(&id_token, keys, verdict);
+            let got = match &outcome {
+                Identity::SignedIn(user) => Want::Name(match user.display_name.as_deref() {
+                    None => None,
+                    Some("Dr. Ada Example") => Some("Dr. Ada Example"),
+                    Some("Ada Example") => Some("Ada Example"),
+                    Some(_) => Some("?"),
+                }),
+                Identity::Unverifiable(err) => Want::NoName(err.clone()),
+                Identity::Tampered(err) => Want::End(err.clone()),
+            };
+            if let Want::Name(shown) = &want {
+                assert_eq!(outcome.display_name(), *shown, "{name}");
+            } else {
+                assert_eq!(outcome.display_name(), None, "{name}");
+            }
+            if got != want {
+                failures.push(format!("{name}: got {got:?}, want {want:?}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn epic_shaped_id_token_verifies_with_no_name_and_its_fhir_user() {
+        let pending = prepare(
+            &token(epic_header(), epic_claims()),
+            &epic_jwks(),
+            &expected(),
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(pending.key, rfc_jwk());
+        let user = pending.accept(true).unwrap();
+        assert_eq!(
+            user,
+            SignedInUser {
+                subject: "eVb7s5tBX4jF3gZ0xXWGlYA3".into(),
+                fhir_user: practitioner("eM5CWtq15N0WJeuCet5bJlQ3"),
+                display_name: None,
+            }
+        );
+        // Within its five minutes it passes whenever it is read; a clock a minute fast too.
+        for now in [NOW - 20.0, NOW + 279.0, NOW + 279.0 + EXPIRY_SKEW_S - 1.0] {
+            assert!(
+                prepare(
+                    &token(epic_header(), epic_claims()),
+                    &epic_jwks(),
+                    &expected(),
+                    now
+                )
+                .is_ok(),
+                "{now}"
+            );
+        }
     }
 
     #[test]
@@ -1190,6 +1725,7 @@ mod tests {
             json!({"iss": canary, "sub": canary, "name": canary}),
         );
         let mut errors = vec![
+            JwksUnreachable,
             JwksHttp(500),
             JwksMalformed,
             NoUsableKeys,
