@@ -19,6 +19,8 @@ pub struct Config {
     /// Where the authorization server sends the browser back: Cairn's own address, registered
     /// with every EHR exactly as written here.
     pub redirect_uri: String,
+    /// The scope asked of every server without its own, written in v2 form (`.rs`); servers
+    /// whose discovery does not list `permission-v2` are asked in v1 form (`.read`).
     pub scope: String,
     pub servers: Vec<FhirServer>,
     /// Origins of EHR web pages allowed to show Cairn in a frame (CSP `frame-ancestors`).
