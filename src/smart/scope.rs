@@ -209,9 +209,11 @@ impl Grants {
             && self.allows(level, resource_type, Access::Search)
     }
 
-    /// Read and search access to the patient in context, from patient- or user-level scopes.
+    /// Read and search access to the patient in context, from patient- or user-level scopes
+    /// (`patient/Observation.r` with `user/Observation.s` will do).
     pub fn can_read_in_context(&self, resource_type: &str) -> bool {
-        self.can_read(Level::Patient, resource_type) || self.can_read(Level::User, resource_type)
+        self.allows_in_context(resource_type, Access::Read)
+            && self.allows_in_context(resource_type, Access::Search)
     }
 
     /// `access` to the patient in context, from a patient- or user-level scope.
@@ -550,6 +552,11 @@ mod tests {
         for view in [View::Banner, View::Encounters, View::Observations] {
             assert!(view.allowed(&split), "{view:?}");
         }
+        // A user-level scope reaches the patient in context: the two levels add up there.
+        let mixed = Grants::parse("patient/Observation.r user/Observation.s");
+        assert!(View::Observations.allowed(&mixed));
+        assert!(!mixed.can_read(Level::Patient, "Observation"));
+        assert!(!mixed.can_read(Level::User, "Observation"));
         // Epic's sample grant, for a clinician who searches and for a patient's own chart.
         let epic = Grants::parse(
             "Patient.read Patient.search Encounter.read Encounter.search Observation.read Observation.search",
