@@ -47,8 +47,10 @@ pub struct FhirServer {
     /// An image shown beside the name on the start page (its origin is allowed by CSP
     /// `img-src`).
     pub logo: Option<String>,
-    /// The scope to ask this server for instead of the top-level `scope`, sent as written (see
-    /// `scope::ScopeSyntax::AsWritten`). Whitespace normalised; never empty.
+    /// The scope to ask this server for instead of the top-level `scope`, sent as written: no
+    /// v1/v2 translation (`scope::ScopeSyntax::AsWritten`), though the launch still sets the
+    /// context scope and, for a clinician's standalone launch, `user/` for `patient/`.
+    /// Whitespace normalised; never empty.
     pub scope: Option<String>,
 }
 
