@@ -326,6 +326,7 @@ mod tests {
                 "https://login.ehr.example".into(),
             ],
             logo: None,
+            mrn: None,
         }
     }
 
