@@ -869,6 +869,16 @@ mod tests {
                 body: rng.mutate(seed),
             };
             let _ = parse_patient_bundle(&resp);
+            let _ = read_patient_search(&resp, &PatientQuery::Mrn("1".into()));
+        }
+        let seed = epic_outcome("error", "4127", "Too many");
+        for _ in 0..5000 {
+            let resp = HttpResponse {
+                status: 400,
+                content_type: None,
+                body: rng.mutate(seed.as_bytes()),
+            };
+            let _ = read_patient_search(&resp, &person("A", "B", "2000-01-01", None));
         }
     }
 }
