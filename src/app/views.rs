@@ -197,7 +197,7 @@ pub fn search(search: Search, screen: RwSignal<Screen>) -> impl IntoView {
                 .signed_in_as
                 .map(|who| view! { <p class="signed-in">"Signed in as " <bdi>{who}</bdi></p> })}
             <h1>"Find a patient"</h1>
-            <form class="search" role="search" on:submit=submit>
+            <form class="search" role="search" aria-describedby="search-hint" on:submit=submit>
                 <p class="search__hint" id="search-hint">
                     "Enter the family name, given name and birth date, or the MRN."
                 </p>
