@@ -60,6 +60,22 @@ async fn send_reads_status_content_type_and_body() {
 }
 
 #[wasm_bindgen_test]
+async fn send_leaves_the_query_as_the_core_wrote_it() {
+    // A data: URL answers with everything after the comma, query included: the URL as sent.
+    let request = HttpRequest {
+        method: Method::Get,
+        url: "data:text/plain,echo?patient=p-1&_count=200".into(),
+        headers: vec![],
+        body: None,
+    };
+    let response = http::send(&request).await.expect("a data: URL answers");
+    assert_eq!(
+        String::from_utf8_lossy(&response.body),
+        "echo?patient=p-1&_count=200"
+    );
+}
+
+#[wasm_bindgen_test]
 async fn send_reports_an_unreachable_server_as_a_network_error() {
     let request = HttpRequest {
         method: Method::Get,

@@ -66,7 +66,7 @@ fn each_bad_configuration_is_refused_with_its_message() {
             ),
             &[],
             "unknown field `logo_url`, expected one of `name`, `client_id`, `fhir_base`, \
-             `auth_origins`, `logo`, `scope` at line 1 column 141: remove it or correct its \
+             `auth_origins`, `logo`, `scope`, `mrn` at line 1 column 141: remove it or correct its \
              spelling",
         ),
         (
@@ -150,6 +150,43 @@ fn each_bad_configuration_is_refused_with_its_message() {
             &[],
             "`fhir_servers[0].logo` \"http://cdn.example/e.png\" must be an absolute https: URL \
              of an image (http: only on localhost)",
+        ),
+        (
+            "an MRN rule that names no identifier",
+            with_server(
+                r#"{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir","mrn":{"type_text":" "}}"#,
+            ),
+            &[],
+            "`fhir_servers[0].mrn` names no identifier: set `type_text` (the identifier's type \
+             text, e.g. \"MRN\" in Epic) or `system` (its system URI), or remove `mrn`",
+        ),
+        (
+            "an MRN system that is not a URI",
+            with_server(
+                r#"{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir","mrn":{"system":"1.2.840.114350"}}"#,
+            ),
+            &[],
+            "`fhir_servers[0].mrn.system` \"1.2.840.114350\" is not a URI like \
+             urn:oid:1.2.840.114350… or https://…: write the system of the MRN identifier exactly \
+             as the EHR sends it",
+        ),
+        (
+            "an MRN type text with a token separator",
+            with_server(
+                r#"{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir","mrn":{"type_text":"MRN|"}}"#,
+            ),
+            &[],
+            "`fhir_servers[0].mrn.type_text` \"MRN|\" must not contain `|`: write the \
+             identifier's type text as the EHR sends it, e.g. \"MRN\"",
+        ),
+        (
+            "an unknown key in an MRN rule",
+            with_server(
+                r#"{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir","mrn":{"text":"MRN"}}"#,
+            ),
+            &[],
+            "unknown field `text`, expected `type_text` or `system` at line 1 column 144: remove \
+             it or correct its spelling",
         ),
         (
             "a relative redirect URI",

@@ -9,9 +9,11 @@ use crate::domain::banner::banner;
 use crate::domain::problem::{NextStep, Problem};
 use crate::fhir;
 use crate::fhir::encounter::Encounter;
+use crate::fhir::patient::MrnRule;
 use crate::fhir::search::{
-    LABORATORY, OTHER_CATEGORIES, PatientQuery, VITAL_SIGNS, all_categories, encounter_search_url,
-    observation_search_url, parse_patient_bundle, patient_search_request,
+    LABORATORY, NO_MATCH, OTHER_CATEGORIES, SearchForm, VITAL_SIGNS, all_categories,
+    encounter_search_url, observation_search_url, patient_query, patient_search_request,
+    read_patient_search,
 };
 use crate::http::HttpResponse;
 use crate::smart::authorize::{Authorize, PendingLaunch, authorize};
@@ -397,14 +399,16 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
     });
     let others = observations(&OTHER_CATEGORIES);
     let banner = if context.need_patient_banner && View::Banner.allowed(&grants) {
-        let response = client
-            .send(|token| {
+        let (response, mrn) = futures::future::join(
+            client.send(|token| {
                 fhir::request::read_request(&context.fhir_base, "Patient", patient_id, token)
-            })
-            .await?;
+            }),
+            mrn_rule(&context.fhir_base),
+        )
+        .await;
         let patient =
-            fhir::patient::parse_patient(&response, patient_id).map_err(|e| e.problem())?;
-        Some(banner(&patient, clock::today()))
+            fhir::patient::parse_patient(&response?, patient_id).map_err(|e| e.problem())?;
+        Some(banner(&patient, clock::today(), mrn.as_ref()))
     } else {
         None
     };
@@ -468,47 +472,48 @@ pub fn select_encounter(chart: &Chart, encounter: Encounter) {
 }
 
 /// A clinician's patient search; the results (or the reason there are none) replace the last.
-pub async fn search(screen: RwSignal<Screen>, query: PatientQuery) {
+/// The form stays as typed.
+pub async fn search(screen: RwSignal<Screen>, form: SearchForm) {
     let outcome = async {
+        let told = |message: String| Search {
+            results: None,
+            message: Some(message),
+            signed_in_as: signed_in_as(),
+            form: form.clone(),
+        };
+        let query = match patient_query(&form) {
+            Ok(query) => query,
+            Err(message) => return Ok(told(message)),
+        };
         let client = client().ok_or_else(no_session)?;
         let (base, grants) =
             client.with_session(|s| (s.context.fhir_base.clone(), s.grants().clone()));
         if !View::PatientSearch.allowed(&grants) {
-            return Ok(Search {
-                results: None,
-                message: Some(View::PatientSearch.not_granted_message()),
-                signed_in_as: signed_in_as(),
-            });
+            return Ok(told(View::PatientSearch.not_granted_message()));
         }
+        let mrn = mrn_rule(&base).await;
         let response = client
-            .send(|token| patient_search_request(&base, &query, token))
+            .send(|token| patient_search_request(&base, &query, mrn.as_ref(), token))
             .await?;
         let today = clock::today();
-        let results: Vec<Found> = match parse_patient_bundle(&response) {
+        let results: Vec<Found> = match read_patient_search(&response, &query) {
             Ok(patients) => patients
                 .iter()
                 .filter_map(|p| {
                     Some(Found {
                         id: p.id.clone()?,
-                        banner: banner(p, today),
+                        banner: banner(p, today, mrn.as_ref()),
                     })
                 })
                 .collect(),
-            Err(err) => {
-                return Ok(Search {
-                    results: None,
-                    message: Some(err.problem().detail),
-                    signed_in_as: signed_in_as(),
-                });
-            }
+            Err(message) => return Ok(told(message)),
         };
-        let message = results
-            .is_empty()
-            .then(|| "No patient matches. Check the spelling or the number.".to_owned());
+        let message = results.is_empty().then(|| NO_MATCH.to_owned());
         Ok::<_, Problem>(Search {
             results: Some(results),
             message,
             signed_in_as: signed_in_as(),
+            form: form.clone(),
         })
     }
     .await;
@@ -516,6 +521,13 @@ pub async fn search(screen: RwSignal<Screen>, query: PatientQuery) {
         Ok(search) => Screen::Search(search),
         Err(problem) => Screen::Problem(problem),
     });
+}
+
+/// The configured rule for which identifier is the MRN on the server at `fhir_base`. The
+/// configuration was checked at launch; if it cannot be read now, the default rule applies.
+async fn mrn_rule(fhir_base: &str) -> Option<MrnRule> {
+    let config = load_config().await.ok()?;
+    config.server_for_iss(fhir_base).ok()?.mrn.clone()
 }
 
 /// `.well-known/smart-configuration`, or the CapabilityStatement when that document is unusable.

@@ -43,6 +43,8 @@ pub struct Search {
     pub results: Option<Vec<Found>>,
     pub message: Option<String>,
     pub signed_in_as: Option<String>,
+    /// What was typed, kept across searches.
+    pub form: crate::fhir::search::SearchForm,
 }
 
 /// One search result.

@@ -1,6 +1,6 @@
 //! What the patient banner shows.
 
-use crate::fhir::patient::{Deceased, HumanName, Patient};
+use crate::fhir::patient::{Deceased, HumanName, MrnRule, Patient, find_mrn};
 
 /// A calendar date in the user's time zone (no time, no zone: today's date for ages).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +24,9 @@ pub struct Banner {
 
 pub const NAME_NOT_RECORDED: &str = "Name not recorded";
 
-pub fn banner(patient: &Patient, today: CivilDate) -> Banner {
+/// The banner of `patient`; `mrn` is the server's rule for which identifier is the medical
+/// record number (`None`: HL7 v2-0203 `MR`, see [`find_mrn`]).
+pub fn banner(patient: &Patient, today: CivilDate, mrn: Option<&MrnRule>) -> Banner {
     let died_on = match &patient.deceased {
         Deceased::On(when) => parse_date(when),
         _ => None,
@@ -40,18 +42,7 @@ pub fn banner(patient: &Patient, today: CivilDate) -> Banner {
             .and_then(|born| age_in_years(born, age_at))
             .map(|y| format!("{y} y")),
         gender: patient.gender.as_deref().map(capitalise),
-        mrn: patient
-            .identifiers
-            .iter()
-            .find(|i| i.type_codes.iter().any(|c| c == "MR"))
-            .or_else(|| {
-                patient.identifiers.iter().find(|i| {
-                    i.type_text
-                        .as_deref()
-                        .is_some_and(|t| t.to_ascii_lowercase().contains("medical record"))
-                })
-            })
-            .and_then(|i| i.value.clone()),
+        mrn: find_mrn(&patient.identifiers, mrn).map(str::to_owned),
         deceased: match &patient.deceased {
             Deceased::On(when) => Some(format!("Deceased {}", when.get(..10).unwrap_or(when))),
             Deceased::Yes => Some("Deceased".to_owned()),
@@ -111,7 +102,7 @@ fn capitalise(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fhir::patient::{Identifier, decode_patient};
+    use crate::fhir::patient::{Identifier, MrnRule, decode_patient};
 
     const TODAY: CivilDate = CivilDate {
         year: 2026,
@@ -125,7 +116,7 @@ mod tests {
 
     #[test]
     fn names() {
-        let name = |json: &str| banner(&patient(json), TODAY).name;
+        let name = |json: &str| banner(&patient(json), TODAY, None).name;
         assert_eq!(
             name(
                 r#"{"name":[{"use":"maiden","family":"Deckow","given":["Alfreda"]},{"use":"official","family":"Wyman","given":["Alfreda","Jo"],"prefix":["Mrs."]}]}"#
@@ -149,7 +140,7 @@ mod tests {
 
     #[test]
     fn ages_and_dates() {
-        let b = |json: &str| banner(&patient(json), TODAY);
+        let b = |json: &str| banner(&patient(json), TODAY, None);
         assert_eq!(
             b(r#"{"birthDate":"1984-07-02"}"#).age.as_deref(),
             Some("42 y")
@@ -208,11 +199,118 @@ mod tests {
                 deceased: Deceased::Unknown,
             },
             TODAY,
+            None,
         );
         assert_eq!(b.gender.as_deref(), Some("Female"));
         assert_eq!(b.mrn.as_deref(), Some("M-77"));
         let by_text =
             patient(r#"{"identifier":[{"type":{"text":"Medical Record Number"},"value":"T-1"}]}"#);
-        assert_eq!(banner(&by_text, TODAY).mrn.as_deref(), Some("T-1"));
+        assert_eq!(banner(&by_text, TODAY, None).mrn.as_deref(), Some("T-1"));
+    }
+
+    /// Identifiers as Epic sends them: type text only, OID systems; the MRN is not first.
+    const EPIC: &str = r#"{"identifier":[
+        {"use":"usual","type":{"text":"EPI"},"system":"urn:oid:1.2.840.114350.1.13.0.1.7.5.737384.0","value":"E4007"},
+        {"use":"usual","type":{"text":"CEID"},"system":"urn:oid:1.2.840.114350.1.13.0.1.7.3.688884.100","value":"ABC123"},
+        {"use":"usual","type":{"text":"MRN"},"system":"urn:oid:1.2.840.114350.1.13.0.1.7.5.737384.14","value":"203713"},
+        {"use":"usual","system":"urn:oid:2.16.840.1.113883.4.1","value":"xxx-xx-1234"}]}"#;
+    /// Identifiers as Synthea writes them: HL7 v2-0203 codes with a type text.
+    const SYNTHEA: &str = r#"{"identifier":[
+        {"system":"https://github.com/synthetichealth/synthea","value":"7c2b-uuid"},
+        {"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR","display":"Medical Record Number"}],"text":"Medical Record Number"},"system":"http://hospital.smarthealthit.org","value":"MRN-7c2b"},
+        {"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"SS"}],"text":"Social Security Number"},"system":"http://hl7.org/fhir/sid/us-ssn","value":"999-25-9373"}]}"#;
+
+    #[test]
+    fn the_mrn_follows_the_servers_rule() {
+        let rule = |type_text: Option<&str>, system: Option<&str>| MrnRule {
+            type_text: type_text.map(str::to_owned),
+            system: system.map(str::to_owned),
+        };
+        let epic_mrn_system = "urn:oid:1.2.840.114350.1.13.0.1.7.5.737384.14";
+        let cases: &[(&str, &str, Option<MrnRule>, Option<&str>)] = &[
+            // No rule: today's heuristic (v2-0203 `MR`, or "medical record" in the type text).
+            ("synthea, default", SYNTHEA, None, Some("MRN-7c2b")),
+            ("epic, default: no MR code", EPIC, None, None),
+            (
+                "epic by type text",
+                EPIC,
+                Some(rule(Some("MRN"), None)),
+                Some("203713"),
+            ),
+            (
+                "epic by type text, any case",
+                EPIC,
+                Some(rule(Some("mrn"), None)),
+                Some("203713"),
+            ),
+            (
+                "epic, EPI as the MRN",
+                EPIC,
+                Some(rule(Some("EPI"), None)),
+                Some("E4007"),
+            ),
+            (
+                "epic by system",
+                EPIC,
+                Some(rule(None, Some(epic_mrn_system))),
+                Some("203713"),
+            ),
+            (
+                "epic, both must agree first",
+                EPIC,
+                Some(rule(Some("MRN"), Some(epic_mrn_system))),
+                Some("203713"),
+            ),
+            (
+                "epic, text or system",
+                EPIC,
+                Some(rule(Some("NOPE"), Some(epic_mrn_system))),
+                Some("203713"),
+            ),
+            (
+                "epic, nothing matches",
+                EPIC,
+                Some(rule(Some("MR"), None)),
+                None,
+            ),
+            (
+                "synthea by system",
+                SYNTHEA,
+                Some(rule(None, Some("http://hospital.smarthealthit.org"))),
+                Some("MRN-7c2b"),
+            ),
+            (
+                "synthea by type text",
+                SYNTHEA,
+                Some(rule(Some("medical record number"), None)),
+                Some("MRN-7c2b"),
+            ),
+            // A configured rule replaces the heuristic: the MR identifier is not a fallback.
+            (
+                "synthea, rule matches nothing",
+                SYNTHEA,
+                Some(rule(Some("MRN"), None)),
+                None,
+            ),
+            (
+                "a matching identifier without a value is skipped",
+                r#"{"identifier":[{"type":{"text":"MRN"}},{"type":{"text":"MRN"},"value":"2"}]}"#,
+                Some(rule(Some("MRN"), None)),
+                Some("2"),
+            ),
+            (
+                "default skips a valueless MR",
+                r#"{"identifier":[{"type":{"coding":[{"code":"MR"}]}},{"type":{"coding":[{"code":"MR"}]},"value":"3"}]}"#,
+                None,
+                Some("3"),
+            ),
+        ];
+        for (what, json, rule, expected) in cases {
+            assert_eq!(
+                banner(&patient(json), TODAY, rule.as_ref()).mrn.as_deref(),
+                *expected,
+                "{what}"
+            );
+        }
     }
 }

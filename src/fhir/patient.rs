@@ -38,6 +38,50 @@ pub struct Identifier {
     pub value: Option<String>,
 }
 
+/// Which identifier is the medical record number, as a server's configuration names it
+/// (`fhir_servers[].mrn`): its `type.text` (Epic: `MRN`, `EPI`, …; compared ignoring case)
+/// and/or its `system` (Epic: `urn:oid:1.2.840.114350…`). At least one is set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MrnRule {
+    pub type_text: Option<String>,
+    pub system: Option<String>,
+}
+
+/// The patient's medical record number: with a rule, the identifier matching it (one that
+/// matches both its type text and its system first); without one, the identifier typed HL7
+/// v2-0203 `MR`, else one whose type text says "medical record". Identifiers without a value
+/// are skipped.
+pub fn find_mrn<'a>(identifiers: &'a [Identifier], rule: Option<&MrnRule>) -> Option<&'a str> {
+    let with_value = || identifiers.iter().filter(|i| i.value.is_some());
+    let found = match rule {
+        Some(rule) => {
+            let by_text = |i: &Identifier| {
+                rule.type_text.as_deref().is_some_and(|wanted| {
+                    i.type_text
+                        .as_deref()
+                        .is_some_and(|t| t.to_lowercase() == wanted.to_lowercase())
+                })
+            };
+            let by_system = |i: &Identifier| {
+                rule.system.is_some() && i.system.as_deref() == rule.system.as_deref()
+            };
+            with_value()
+                .find(|i| by_text(i) && by_system(i))
+                .or_else(|| with_value().find(|i| by_text(i) || by_system(i)))
+        }
+        None => with_value()
+            .find(|i| i.type_codes.iter().any(|c| c == "MR"))
+            .or_else(|| {
+                with_value().find(|i| {
+                    i.type_text
+                        .as_deref()
+                        .is_some_and(|t| t.to_lowercase().contains("medical record"))
+                })
+            }),
+    };
+    found.and_then(|i| i.value.as_deref())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Deceased {
     No,
@@ -206,6 +250,7 @@ mod tests {
                         month: 11,
                         day: 22,
                     },
+                    None,
                 );
             }
         }

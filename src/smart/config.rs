@@ -4,6 +4,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::domain::problem::{NextStep, Problem};
+use crate::fhir::patient::MrnRule;
 use crate::smart::urls;
 
 /// The scopes Cairn asks for unless the configuration says otherwise: the EHR launch, the
@@ -52,6 +53,9 @@ pub struct FhirServer {
     /// context scope and, for a clinician's standalone launch, `user/` for `patient/`.
     /// Whitespace normalised; never empty.
     pub scope: Option<String>,
+    /// Which patient identifier is the medical record number, for the banner and the MRN
+    /// search. `None`: the identifier typed HL7 v2-0203 `MR`.
+    pub mrn: Option<MrnRule>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -105,6 +109,22 @@ pub enum ConfigError {
          (http: only on localhost)"
     )]
     BadLogo { index: usize, value: String },
+    #[error(
+        "`fhir_servers[{0}].mrn` names no identifier: set `type_text` (the identifier's type \
+         text, e.g. \"MRN\" in Epic) or `system` (its system URI), or remove `mrn`"
+    )]
+    EmptyMrn(usize),
+    #[error(
+        "`fhir_servers[{index}].mrn.type_text` {value:?} must not contain `|`: write the \
+         identifier's type text as the EHR sends it, e.g. \"MRN\""
+    )]
+    BadMrnTypeText { index: usize, value: String },
+    #[error(
+        "`fhir_servers[{index}].mrn.system` {value:?} is not a URI like \
+         urn:oid:1.2.840.114350… or https://…: write the system of the MRN identifier exactly \
+         as the EHR sends it"
+    )]
+    BadMrnSystem { index: usize, value: String },
     #[error("`ehr_origins` entry {0:?} is not an origin like https://ehr.example")]
     BadEhrOrigin(String),
     #[error("`brand_bundle` {0:?} is not an https address (http only on this machine)")]
@@ -188,6 +208,17 @@ struct RawServer {
     logo: Option<String>,
     #[serde(default)]
     scope: Option<String>,
+    #[serde(default)]
+    mrn: Option<RawMrn>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMrn {
+    #[serde(default)]
+    type_text: Option<String>,
+    #[serde(default)]
+    system: Option<String>,
 }
 
 /// Parses and validates `cairn.config.json`. Every error names the field and how to fix it.
@@ -259,6 +290,7 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
                 value: broad.to_owned(),
             });
         }
+        let mrn = s.mrn.map(|m| parse_mrn(index, m)).transpose()?;
         servers.push(FhirServer {
             name,
             client_id,
@@ -266,6 +298,7 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
             auth_origins,
             logo,
             scope,
+            mrn,
         });
     }
     let brand_bundle = match raw.brand_bundle.filter(|b| !b.trim().is_empty()) {
@@ -294,6 +327,36 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
         ehr_origins,
         brand_bundle,
     })
+}
+
+/// `fhir_servers[index].mrn`: at least one of `type_text` and `system`, each searchable as
+/// the first half of a FHIR token (`type_text|value` or `system|value`).
+fn parse_mrn(index: usize, raw: RawMrn) -> Result<MrnRule, ConfigError> {
+    let trimmed = |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let type_text = trimmed(raw.type_text);
+    let system = trimmed(raw.system);
+    if type_text.is_none() && system.is_none() {
+        return Err(ConfigError::EmptyMrn(index));
+    }
+    if let Some(value) = type_text.as_ref().filter(|t| t.contains('|')) {
+        return Err(ConfigError::BadMrnTypeText {
+            index,
+            value: value.clone(),
+        });
+    }
+    if let Some(value) = system.as_ref().filter(|s| !is_system_uri(s)) {
+        return Err(ConfigError::BadMrnSystem {
+            index,
+            value: value.clone(),
+        });
+    }
+    Ok(MrnRule { type_text, system })
+}
+
+/// An absolute URI usable as an identifier system in a search token: a scheme, no spaces,
+/// no `|` or `,` (token separators).
+fn is_system_uri(s: &str) -> bool {
+    Url::parse(s).is_ok() && !s.contains(|c: char| c.is_whitespace() || c == '|' || c == ',')
 }
 
 fn json_error(e: &serde_json::Error) -> ConfigError {
@@ -724,6 +787,87 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn each_server_may_name_its_mrn_identifier() {
+        let json = |mrn: &str| {
+            format!(
+                r#"{{"redirect_uri":"https://a.example/","fhir_servers":[{{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir"{mrn}}}]}}"#
+            )
+        };
+        let rule = |type_text: Option<&str>, system: Option<&str>| MrnRule {
+            type_text: type_text.map(str::to_owned),
+            system: system.map(str::to_owned),
+        };
+        let cases: &[(&str, Result<Option<MrnRule>, ConfigError>)] = &[
+            ("", Ok(None)),
+            (r#","mrn":null"#, Ok(None)),
+            (
+                r#","mrn":{"type_text":" MRN "}"#,
+                Ok(Some(rule(Some("MRN"), None))),
+            ),
+            (
+                r#","mrn":{"system":"urn:oid:1.2.840.114350.1.13.0.1.7.5.737384.14"}"#,
+                Ok(Some(rule(
+                    None,
+                    Some("urn:oid:1.2.840.114350.1.13.0.1.7.5.737384.14"),
+                ))),
+            ),
+            (
+                r#","mrn":{"type_text":"EPI","system":"http://hospital.example/mrn"}"#,
+                Ok(Some(rule(Some("EPI"), Some("http://hospital.example/mrn")))),
+            ),
+            (r#","mrn":{}"#, Err(ConfigError::EmptyMrn(0))),
+            (
+                r#","mrn":{"type_text":"","system":"  "}"#,
+                Err(ConfigError::EmptyMrn(0)),
+            ),
+            (
+                r#","mrn":{"type_text":"MRN|1"}"#,
+                Err(ConfigError::BadMrnTypeText {
+                    index: 0,
+                    value: "MRN|1".into(),
+                }),
+            ),
+            (
+                r#","mrn":{"system":"MRN"}"#,
+                Err(ConfigError::BadMrnSystem {
+                    index: 0,
+                    value: "MRN".into(),
+                }),
+            ),
+            (
+                r#","mrn":{"system":"urn:oid:1 2"}"#,
+                Err(ConfigError::BadMrnSystem {
+                    index: 0,
+                    value: "urn:oid:1 2".into(),
+                }),
+            ),
+            (
+                r#","mrn":{"system":"http://h.example/a,b"}"#,
+                Err(ConfigError::BadMrnSystem {
+                    index: 0,
+                    value: "http://h.example/a,b".into(),
+                }),
+            ),
+        ];
+        for (mrn, expected) in cases {
+            let got = parse_config(json(mrn).as_bytes()).map(|c| c.servers[0].mrn.clone());
+            assert_eq!(&got, expected, "{mrn}");
+        }
+        let unknown = parse_config(json(r#","mrn":{"type":"MRN"}"#).as_bytes()).unwrap_err();
+        assert!(
+            unknown
+                .to_string()
+                .contains("unknown field `type`, expected `type_text` or `system`"),
+            "{unknown}"
+        );
+        assert!(
+            ConfigError::EmptyMrn(2)
+                .to_string()
+                .starts_with("`fhir_servers[2].mrn` names no identifier")
+        );
     }
 
     #[test]

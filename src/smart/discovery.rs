@@ -339,6 +339,7 @@ mod tests {
             ],
             logo: None,
             scope: None,
+            mrn: None,
         }
     }
 

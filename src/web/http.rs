@@ -1,7 +1,8 @@
 //! Sends the core's [`HttpRequest`]s with `fetch`.
 
-use gloo_net::http::{Request, RequestBuilder};
-use web_sys::{AbortSignal, ReferrerPolicy, RequestCredentials};
+use gloo_net::http::Request;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{AbortSignal, Headers, ReferrerPolicy, RequestCredentials, RequestInit};
 
 use crate::http::{HttpRequest, HttpResponse, Method};
 
@@ -50,23 +51,8 @@ async fn fetch(
     header_names: &[&str],
     credentials: RequestCredentials,
 ) -> Result<(HttpResponse, Vec<Option<String>>), NetworkError> {
-    let builder: RequestBuilder = match req.method {
-        Method::Get => Request::get(&req.url),
-        Method::Post => Request::post(&req.url),
-    };
     let deadline = AbortSignal::timeout_with_u32(REQUEST_TIMEOUT_MS);
-    let mut builder = builder
-        .credentials(credentials)
-        .referrer_policy(ReferrerPolicy::NoReferrer)
-        .abort_signal(Some(&deadline));
-    for (name, value) in &req.headers {
-        builder = builder.header(name, value);
-    }
-    let request = match &req.body {
-        Some(body) => builder.body(body.clone()),
-        None => builder.build(),
-    }
-    .map_err(|e| NetworkError(e.to_string()))?;
+    let request = Request::from(browser_request(req, credentials, &deadline)?);
     let failed = |e: gloo_net::Error| {
         if deadline.aborted() {
             NetworkError(format!(
@@ -93,4 +79,37 @@ async fn fetch(
         },
         headers,
     ))
+}
+
+/// The browser's request for `req`, to its URL exactly as the core wrote it. (gloo-net's
+/// request builder joins its own query parameters to the URL's with `&` even when it has none,
+/// so every search went out as `…&_count=200&`.)
+fn browser_request(
+    req: &HttpRequest,
+    credentials: RequestCredentials,
+    deadline: &AbortSignal,
+) -> Result<web_sys::Request, NetworkError> {
+    let js_error = |e: JsValue| {
+        NetworkError(match e.dyn_into::<js_sys::Error>() {
+            Ok(error) => String::from(error.message()),
+            Err(other) => format!("{other:?}"),
+        })
+    };
+    let init = RequestInit::new();
+    init.set_method(match req.method {
+        Method::Get => "GET",
+        Method::Post => "POST",
+    });
+    init.set_credentials(credentials);
+    init.set_referrer_policy(ReferrerPolicy::NoReferrer);
+    init.set_signal(Some(deadline));
+    let headers = Headers::new().map_err(js_error)?;
+    for (name, value) in &req.headers {
+        headers.append(name, value).map_err(js_error)?;
+    }
+    init.set_headers(&headers);
+    if let Some(body) = &req.body {
+        init.set_body(&JsValue::from_str(body));
+    }
+    web_sys::Request::new_with_str_and_init(&req.url, &init).map_err(js_error)
 }

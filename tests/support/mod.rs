@@ -291,6 +291,47 @@ pub async fn search_for(c: &Client, text: &str) {
     click(c, ".search button[type=submit]").await;
 }
 
+/// Fills the clinician's search form (family name, given name, birth date `YYYY-MM-DD`, sex as
+/// a FHIR gender code or "" for any, MRN) and submits it. Empty fields are left empty.
+pub async fn search_with(
+    c: &Client,
+    family: &str,
+    given: &str,
+    birth_date: &str,
+    sex: &str,
+    mrn: &str,
+) {
+    for (id, text) in [
+        ("search-family", family),
+        ("search-given", given),
+        ("search-birth-date", birth_date),
+        ("search-mrn", mrn),
+    ] {
+        let input = c
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Id(id))
+            .await
+            .unwrap();
+        input.clear().await.unwrap();
+        if !text.is_empty() {
+            input.send_keys(text).await.unwrap();
+        }
+    }
+    click(c, &format!("#search-sex option[value='{sex}']")).await;
+    click(c, ".search button[type=submit]").await;
+}
+
+/// Searches by family name, given name and birth date (Epic's minimum data set).
+pub async fn search_by_name(c: &Client, family: &str, given: &str, birth_date: &str) {
+    search_with(c, family, given, birth_date, "", "").await;
+}
+
+/// Searches by medical record number alone.
+pub async fn search_by_mrn(c: &Client, mrn: &str) {
+    search_with(c, "", "", "", "", mrn).await;
+}
+
 /// Waits for `css` and clicks it.
 pub async fn click(c: &Client, css: &str) {
     c.wait()
