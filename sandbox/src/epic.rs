@@ -195,7 +195,7 @@ pub fn reshape(resource: &Value) -> Value {
 /// The Epic flowsheet row id of a vital sign (by its LOINC code).
 fn flowsheet_row(loinc: &str) -> String {
     match loinc {
-        "85354-9" => "5",
+        "85354-9" | "55284-4" => "5",
         "8310-5" => "6",
         "8867-4" => "8",
         "9279-1" => "9",

@@ -396,7 +396,11 @@ fn category_code(token: &str) -> &str {
 
 /// The parameters of the search behind an Epic `sessionID` (404 when there is none, 400 with
 /// 4113 when it has expired).
-fn resume(ehr: &Ehr, resource_type: &str, id: &str) -> Result<Vec<(String, String)>, Response> {
+fn resume(
+    ehr: &Ehr,
+    resource_type: &str,
+    id: &str,
+) -> Result<Vec<(String, String)>, Box<Response>> {
     let lifetime = ehr.paging_session_lifetime();
     let mut sessions = ehr.sessions();
     let expired = match sessions.paging_sessions.get(id) {
@@ -404,20 +408,20 @@ fn resume(ehr: &Ehr, resource_type: &str, id: &str) -> Result<Vec<(String, Strin
             s.born_expired || s.created.elapsed() >= lifetime
         }
         _ => {
-            return Err(epic::outcome(
+            return Err(Box::new(epic::outcome(
                 StatusCode::NOT_FOUND,
                 epic::SESSION_EXPIRED,
                 "No search session has this sessionID: start the search again.",
-            ));
+            )));
         }
     };
     if expired {
         sessions.paging_sessions.remove(id);
-        return Err(epic::outcome(
+        return Err(Box::new(epic::outcome(
             StatusCode::BAD_REQUEST,
             epic::SESSION_EXPIRED,
             "The search session has expired: start the search again.",
-        ));
+        )));
     }
     Ok(sessions.paging_sessions[id].params.clone())
 }
@@ -518,7 +522,7 @@ async fn search(
                 resumed = p;
                 &resumed
             }
-            Err(response) => return response,
+            Err(response) => return *response,
         },
         None => params,
     };
@@ -635,6 +639,9 @@ async fn search(
     );
     if epic_mode {
         epic_searchset(&mut bundle, warnings);
+    } else if let Some(list) = bundle["entry"].as_array_mut() {
+        // Only [`Fault::ObservationEncounterIgnored`] warns outside Epic mode.
+        list.extend(warnings);
     }
     fhir_json(StatusCode::OK, &bundle)
 }
