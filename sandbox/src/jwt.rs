@@ -85,6 +85,8 @@ pub struct Subject<'a> {
     pub name: Option<&'a str>,
     /// The `nonce` of the authorize request, if it had one.
     pub nonce: Option<&'a str>,
+    /// The user's EHR login (Epic mode, with the `profile` scope).
+    pub preferred_username: Option<&'a str>,
 }
 
 /// A signed id_token for `client_id`: compact JWS, RS256, `kid` [`KEY_ID`].
@@ -113,6 +115,9 @@ pub fn id_token(ehr: &Ehr, client_id: &str, subject: &Subject) -> String {
     }
     if let Some(fhir_user) = subject.fhir_user {
         claims["fhirUser"] = fhir_user.into();
+    }
+    if let Some(username) = subject.preferred_username {
+        claims["preferred_username"] = username.into();
     }
     if let Some(nonce) = subject.nonce {
         claims["nonce"] = nonce.into();

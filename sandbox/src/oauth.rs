@@ -568,8 +568,16 @@ fn id_token_for(ehr: &Ehr, context: &Context, nonce: Option<&str>) -> String {
     } else {
         fhir_user
     };
-    // Epic sends no name claim.
+    // Epic sends no name claim; with `profile`, the user's login.
     let name = (!ehr.epic_mode()).then_some(name);
+    let username =
+        (ehr.epic_mode() && has_scope(&context.scope, "profile")).then(|| match &context.user {
+            User::Patient(id) => format!(
+                "MYCHART{}",
+                id.chars().take(8).collect::<String>().to_uppercase()
+            ),
+            User::Practitioner => "ACLINICIAN".to_owned(),
+        });
     jwt::id_token(
         ehr,
         &context.client_id,
@@ -578,6 +586,7 @@ fn id_token_for(ehr: &Ehr, context: &Context, nonce: Option<&str>) -> String {
             fhir_user: has_scope(&context.scope, "fhirUser").then_some(fhir_user.as_str()),
             name: name.as_deref(),
             nonce,
+            preferred_username: username.as_deref(),
         },
     )
 }

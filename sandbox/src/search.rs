@@ -450,7 +450,12 @@ fn session_link(
     );
     kept.push(("_offset".to_owned(), offset.to_string()));
     let id = random_token("16-");
+    // Sessions long dead are forgotten (an expired one still answers 4113 for a while).
+    let forget_after = ehr.paging_session_lifetime() + std::time::Duration::from_secs(600);
     let mut sessions = ehr.sessions();
+    sessions
+        .paging_sessions
+        .retain(|_, s| s.created.elapsed() < forget_after);
     let born_expired = first
         && ehr.has_fault(Fault::EpicPagingSessionExpired)
         && sessions.expired_searches.insert(key);

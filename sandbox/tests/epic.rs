@@ -333,6 +333,17 @@ async fn id_tokens_as_epic_writes_them() {
         300
     );
 
+    assert!(
+        claims.get("preferred_username").is_none(),
+        "only with profile"
+    );
+    let token = h
+        .tokens_for_scope(0, "launch openid fhirUser profile user/Patient.read")
+        .await;
+    let (_, claims, _) = jwks_verified(&h, token["id_token"].as_str().unwrap()).await;
+    assert_eq!(claims["preferred_username"], "ACLINICIAN");
+    assert!(claims.get("name").is_none());
+
     // Epic's specification example: fhirUser under the OAuth 2.0 server's path.
     h.ehr.inject(Fault::IdTokenFhirUserOauth2Path);
     let token = h
