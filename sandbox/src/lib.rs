@@ -4,6 +4,12 @@
 //! It is deliberately strict (exact `redirect_uri`, `aud`, PKCE S256, single-use short-lived
 //! codes) so that Cairn's mistakes fail here rather than at a hospital. Tokens look like
 //! `AT-CANARY-<hex>` so that tests can search for leaks. Every request is logged for tests.
+//!
+//! In Epic mode ([`Ehr::set_epic_mode`], `/ehr/launch?…&epic=1`, `sandbox --epic`) it answers
+//! as Epic's published documentation says: v1-only discovery and grants bounded by the
+//! registered APIs, `bearer`, id_tokens without `name`, identifiers with `type.text` and OID
+//! systems, Patient.Search's minimum data set, Epic's OperationOutcome codes, `sessionID`
+//! paging that expires, ids longer than 64 characters and Epic codings (module `epic`).
 
 pub mod apphost;
 mod epic;

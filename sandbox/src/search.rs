@@ -1,6 +1,8 @@
 //! FHIR search for the chart: `GET /fhir/Encounter?patient=…` and
 //! `GET /fhir/Observation?patient=…&category=…` (searchset Bundles paged with `_offset`), the
-//! Observation read, and the paging faults.
+//! Observation read, and the paging faults. In Epic mode: unknown parameters ignored with a
+//! 4122 warning, categories checked (59111, 403), `total` the page size, 4101 when empty, and
+//! `sessionID` next links that expire (4113).
 
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
