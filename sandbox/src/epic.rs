@@ -7,6 +7,10 @@
 //! class and flowsheet codings, ids longer than 64 characters), Epic's OperationOutcomes (with
 //! its error codes under its OID), the granted scope (v1 only, bounded by the registered APIs),
 //! and the `sessionID` paging sessions.
+//!
+//! The error codes and texts follow Epic's error tables and captured Epic responses where
+//! those were available (4101, 4111, 4113, 4118, 4122, 4130, the code system OID); the texts
+//! of 4127, 59111 and 59133 are paraphrases, not Epic's exact wording.
 
 use std::time::Instant;
 
@@ -69,7 +73,7 @@ pub const NO_RESULTS: Code = Code {
     issue: "processing",
 };
 pub const REQUIRED_PARAMETER_MISSING: Code = Code {
-    code: "4100",
+    code: "4111",
     display: "Required search parameter missing from request.",
     issue: "required",
 };
@@ -85,7 +89,7 @@ pub const NOT_AUTHORIZED: Code = Code {
 };
 pub const PARAMETER_IGNORED: Code = Code {
     code: "4122",
-    display: "The search parameter is not supported and was ignored.",
+    display: "An unknown query parameter was supplied by the client.",
     issue: "informational",
 };
 pub const TOO_MANY_MATCHES: Code = Code {
@@ -142,6 +146,18 @@ pub fn outcome_entry(severity: &str, code: Code, diagnostics: &str) -> Value {
         },
         "search": {"mode": "outcome"},
     })
+}
+
+/// The 4122 warning entry for a search parameter Epic ignores, located at `http.<name>` as
+/// Epic does.
+pub fn ignored_parameter(name: &str) -> Value {
+    let mut entry = outcome_entry(
+        "warning",
+        PARAMETER_IGNORED,
+        &format!("The search parameter {name} is not supported and was ignored."),
+    );
+    entry["resource"]["issue"][0]["location"] = json!([format!("http.{name}")]);
+    entry
 }
 
 /// A stored resource in Epic's shape.

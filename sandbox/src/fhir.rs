@@ -497,11 +497,7 @@ pub async fn search_patients(
                 Ok(n) => offset = n,
                 Err(_) => return bad_search("_offset must be a whole number."),
             },
-            other if epic_mode => warnings.push(epic::outcome_entry(
-                "warning",
-                epic::PARAMETER_IGNORED,
-                &format!("The search parameter {other} is not supported and was ignored."),
-            )),
+            other if epic_mode => warnings.push(epic::ignored_parameter(other)),
             other => {
                 return bad_search(&format!(
                     "The search parameter {other} is not supported (name, family, given, \

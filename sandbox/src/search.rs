@@ -243,13 +243,7 @@ fn parse(
     ignore_encounter: bool,
 ) -> Result<Parsed, Refusal> {
     let mut warnings = Vec::new();
-    let mut ignored = |name: &str| {
-        warnings.push(epic::outcome_entry(
-            "warning",
-            epic::PARAMETER_IGNORED,
-            &format!("The search parameter {name} is not supported and was ignored."),
-        ));
-    };
+    let mut ignored = |name: &str| warnings.push(epic::ignored_parameter(name));
     let supported = if resource_type == "Encounter" {
         "patient, date, status, _count, _sort"
     } else {

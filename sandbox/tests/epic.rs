@@ -545,7 +545,7 @@ async fn observation_search_refusals_and_outcomes() {
     let (status, outcome) =
         search(&h, &format!("/fhir/Observation?patient={patient}"), &token).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(epic_code(&outcome), "4100");
+    assert_eq!(epic_code(&outcome), "4111");
     // An unknown category is fatal.
     for category in ["vitals", "vital-signs,nonsense"] {
         let (status, outcome) = search(
@@ -573,6 +573,9 @@ async fn observation_search_refusals_and_outcomes() {
         outcome_entries(&bundle),
         [("4122".to_owned(), "warning".to_owned())]
     );
+    let warning = &bundle["entry"].as_array().unwrap().last().unwrap()["resource"]["issue"][0];
+    assert_eq!(warning["location"], json!(["http._include"]));
+    assert_eq!(warning["code"], "informational");
     // Nothing found: total 0 and a 4101 outcome entry.
     let (status, bundle) = search(
         &h,
