@@ -169,7 +169,6 @@ pub fn reshape(resource: &Value) -> Value {
             let (code, display) = match resource["class"]["code"].as_str() {
                 Some("IMP" | "ACUTE" | "NONAC") => ("1", "Inpatient"),
                 Some("EMER") => ("3", "Emergency"),
-                Some("HH") => ("6", "Home Health"),
                 _ => ("2", "Outpatient"),
             };
             r["class"] =
@@ -191,12 +190,16 @@ pub fn reshape(resource: &Value) -> Value {
                     .find(|c| c["system"] == "http://loinc.org")
                     .cloned()
                     .unwrap_or(Value::Null);
-                let row = flowsheet_row(loinc["code"].as_str().unwrap_or_default());
-                let display = loinc["display"]
+                let loinc_code = loinc["code"].as_str().unwrap_or_default();
+                let fallback = loinc["display"]
                     .as_str()
                     .or(resource["code"]["text"].as_str())
                     .unwrap_or("Vital sign")
                     .to_owned();
+                let (row, display) = match flowsheet_row(loinc_code) {
+                    Some((row, display)) => (row.to_owned(), display.to_owned()),
+                    None => (format!("3040{}", digits(loinc_code, 5)), fallback),
+                };
                 codings.insert(
                     0,
                     json!({"system": FLOWSHEET_SYSTEM, "code": row, "display": display}),
@@ -208,20 +211,20 @@ pub fn reshape(resource: &Value) -> Value {
     r
 }
 
-/// The Epic flowsheet row id of a vital sign (by its LOINC code).
-fn flowsheet_row(loinc: &str) -> String {
-    match loinc {
-        "85354-9" | "55284-4" => "5",
-        "8310-5" => "6",
-        "8867-4" => "8",
-        "9279-1" => "9",
-        "2708-6" | "59408-5" => "10",
-        "8302-2" => "11",
-        "29463-7" => "14",
-        "39156-5" => "301070",
-        other => return format!("3040{}", digits(other, 5)),
-    }
-    .to_owned()
+/// The Epic flowsheet row of a vital sign (by its LOINC code): its id and Epic's display (rows
+/// 5, 8, 9 and 14 as captured Epic responses show them).
+fn flowsheet_row(loinc: &str) -> Option<(&'static str, &'static str)> {
+    Some(match loinc {
+        "85354-9" | "55284-4" => ("5", "BP"),
+        "8310-5" => ("6", "Temp"),
+        "8867-4" => ("8", "Pulse"),
+        "9279-1" => ("9", "Resp"),
+        "2708-6" | "59408-5" => ("10", "SpO2"),
+        "8302-2" => ("11", "Height"),
+        "29463-7" => ("14", "Weight"),
+        "39156-5" => ("301070", "BMI (Calculated)"),
+        _ => return None,
+    })
 }
 
 /// `n` decimal digits derived from `seed` (deterministic).

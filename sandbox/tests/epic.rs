@@ -769,8 +769,7 @@ async fn encounter_class_and_vital_signs_carry_epic_codings() {
         );
         assert!(class["code"].is_string());
         assert!(
-            ["Outpatient", "Inpatient", "Emergency", "Home Health"]
-                .contains(&class["display"].as_str().unwrap()),
+            ["Outpatient", "Inpatient", "Emergency"].contains(&class["display"].as_str().unwrap()),
             "{class}"
         );
     }
@@ -804,7 +803,7 @@ async fn encounter_class_and_vital_signs_carry_epic_codings() {
     let weights = matched(&bundle);
     assert_eq!(weights.len(), 4);
     assert_eq!(weights[0]["code"]["coding"][0]["code"], "14");
-    assert_eq!(weights[0]["code"]["coding"][0]["display"], "Body Weight");
+    assert_eq!(weights[0]["code"]["coding"][0]["display"], "Weight");
     // Labs keep their LOINC coding first.
     let (_, bundle) = search(
         &h,
