@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::store::PRACTITIONER_ID;
-use crate::{Ehr, Fault, oauth, pages};
+use crate::{Ehr, Fault, epic, oauth, pages};
 
 /// The SMART style document, the example of the SMART App Launch specification.
 const SMART_STYLE: &str = r##"{"color_background":"#edeae3","color_error":"#9e2d2d","color_highlight":"#69b5ce","color_modal_backdrop":"","color_success":"#498e49","color_text":"#303030","dim_border_radius":"6px","dim_font_size":"13px","dim_spacing_size":"20px","font_family_body":"Georgia, Times, 'Times New Roman', serif","font_family_heading":"'HelveticaNeue-Light', Helvetica, Arial, 'Lucida Grande', sans-serif"}"##;
@@ -51,6 +51,9 @@ pub async fn smart_configuration(State(ehr): State<Ehr>) -> Response {
     } else {
         json!(["S256"])
     };
+    if ehr.epic_mode() {
+        return json_document(&epic_smart_configuration(&ehr, pkce));
+    }
     let body = json!({
         "issuer": ehr.issuer(),
         "jwks_uri": format!("{origin}/oauth2/jwks"),
@@ -72,6 +75,10 @@ pub async fn smart_configuration(State(ehr): State<Ehr>) -> Response {
             "permission-online", "permission-offline", "permission-v1", "permission-v2",
             "sso-openid-connect"],
     });
+    json_document(&body)
+}
+
+fn json_document(body: &Value) -> Response {
     (
         [(
             header::CONTENT_TYPE,
@@ -80,6 +87,32 @@ pub async fn smart_configuration(State(ehr): State<Ehr>) -> Response {
         body.to_string(),
     )
         .into_response()
+}
+
+/// Discovery as a real Epic customer publishes it (before August 2024): SMART v1 only (no
+/// `permission-v2`), no `permission-online` or `context-ehr-encounter`, issuer `…/oauth2`.
+fn epic_smart_configuration(ehr: &Ehr, pkce: Value) -> Value {
+    let origin = &ehr.config().origin;
+    json!({
+        "authorization_endpoint": format!("{origin}/oauth2/authorize"),
+        "token_endpoint": token_endpoint(ehr),
+        "token_endpoint_auth_methods_supported":
+            ["client_secret_post", "client_secret_basic", "private_key_jwt", "none"],
+        "scopes_supported": ["epic.scanning.dmsusername", "fhirUser", "launch", "openid",
+            "profile", "offline_access"],
+        "response_types_supported": ["code"],
+        "capabilities": ["launch-ehr", "client-public", "client-confidential-symmetric",
+            "context-ehr-patient", "sso-openid-connect", "launch-standalone",
+            "context-standalone-patient", "permission-offline", "permission-patient",
+            "permission-user", "context-banner", "context-style", "authorize-post"],
+        "code_challenge_methods_supported": pkce,
+        "grant_types_supported": ["authorization_code", "refresh_token",
+            "urn:ietf:params:oauth:grant-type:jwt-bearer", "client_credentials"],
+        "jwks_uri": format!("{origin}/oauth2/jwks"),
+        "issuer": ehr.issuer(),
+        "introspection_endpoint": format!("{origin}/oauth2/introspect"),
+        "revocation_endpoint": format!("{origin}/oauth2/revoke"),
+    })
 }
 
 pub async fn metadata(State(ehr): State<Ehr>) -> Response {
@@ -257,17 +290,30 @@ pub(crate) fn invalid_token() -> Response {
 
 /// What every read does first: answer with an injected fault, check the bearer token, and
 /// find `resource_type/id` (404 when there is none).
-pub(crate) async fn readable<'a>(
-    ehr: &'a Ehr,
+///
+/// In Epic mode Observations are read by their long ids and every resource is served in
+/// Epic's shape.
+pub(crate) async fn readable(
+    ehr: &Ehr,
     headers: &HeaderMap,
     resource_type: &str,
     id: &str,
-) -> Result<(oauth::Context, &'a Value), Response> {
+) -> Result<(oauth::Context, Value), Response> {
     if let Some(response) = injected_fhir_fault(ehr).await {
         return Err(response);
     }
     let context = authorized(ehr, headers).ok_or_else(invalid_token)?;
-    let resource = ehr.inner.store.get(resource_type, id).ok_or_else(|| {
+    let stored = if ehr.epic_mode() && resource_type == "Observation" {
+        epic::stored_id(id).unwrap_or_default()
+    } else {
+        id.to_owned()
+    };
+    let resource = ehr
+        .inner
+        .store
+        .get(resource_type, &stored)
+        .map(|r| ehr.served(r));
+    let resource = resource.ok_or_else(|| {
         outcome(
             StatusCode::NOT_FOUND,
             "not-found",
@@ -315,8 +361,26 @@ pub async fn read_patient(
         Ok(found) => found,
         Err(response) => return response,
     };
+    if ehr.has_fault(Fault::PatientReadInsufficientScope) {
+        return (
+            StatusCode::FORBIDDEN,
+            [(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"insufficient_scope\""),
+            )],
+        )
+            .into_response();
+    }
+    if ehr.has_fault(Fault::BreakTheGlass) {
+        return epic::outcome(
+            StatusCode::FORBIDDEN,
+            epic::BREAK_THE_GLASS,
+            "This patient's record is restricted: the user must break the glass in the EHR \
+             to open it.",
+        );
+    }
     if allowed(&context, "Patient", &id, 'r') {
-        return fhir_json(StatusCode::OK, resource);
+        return fhir_json(StatusCode::OK, &resource);
     }
     let message = match &context.patient {
         Some(p) if *p != id => "This token is for another patient.",
@@ -353,7 +417,7 @@ pub(crate) async fn read_of_patient(
             .unwrap_or_default(),
     );
     if allowed(&context, resource_type, subject, 'r') {
-        return fhir_json(StatusCode::OK, resource);
+        return fhir_json(StatusCode::OK, &resource);
     }
     outcome(
         StatusCode::FORBIDDEN,
@@ -377,7 +441,7 @@ pub async fn read_practitioner(
         && id == PRACTITIONER_ID
         && oauth::has_scope(&context.scope, "fhirUser");
     if myself || oauth::permits(&context.scope, "user", "Practitioner", 'r') {
-        return fhir_json(StatusCode::OK, resource);
+        return fhir_json(StatusCode::OK, &resource);
     }
     outcome(
         StatusCode::FORBIDDEN,
@@ -386,8 +450,14 @@ pub async fn read_practitioner(
     )
 }
 
-/// `GET /fhir/Patient?name=…&identifier=…&_count=…&_offset=…`: a searchset Bundle, for a
-/// clinician's token with a user-level Patient scope only.
+/// `GET /fhir/Patient?name=…&family=…&given=…&birthdate=…&gender=…&identifier=…&_count=…`:
+/// a searchset Bundle, for a clinician's token with a user-level Patient scope only.
+///
+/// In Epic mode, as Epic's Patient.Search (R4): the minimum data set is an `identifier`
+/// (`{IDType}|{ID}`, e.g. `MRN|…`, matched by `type.text`, or `{system}|{ID}`), an `_id`, or
+/// `family` + `given` + `birthdate` (with `gender` optional); less is refused with 59133 and
+/// more than [`Ehr::set_patient_search_limit`] matches with 4127. Unknown parameters are
+/// ignored with a 4122 warning.
 pub async fn search_patients(
     State(ehr): State<Ehr>,
     RawQuery(raw): RawQuery,
@@ -409,14 +479,16 @@ pub async fn search_patients(
             "Searching patients needs a clinician's token with a user-level Patient scope.",
         );
     }
+    let epic_mode = ehr.epic_mode();
     let mut count = 20;
     let mut offset = 0;
-    let mut names: Vec<String> = Vec::new();
-    let mut identifiers: Vec<&str> = Vec::new();
+    let mut filters: Vec<(&str, String)> = Vec::new();
+    let mut warnings: Vec<Value> = Vec::new();
     for (key, value) in &params {
         match key.as_str() {
-            "name" => names.push(value.to_lowercase()),
-            "identifier" => identifiers.push(value),
+            "name" | "family" | "given" | "birthdate" | "gender" | "identifier" | "_id" => {
+                filters.push((key.as_str(), value.clone()))
+            }
             "_count" => match value.parse::<usize>() {
                 Ok(n) => count = n.min(MAX_COUNT),
                 Err(_) => return bad_search("_count must be a whole number."),
@@ -425,30 +497,102 @@ pub async fn search_patients(
                 Ok(n) => offset = n,
                 Err(_) => return bad_search("_offset must be a whole number."),
             },
+            other if epic_mode => warnings.push(epic::ignored_parameter(other)),
             other => {
                 return bad_search(&format!(
-                    "The search parameter {other} is not supported (name, identifier, _count)."
+                    "The search parameter {other} is not supported (name, family, given, \
+                     birthdate, gender, identifier, _id, _count)."
                 ));
             }
         }
     }
-    let matches: Vec<&Value> = ehr
+    if epic_mode {
+        let has = |k: &str| filters.iter().any(|(key, _)| *key == k);
+        let minimum =
+            has("identifier") || has("_id") || (has("family") && has("given") && has("birthdate"));
+        if !minimum {
+            return epic::outcome(
+                StatusCode::BAD_REQUEST,
+                epic::TOO_FEW_ELEMENTS,
+                "Not enough search criteria: search by identifier ({IDType}|{ID}, e.g. \
+                 MRN|12345), or by family name, given name and birth date (and gender).",
+            );
+        }
+    }
+    let matches: Vec<Value> = ehr
         .inner
         .store
         .patient_resources()
+        .map(|p| ehr.served(p))
         .filter(|p| {
-            names.iter().all(|n| name_matches(p, n))
-                && identifiers.iter().all(|i| identifier_matches(p, i))
+            filters
+                .iter()
+                .all(|(k, v)| patient_matches(p, k, v, epic_mode))
         })
         .collect();
+    let limit = ehr.patient_search_limit();
+    if epic_mode && matches.len() > limit {
+        return epic::outcome(
+            StatusCode::BAD_REQUEST,
+            epic::TOO_MANY_MATCHES,
+            &format!(
+                "The search found more than {limit} patients; add criteria (given name, birth \
+                 date, gender) to narrow it."
+            ),
+        );
+    }
     let base = ehr.fhir_base();
     let next = (count > 0 && offset + count < matches.len())
         .then(|| page_url(&base, "Patient", &params, offset + count));
-    let page = matches.iter().skip(offset).take(count).map(|p| {
-        let id = p["id"].as_str().unwrap_or_default();
-        (id, *p)
-    });
-    searchset(&base, "Patient", raw.as_deref(), next, matches.len(), page)
+    let page: Vec<Value> = matches.iter().skip(offset).take(count).cloned().collect();
+    let mut bundle = searchset_value(&base, "Patient", raw.as_deref(), next, matches.len(), page);
+    if epic_mode {
+        epic_searchset(&mut bundle, warnings);
+    }
+    fhir_json(StatusCode::OK, &bundle)
+}
+
+/// A searchset as Epic writes it: `total` is the number of matches on this page, warnings and
+/// (when nothing matched) a 4101 OperationOutcome are entries with `search.mode: outcome`.
+pub(crate) fn epic_searchset(bundle: &mut Value, mut outcomes: Vec<Value>) {
+    let entries = bundle["entry"].as_array().map(Vec::len).unwrap_or(0);
+    bundle["total"] = entries.into();
+    if entries == 0 {
+        outcomes.push(epic::outcome_entry(
+            "warning",
+            epic::NO_RESULTS,
+            "No resources matched the search.",
+        ));
+    }
+    if let Some(list) = bundle["entry"].as_array_mut() {
+        list.extend(outcomes);
+    }
+}
+
+/// Whether `patient` matches one Patient search parameter.
+fn patient_matches(patient: &Value, key: &str, value: &str, epic_mode: bool) -> bool {
+    let lower = value.to_lowercase();
+    let starts = |field: &Value| {
+        field
+            .as_str()
+            .is_some_and(|f| f.to_lowercase().starts_with(&lower))
+    };
+    let names = || patient["name"].as_array().into_iter().flatten();
+    match key {
+        "name" => name_matches(patient, &lower),
+        "family" => names().any(|n| starts(&n["family"])),
+        "given" => names().any(|n| n["given"].as_array().into_iter().flatten().any(starts)),
+        "birthdate" => {
+            let wanted = value.strip_prefix("eq").unwrap_or(value);
+            patient["birthDate"].as_str() == Some(wanted)
+        }
+        "gender" => patient["gender"].as_str() == Some(value),
+        "_id" => value
+            .split(',')
+            .any(|id| patient["id"].as_str() == Some(id)),
+        "identifier" => identifier_matches(patient, value, epic_mode),
+        _ => true,
+    }
 }
 
 /// The URL of the page starting at `offset` of the search `params` for `resource_type`, on
@@ -470,14 +614,14 @@ pub(crate) fn page_url(
 
 /// One page of a `searchset` Bundle: `self` is the query as received, `next` when there is
 /// one, and each resource an entry with its `fullUrl` and `search.mode: match`.
-pub(crate) fn searchset<'a>(
+pub(crate) fn searchset_value(
     base: &str,
     resource_type: &str,
     raw_query: Option<&str>,
     next: Option<String>,
     total: usize,
-    page: impl Iterator<Item = (&'a str, &'a Value)>,
-) -> Response {
+    page: Vec<Value>,
+) -> Value {
     let self_url = match raw_query {
         Some(q) if !q.is_empty() => format!("{base}/{resource_type}?{q}"),
         _ => format!("{base}/{resource_type}"),
@@ -485,7 +629,9 @@ pub(crate) fn searchset<'a>(
     let mut links = vec![json!({"relation": "self", "url": self_url})];
     links.extend(next.map(|url| json!({"relation": "next", "url": url})));
     let entries: Vec<Value> = page
-        .map(|(id, resource)| {
+        .into_iter()
+        .map(|resource| {
+            let id = resource["id"].as_str().unwrap_or_default();
             json!({
                 "fullUrl": format!("{base}/{resource_type}/{id}"),
                 "resource": resource,
@@ -493,16 +639,13 @@ pub(crate) fn searchset<'a>(
             })
         })
         .collect();
-    fhir_json(
-        StatusCode::OK,
-        &json!({
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "total": total,
-            "link": links,
-            "entry": entries,
-        }),
-    )
+    json!({
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": total,
+        "link": links,
+        "entry": entries,
+    })
 }
 
 fn bad_search(message: &str) -> Response {
@@ -535,9 +678,10 @@ fn name_matches(patient: &Value, wanted: &str) -> bool {
 }
 
 /// FHIR token matching: `system|value`, `|value` (no system), `system|` or `value` (any system),
-/// each of the comma-separated alternatives exact. As Epic does, `MRN|value` matches the
-/// identifier whose type is MR (medical record number), whatever its system.
-fn identifier_matches(patient: &Value, wanted: &str) -> bool {
+/// each of the comma-separated alternatives exact. In Epic mode, `{IDType}|{ID}` also matches
+/// by the identifier's `type.text` (`MRN|…`, `EPI|…`), as Epic does; a standard server reads
+/// `MRN` as a system, which no identifier has.
+fn identifier_matches(patient: &Value, wanted: &str, epic_mode: bool) -> bool {
     let identifiers: Vec<&Value> = patient["identifier"]
         .as_array()
         .into_iter()
@@ -547,11 +691,11 @@ fn identifier_matches(patient: &Value, wanted: &str) -> bool {
         identifiers.iter().any(|i| {
             let system = i["system"].as_str();
             let value = i["value"].as_str();
-            let is_mrn = i["type"]["coding"]
-                .as_array()
-                .is_some_and(|c| c.iter().any(|c| c["code"] == "MR"));
+            let type_text = i["type"]["text"].as_str();
             match alternative.split_once('|') {
-                Some(("MRN", v)) => is_mrn && value == Some(v),
+                Some((t, v)) if epic_mode && !t.is_empty() && type_text == Some(t) => {
+                    value == Some(v)
+                }
                 Some(("", v)) => system.is_none() && value == Some(v),
                 Some((s, "")) => system == Some(s),
                 Some((s, v)) => system == Some(s) && value == Some(v),

@@ -4,8 +4,15 @@
 //! It is deliberately strict (exact `redirect_uri`, `aud`, PKCE S256, single-use short-lived
 //! codes) so that Cairn's mistakes fail here rather than at a hospital. Tokens look like
 //! `AT-CANARY-<hex>` so that tests can search for leaks. Every request is logged for tests.
+//!
+//! In Epic mode ([`Ehr::set_epic_mode`], `/ehr/launch?…&epic=1`, `sandbox --epic`) it answers
+//! as Epic's published documentation says: v1-only discovery and grants bounded by the
+//! registered APIs, `bearer`, id_tokens without `name`, identifiers with `type.text` and OID
+//! systems, Patient.Search's minimum data set, Epic's OperationOutcome codes, `sessionID`
+//! paging that expires, ids longer than 64 characters and Epic codings (module `epic`).
 
 pub mod apphost;
+mod epic;
 mod fhir;
 mod generated;
 mod jwt;
@@ -174,11 +181,49 @@ pub enum Fault {
     FhirFailOnPage3,
     /// Page 2 of each search answers 503 with `Retry-After: 1` the first time it is asked for.
     FhirSearchBusy,
+    /// The JWKS is answered without CORS headers (the browser blocks reading it).
+    JwksCorsBlocked,
+    /// The id_token's `kid` matches no key; the JWKS has a single key, which does verify it.
+    IdTokenUnknownKid,
+    /// The id_token's `iat` and `exp` are 20 minutes in the past (a skewed clock): it looks
+    /// expired, but its signature is fine.
+    IdTokenClockSkew,
+    /// The id_token's `fhirUser` is written under `{origin}/oauth2/api/FHIR/R4/…`, as in Epic's
+    /// specification example.
+    IdTokenFhirUserOauth2Path,
+    /// FHIR responses, preflights included, carry no `Access-Control-Allow-Origin`.
+    FhirCorsBlocked,
+    /// Token endpoint responses, preflights included, carry no `Access-Control-Allow-Origin`.
+    TokenCorsBlocked,
+    /// Patient reads answer 403 with no body and `WWW-Authenticate: Bearer
+    /// error="insufficient_scope"`.
+    PatientReadInsufficientScope,
+    /// Patient reads answer 403 with Epic's break-the-glass OperationOutcome (4130).
+    BreakTheGlass,
+    /// Refresh-token grants answer HTTP 403 `{"error":"invalid_grant",…}`.
+    RefreshForbiddenInvalidGrant,
+    /// Observation search ignores `encounter=` with a 4122 warning and returns every
+    /// observation of the patient (that matches the other parameters).
+    ObservationEncounterIgnored,
+    /// Observation searches for the `social-history` category are refused (400, 59111), so one
+    /// of several per-category searches fails alone.
+    ObservationCategoryRefused,
+    /// Epic mode: the granted scope's permissions in mixed case (`user/Observation.Read`).
+    EpicScopeMixedCase,
+    /// Epic mode: the granted scope without prefixes, as Epic's specification sample
+    /// (`Patient.read Patient.search Observation.read …`).
+    EpicScopeUnprefixed,
+    /// The granted v2 scopes split per permission (`patient/Observation.r
+    /// patient/Observation.s`), as some servers do.
+    ScopeV2Split,
+    /// Each search's first `sessionID` next link is already expired the first time it is used
+    /// (4113); the same search started again pages normally.
+    EpicPagingSessionExpired,
 }
 
 impl Fault {
     /// Every fault, in the order the EHR page lists them.
-    pub const ALL: [Fault; 35] = [
+    pub const ALL: [Fault; 50] = [
         Fault::DiscoveryNotFound,
         Fault::DiscoveryHtml,
         Fault::DiscoveryForeignEndpoints,
@@ -214,6 +259,21 @@ impl Fault {
         Fault::FhirDuplicatePages,
         Fault::FhirFailOnPage3,
         Fault::FhirSearchBusy,
+        Fault::JwksCorsBlocked,
+        Fault::IdTokenUnknownKid,
+        Fault::IdTokenClockSkew,
+        Fault::IdTokenFhirUserOauth2Path,
+        Fault::FhirCorsBlocked,
+        Fault::TokenCorsBlocked,
+        Fault::PatientReadInsufficientScope,
+        Fault::BreakTheGlass,
+        Fault::RefreshForbiddenInvalidGrant,
+        Fault::ObservationEncounterIgnored,
+        Fault::ObservationCategoryRefused,
+        Fault::EpicScopeMixedCase,
+        Fault::EpicScopeUnprefixed,
+        Fault::ScopeV2Split,
+        Fault::EpicPagingSessionExpired,
     ];
 
     /// The snake_case name, e.g. `auth_invalid_client_id`.
@@ -254,6 +314,21 @@ impl Fault {
             Fault::FhirDuplicatePages => "fhir_duplicate_pages",
             Fault::FhirFailOnPage3 => "fhir_fail_on_page_3",
             Fault::FhirSearchBusy => "fhir_search_busy",
+            Fault::JwksCorsBlocked => "jwks_cors_blocked",
+            Fault::IdTokenUnknownKid => "id_token_unknown_kid",
+            Fault::IdTokenClockSkew => "id_token_clock_skew",
+            Fault::IdTokenFhirUserOauth2Path => "id_token_fhiruser_oauth2_path",
+            Fault::FhirCorsBlocked => "fhir_cors_blocked",
+            Fault::TokenCorsBlocked => "token_cors_blocked",
+            Fault::PatientReadInsufficientScope => "patient_read_insufficient_scope",
+            Fault::BreakTheGlass => "break_the_glass",
+            Fault::RefreshForbiddenInvalidGrant => "refresh_forbidden_invalid_grant",
+            Fault::ObservationEncounterIgnored => "observation_encounter_ignored",
+            Fault::ObservationCategoryRefused => "observation_category_refused",
+            Fault::EpicScopeMixedCase => "epic_scope_mixed_case",
+            Fault::EpicScopeUnprefixed => "epic_scope_unprefixed",
+            Fault::ScopeV2Split => "scope_v2_split",
+            Fault::EpicPagingSessionExpired => "epic_paging_session_expired",
         }
     }
 
@@ -305,6 +380,14 @@ struct Settings {
     long_launch_tokens: bool,
     /// Added before every response, as a wide-area network would.
     latency: Duration,
+    /// Answer as Epic does (see the `epic` module).
+    epic_mode: bool,
+    /// Epic mode: the APIs registered on the app (see [`Ehr::set_registered_apis`]).
+    registered_apis: Vec<String>,
+    /// Epic mode: how long a `sessionID` next link stays usable.
+    paging_session_lifetime: Duration,
+    /// Epic mode: the most matches a Patient search may have (Epic: 100).
+    patient_search_limit: usize,
 }
 
 /// Launches, pending sign-ins, codes and tokens issued so far.
@@ -325,6 +408,11 @@ struct Sessions {
     page_3_failed: bool,
     /// Search pages answered 503 since the faults were last set ([`Fault::FhirSearchBusy`]).
     busy_pages: std::collections::HashSet<String>,
+    /// Epic mode: the searches behind `sessionID` next links.
+    paging_sessions: HashMap<String, epic::PagingSession>,
+    /// Searches whose first `sessionID` has already expired
+    /// ([`Fault::EpicPagingSessionExpired`]).
+    expired_searches: std::collections::HashSet<String>,
 }
 
 struct Launch {
@@ -347,6 +435,13 @@ impl Ehr {
                     need_patient_banner: serde_json::Value::Bool(true),
                     long_launch_tokens: false,
                     latency: Duration::ZERO,
+                    epic_mode: false,
+                    registered_apis: epic::DEFAULT_REGISTERED_APIS
+                        .iter()
+                        .map(|s| (*s).to_owned())
+                        .collect(),
+                    paging_session_lifetime: Duration::from_secs(10 * 60),
+                    patient_search_limit: 100,
                 }),
             }),
         }
@@ -373,13 +468,23 @@ impl Ehr {
     /// ten years from 2015) and 200 Encounters. Listed after the Synthea patients.
     /// Every `resource_type` resource in a patient's compartment, as served (for tests that
     /// compare what Cairn shows with the underlying data).
+    /// In Epic mode, as Epic mode serves them.
     pub fn resources_of(&self, resource_type: &str, patient_id: &str) -> Vec<serde_json::Value> {
         self.inner
             .store
             .compartment(resource_type, patient_id)
             .into_iter()
-            .cloned()
+            .map(|r| self.served(r))
             .collect()
+    }
+
+    /// A stored resource as this EHR serves it now (reshaped in Epic mode).
+    pub(crate) fn served(&self, resource: &serde_json::Value) -> serde_json::Value {
+        if self.epic_mode() {
+            epic::reshape(resource)
+        } else {
+            resource.clone()
+        }
     }
 
     pub fn scale_patient_id() -> &'static str {
@@ -411,6 +516,50 @@ impl Ehr {
         sessions.throttled = 0;
         sessions.page_3_failed = false;
         sessions.busy_pages.clear();
+        sessions.expired_searches.clear();
+    }
+
+    /// Answers as Epic does (true) or as a standard SMART EHR (false, the default). The EHR
+    /// page's `/ehr/launch?…&epic=1` sets it per launch; a launch without it turns it off.
+    pub fn set_epic_mode(&self, on: bool) {
+        lock(&self.inner.settings).epic_mode = on;
+    }
+
+    /// Whether the EHR answers as Epic does.
+    pub fn epic_mode(&self) -> bool {
+        lock(&self.inner.settings).epic_mode
+    }
+
+    /// Epic mode: the APIs registered on the app, which bound the granted scope. Each is a
+    /// resource type (`Patient`, `Encounter`, `Practitioner`, `Observation`: its Read and Search
+    /// APIs) or `Observation:<category>` (the Observation APIs of one category only). Default:
+    /// Patient, Encounter, Observation (every category) and Practitioner.
+    pub fn set_registered_apis(&self, apis: &[&str]) {
+        lock(&self.inner.settings).registered_apis = apis.iter().map(|s| (*s).to_owned()).collect();
+    }
+
+    pub(crate) fn registered_apis(&self) -> Vec<String> {
+        lock(&self.inner.settings).registered_apis.clone()
+    }
+
+    /// Epic mode: how long a search's `sessionID` next link stays usable (default 10 minutes);
+    /// afterwards it answers 400 with OperationOutcome 4113.
+    pub fn set_paging_session_lifetime(&self, lifetime: Duration) {
+        lock(&self.inner.settings).paging_session_lifetime = lifetime;
+    }
+
+    pub(crate) fn paging_session_lifetime(&self) -> Duration {
+        lock(&self.inner.settings).paging_session_lifetime
+    }
+
+    /// Epic mode: the most matches a Patient search may have before it is refused with 4127
+    /// (default 100, as Epic; the store has only a few patients, so tests lower it).
+    pub fn set_patient_search_limit(&self, limit: usize) {
+        lock(&self.inner.settings).patient_search_limit = limit;
+    }
+
+    pub(crate) fn patient_search_limit(&self) -> usize {
+        lock(&self.inner.settings).patient_search_limit
     }
 
     pub(crate) fn has_fault(&self, fault: Fault) -> bool {
@@ -489,6 +638,7 @@ impl Ehr {
                 header::ACCEPT,
                 header::CONTENT_TYPE,
                 header::IF_NONE_MATCH,
+                header::HeaderName::from_static("epic-client-id"),
             ])
             .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER, header::ETAG]);
         let api = Router::new()
@@ -509,7 +659,8 @@ impl Ehr {
             .route("/ehr/smart-style.json", get(fhir::smart_style))
             .route("/brands.json", get(fhir::brands))
             .route("/logo.svg", get(pages::logo))
-            .layer(cors);
+            .layer(cors)
+            .layer(middleware::from_fn_with_state(self.clone(), cors_faults));
         Router::new()
             .route("/", get(pages::ehr_home))
             .route("/ehr/launch", get(pages::ehr_launch))
@@ -552,6 +703,39 @@ pub fn cairn_config_json(ehr: &Ehr) -> String {
         "brand_bundle": format!("{}/brands.json", config.origin),
     })
     .to_string()
+}
+
+/// The configuration Cairn needs to use this EHR in Epic mode: the same server, with the MRN
+/// named by its Epic identifier type (`MRN`) and the `Epic-Client-ID` header on discovery.
+pub fn cairn_epic_config_json(ehr: &Ehr) -> String {
+    let mut config: serde_json::Value =
+        serde_json::from_str(&cairn_config_json(ehr)).expect("our own JSON parses");
+    let server = &mut config["fhir_servers"][0];
+    server["mrn"] = serde_json::json!({"type_text": "MRN"});
+    server["epic_client_id_header"] = true.into();
+    config.to_string()
+}
+
+/// Takes the CORS headers off the answers a CORS fault blocks (preflights included).
+async fn cors_faults(State(ehr): State<Ehr>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    let blocked = (ehr.has_fault(Fault::JwksCorsBlocked) && path == "/oauth2/jwks")
+        || (ehr.has_fault(Fault::TokenCorsBlocked) && path == "/oauth2/token")
+        || (ehr.has_fault(Fault::FhirCorsBlocked) && path.starts_with("/fhir/"));
+    if blocked {
+        let headers = response.headers_mut();
+        for name in [
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        ] {
+            headers.remove(name);
+        }
+    }
+    response
 }
 
 async fn log_request(State(ehr): State<Ehr>, request: Request, next: Next) -> Response {

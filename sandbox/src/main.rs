@@ -1,12 +1,13 @@
-//! `sandbox [--ehr-port 9090] [--app-port 8080] [--dist PATH] [--latency-ms 0]`: the development
-//! EHR on 127.0.0.1, and Cairn's build from `--dist` on its own port; `--latency-ms` holds back
-//! every response of both, as a hospital's wide-area network would.
+//! `sandbox [--ehr-port 9090] [--app-port 8080] [--dist PATH] [--latency-ms 0] [--epic]`: the
+//! development EHR on 127.0.0.1, and Cairn's build from `--dist` on its own port; `--latency-ms`
+//! holds back every response of both, as a hospital's wide-area network would; `--epic` starts
+//! the EHR in Epic mode (the EHR page's launches keep it unless unticked).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use sandbox::{Config, Ehr, apphost, cairn_config_json};
+use sandbox::{Config, Ehr, apphost, cairn_config_json, cairn_epic_config_json};
 use tokio::net::TcpListener;
 
 struct Args {
@@ -14,6 +15,7 @@ struct Args {
     app_port: u16,
     dist: Option<PathBuf>,
     latency: Duration,
+    epic: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -22,6 +24,7 @@ fn parse_args() -> Result<Args, String> {
         app_port: 8080,
         dist: None,
         latency: Duration::ZERO,
+        epic: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -33,6 +36,7 @@ fn parse_args() -> Result<Args, String> {
             "--app-port" => {
                 args.app_port = value()?.parse().map_err(|e| format!("--app-port: {e}"))?
             }
+            "--epic" => args.epic = true,
             "--dist" => args.dist = Some(PathBuf::from(value()?)),
             "--latency-ms" => {
                 let ms = value()?.parse().map_err(|e| format!("--latency-ms: {e}"))?;
@@ -51,13 +55,14 @@ async fn main() -> ExitCode {
         Err(e) => {
             eprintln!(
                 "sandbox: {e}\nusage: sandbox [--ehr-port 9090] [--app-port 8080] [--dist PATH] \
-                 [--latency-ms 0]"
+                 [--latency-ms 0] [--epic]"
             );
             return ExitCode::from(2);
         }
     };
     let ehr = Ehr::new(Config::dev(args.ehr_port, args.app_port));
     ehr.set_latency(args.latency);
+    ehr.set_epic_mode(args.epic);
     let ehr_listener = match TcpListener::bind(("127.0.0.1", args.ehr_port)).await {
         Ok(l) => l,
         Err(e) => {
@@ -68,11 +73,12 @@ async fn main() -> ExitCode {
     if let Some(dist) = args.dist {
         // The release exactly as built: its configuration (`cargo xtask dist` copies
         // cairn.config.json, made for these default ports) and its `_headers`.
-        if std::fs::read_to_string(dist.join("cairn.config.json"))
+        let built = std::fs::read_to_string(dist.join("cairn.config.json"))
             .ok()
-            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-            != serde_json::from_str(&cairn_config_json(&ehr)).ok()
-        {
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+        let expected = [cairn_config_json(&ehr), cairn_epic_config_json(&ehr)]
+            .map(|json| serde_json::from_str::<serde_json::Value>(&json).ok());
+        if !expected.contains(&built) {
             eprintln!(
                 "sandbox: {}/cairn.config.json is not the configuration for an EHR on port {} and \
                  Cairn on port {}; Cairn will not be able to sign in",

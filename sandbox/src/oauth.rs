@@ -15,7 +15,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::store::{PRACTITIONER_ID, PRACTITIONER_NAME};
-use crate::{Ehr, Fault, jwt, pages, random_token};
+use crate::{Ehr, Fault, epic, jwt, pages, random_token};
 
 const LAUNCH_TTL: Duration = Duration::from_secs(5 * 60);
 const CODE_TTL: Duration = Duration::from_secs(60);
@@ -161,6 +161,11 @@ fn authorize(ehr: &Ehr, params: Vec<(String, String)>) -> Response {
         return fail("invalid_scope", "this app may not ask for that scope");
     }
     let scope = param("scope");
+    if ehr.epic_mode()
+        && let Err(why) = epic::grant(scope, false, &ehr.registered_apis())
+    {
+        return fail("invalid_scope", &why);
+    }
     let request = AuthRequest {
         client_id: client_id.to_owned(),
         redirect_uri: redirect_uri.to_owned(),
@@ -180,7 +185,7 @@ fn authorize(ehr: &Ehr, params: Vec<(String, String)>) -> Response {
         };
         let context = Context {
             client_id: request.client_id.clone(),
-            scope: request.scope.clone(),
+            scope: granted_scope(ehr, &request.scope, false),
             user: User::Practitioner,
             encounter: ehr.inner.store.encounters_of(&patient).into_iter().next(),
             patient: Some(patient),
@@ -338,9 +343,10 @@ pub async fn consent(State(ehr): State<Ehr>, Form(form): Form<Vec<(String, Strin
                 User::Patient(id) => Some(id.clone()),
                 User::Practitioner => pending.patient,
             };
+            let scope = granted_scope(&ehr, &granted.join(" "), matches!(user, User::Patient(_)));
             let context = Context {
                 client_id: request.client_id.clone(),
-                scope: granted.join(" "),
+                scope,
                 user,
                 patient,
                 encounter: None,
@@ -350,6 +356,23 @@ pub async fn consent(State(ehr): State<Ehr>, Form(form): Form<Vec<(String, Strin
         }
         _ => error_page("Choose Allow or Deny."),
     }
+}
+
+/// The scope granted for `requested` (already checked at authorize): as asked, or in Epic mode
+/// as Epic grants it ([`epic::grant`]); then spelled as a scope fault says.
+fn granted_scope(ehr: &Ehr, requested: &str, patient_user: bool) -> String {
+    let epic_mode = ehr.epic_mode();
+    let granted = if epic_mode {
+        epic::grant(requested, patient_user, &ehr.registered_apis()).unwrap_or_default()
+    } else {
+        requested.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    epic::spell(
+        &granted,
+        epic_mode && ehr.has_fault(Fault::EpicScopeMixedCase),
+        epic_mode && ehr.has_fault(Fault::EpicScopeUnprefixed),
+        ehr.has_fault(Fault::ScopeV2Split),
+    )
 }
 
 /// The pending sign-in `txn`, if it exists and has not expired.
@@ -455,6 +478,13 @@ fn refresh_grant(ehr: &Ehr, form: &HashMap<String, String>) -> Response {
     if ehr.has_fault(Fault::RefreshInvalidGrant) {
         return oauth_error("invalid_grant", "the refresh token was revoked");
     }
+    if ehr.has_fault(Fault::RefreshForbiddenInvalidGrant) {
+        let body = json!({
+            "error": "invalid_grant",
+            "error_description": "The refresh token has expired or was revoked.",
+        });
+        return no_store((StatusCode::FORBIDDEN, axum::Json(body)).into_response());
+    }
     let mut sessions = ehr.sessions();
     let Some(refresh) = sessions.refresh_tokens.get_mut(param("refresh_token")) else {
         return oauth_error("invalid_grant", "unknown refresh token");
@@ -529,14 +559,34 @@ fn id_token_for(ehr: &Ehr, context: &Context, nonce: Option<&str>) -> String {
             PRACTITIONER_NAME.to_owned(),
         ),
     };
+    // Epic's specification example writes fhirUser under the OAuth 2.0 server's path.
+    let fhir_user = if ehr.has_fault(Fault::IdTokenFhirUserOauth2Path) {
+        let relative = fhir_user
+            .strip_prefix(&format!("{}/", ehr.fhir_base()))
+            .unwrap_or(&fhir_user);
+        format!("{}/oauth2/api/FHIR/R4/{relative}", ehr.config().origin)
+    } else {
+        fhir_user
+    };
+    // Epic sends no name claim; with `profile`, the user's login.
+    let name = (!ehr.epic_mode()).then_some(name);
+    let username =
+        (ehr.epic_mode() && has_scope(&context.scope, "profile")).then(|| match &context.user {
+            User::Patient(id) => format!(
+                "MYCHART{}",
+                id.chars().take(8).collect::<String>().to_uppercase()
+            ),
+            User::Practitioner => "ACLINICIAN".to_owned(),
+        });
     jwt::id_token(
         ehr,
         &context.client_id,
         &jwt::Subject {
             sub,
             fhir_user: has_scope(&context.scope, "fhirUser").then_some(fhir_user.as_str()),
-            name: &name,
+            name: name.as_deref(),
             nonce,
+            preferred_username: username.as_deref(),
         },
     )
 }
@@ -594,7 +644,7 @@ fn issue_tokens(
         .collect();
     let mut body = json!({
         "access_token": access_token,
-        "token_type": "Bearer",
+        "token_type": if ehr.epic_mode() { "bearer" } else { "Bearer" },
         "expires_in": lifetime.as_secs(),
         "scope": access.scope,
         "fhirContext": fhir_context,
@@ -658,22 +708,26 @@ pub fn has_scope(scope: &str, wanted: &str) -> bool {
 }
 
 /// Whether `scope` lets a token act at `level` (`patient` or `user`) on `resource_type` for
-/// `action` (`'r'` read, `'s'` search), in SMART v2 (`.rs`) or v1 (`.read`, `.*`) syntax.
+/// `action` (`'r'` read, `'s'` search), in SMART v2 (`.rs`, or `.r` and `.s` apart) or v1
+/// (`.read`, `.*`, in any case) syntax, or Epic's unprefixed form (`Patient.read
+/// Patient.search`, at any level).
 pub fn permits(scope: &str, level: &str, resource_type: &str, action: char) -> bool {
     scope.split_whitespace().any(|s| {
-        let Some((lvl, rest)) = s.split_once('/') else {
-            return false;
+        let (lvl, rest) = match s.split_once('/') {
+            Some((lvl, rest)) => (Some(lvl), rest),
+            None => (None, s),
         };
         let Some((ty, permissions)) = rest.split_once('.') else {
             return false;
         };
-        if lvl != level || (ty != "*" && ty != resource_type) {
+        if lvl.is_some_and(|l| l != level) || (ty != "*" && ty != resource_type) {
             return false;
         }
         // A v2 filter (`?category=…`) narrows a scope; none applies to the resources served.
         let permissions = permissions.split('?').next().unwrap_or("");
-        match permissions {
+        match permissions.to_ascii_lowercase().as_str() {
             "read" | "*" => true,
+            "search" => action == 's',
             "write" | "" => false,
             p => p.chars().all(|c| "cruds".contains(c)) && p.contains(action),
         }
@@ -932,6 +986,18 @@ mod tests {
         ));
         assert!(!permits("patient/Patient.write", "patient", "Patient", 'r'));
         assert!(!permits("patient/Patient.xyz", "patient", "Patient", 'r'));
+        // Epic's spellings, and v2 permissions granted apart.
+        assert!(permits("user/Observation.Read", "user", "Observation", 's'));
+        assert!(permits("Patient.read", "user", "Patient", 'r'));
+        assert!(permits("Patient.search", "patient", "Patient", 's'));
+        assert!(!permits("Patient.search", "patient", "Patient", 'r'));
+        assert!(permits(
+            "patient/Observation.r patient/Observation.s",
+            "patient",
+            "Observation",
+            's'
+        ));
+        assert!(!permits("launch/patient", "patient", "Patient", 'r'));
     }
 
     #[test]

@@ -22,12 +22,16 @@ pub async fn logo() -> Response {
 }
 
 pub async fn ehr_home(State(ehr): State<Ehr>) -> Html<String> {
+    // The links keep the mode in force (`sandbox --epic` starts in Epic mode).
+    let epic = ehr.epic_mode();
+    let epic_param = if epic { "&amp;epic=1" } else { "" };
     let rows: String = ehr
         .patients()
         .iter()
         .map(|p| {
             format!(
-                "<tr><td><a href=\"/ehr/launch?patient={}\">{}</a></td><td>{}</td><td>{}</td></tr>",
+                "<tr><td><a href=\"/ehr/launch?patient={}{epic_param}\">{}</a></td><td>{}</td>\
+                 <td>{}</td></tr>",
                 url_encode(&p.id),
                 escape(&p.name),
                 escape(&p.birth_date),
@@ -62,7 +66,10 @@ pub async fn ehr_home(State(ehr): State<Ehr>) -> Html<String> {
              <form id=\"open-chart\" method=\"get\" action=\"/ehr/launch\">\
              <label>Patient <select name=\"patient\">{patient_options}</select></label> \
              <label>Fault <select name=\"fault\"><option value=\"none\" selected>none</option>\
-             {fault_options}</select></label> <button>Open chart</button></form></main>"
+             {fault_options}</select></label> \
+             <label><input type=\"checkbox\" name=\"epic\" value=\"1\"{checked}> Epic mode</label> \
+             <button>Open chart</button></form></main>",
+            checked = if epic { " checked" } else { "" }
         ),
     ))
 }
@@ -70,11 +77,13 @@ pub async fn ehr_home(State(ehr): State<Ehr>) -> Html<String> {
 /// Opens one chart per `patient` parameter, each with Cairn in its own iframe (`id="app"`, then
 /// `app-2`, …), as an EHR with several patients open at once does. A `fault` parameter (a
 /// [`Fault::name`], or `none`) replaces the faults in force first; an `app` parameter opens
-/// that registered app ([`crate::RegisteredApp::name`]) instead of Cairn.
+/// that registered app ([`crate::RegisteredApp::name`]) instead of Cairn. `epic=1` turns Epic
+/// mode on ([`Ehr::set_epic_mode`]); a launch without it turns it off.
 pub async fn ehr_launch(
     State(ehr): State<Ehr>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
+    ehr.set_epic_mode(params.iter().any(|(k, v)| k == "epic" && v == "1"));
     if let Some((_, name)) = params.iter().find(|(k, _)| k == "fault") {
         let fault = match name.as_str() {
             "" | "none" => None,

@@ -1,6 +1,8 @@
 //! FHIR search for the chart: `GET /fhir/Encounter?patient=…` and
 //! `GET /fhir/Observation?patient=…&category=…` (searchset Bundles paged with `_offset`), the
-//! Observation read, and the paging faults.
+//! Observation read, and the paging faults. In Epic mode: unknown parameters ignored with a
+//! 4122 warning, categories checked (59111, 403), `total` the page size, 4101 when empty, and
+//! `sessionID` next links that expire (4113).
 
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -8,11 +10,11 @@ use axum::response::Response;
 use serde_json::Value;
 
 use crate::fhir::{
-    allowed, authorized, injected_fhir_fault, invalid_token, outcome, page_url, read_of_patient,
-    reference_id, searchset,
+    allowed, authorized, epic_searchset, fhir_json, injected_fhir_fault, invalid_token, outcome,
+    page_url, read_of_patient, reference_id, searchset_value,
 };
 use crate::generated::days_from_civil;
-use crate::{Ehr, Fault};
+use crate::{Ehr, Fault, epic, random_token};
 
 /// Entries on a page when `_count` is not given.
 const DEFAULT_COUNT: usize = 50;
@@ -226,7 +228,22 @@ fn unsupported(message: &str) -> Refusal {
     ("not-supported", message.to_owned())
 }
 
-fn parse(resource_type: &str, params: &[(String, String)]) -> Result<Criteria, Refusal> {
+/// What the search asks, and (Epic mode) the warnings for what it ignores.
+struct Parsed {
+    criteria: Criteria,
+    warnings: Vec<Value>,
+}
+
+/// Parses a search. In Epic mode unknown parameters are ignored with a 4122 warning; with
+/// `ignore_encounter` ([`Fault::ObservationEncounterIgnored`]) so is `encounter`.
+fn parse(
+    resource_type: &str,
+    params: &[(String, String)],
+    epic_mode: bool,
+    ignore_encounter: bool,
+) -> Result<Parsed, Refusal> {
+    let mut warnings = Vec::new();
+    let mut ignored = |name: &str| warnings.push(epic::ignored_parameter(name));
     let supported = if resource_type == "Encounter" {
         "patient, date, status, _count, _sort"
     } else {
@@ -270,6 +287,7 @@ fn parse(resource_type: &str, params: &[(String, String)]) -> Result<Criteria, R
             "status" if !observation => c.statuses.push(value.clone()),
             "category" if observation => c.categories.push(value.clone()),
             "code" if observation => c.codes.push(value.clone()),
+            "encounter" if observation && ignore_encounter => ignored(key),
             "encounter" if observation => c.encounters.push(value.clone()),
             "_count" => match value.parse::<usize>() {
                 Ok(n) => c.count = n.min(MAX_COUNT),
@@ -284,6 +302,7 @@ fn parse(resource_type: &str, params: &[(String, String)]) -> Result<Criteria, R
                 "-date" => c.newest_first = true,
                 _ => return Err(unsupported("_sort must be date or -date.")),
             },
+            other if epic_mode => ignored(other),
             other => {
                 return Err(unsupported(&format!(
                     "The {resource_type} search parameter {other} is not supported \
@@ -306,7 +325,10 @@ fn parse(resource_type: &str, params: &[(String, String)]) -> Result<Criteria, R
                 .to_owned(),
         ));
     }
-    Ok(c)
+    Ok(Parsed {
+        criteria: c,
+        warnings,
+    })
 }
 
 impl Criteria {
@@ -363,6 +385,119 @@ impl Criteria {
 /// A matching resource with its date range (for sorting) and id.
 type Match<'a> = (Option<(i64, i64)>, &'a str, &'a Value);
 
+/// The code of a category token (`system|code` or `code`).
+fn category_code(token: &str) -> &str {
+    token.rsplit('|').next().unwrap_or(token)
+}
+
+/// The parameters of the search behind an Epic `sessionID` (404 when there is none, 400 with
+/// 4113 when it has expired).
+fn resume(
+    ehr: &Ehr,
+    resource_type: &str,
+    id: &str,
+) -> Result<Vec<(String, String)>, Box<Response>> {
+    let lifetime = ehr.paging_session_lifetime();
+    let mut sessions = ehr.sessions();
+    let expired = match sessions.paging_sessions.get(id) {
+        Some(s) if s.resource_type == resource_type => {
+            s.born_expired || s.created.elapsed() >= lifetime
+        }
+        _ => {
+            return Err(Box::new(epic::outcome(
+                StatusCode::NOT_FOUND,
+                epic::SESSION_EXPIRED,
+                "No search session has this sessionID: start the search again.",
+            )));
+        }
+    };
+    if expired {
+        sessions.paging_sessions.remove(id);
+        return Err(Box::new(epic::outcome(
+            StatusCode::BAD_REQUEST,
+            epic::SESSION_EXPIRED,
+            "The search session has expired: start the search again.",
+        )));
+    }
+    Ok(sessions.paging_sessions[id].params.clone())
+}
+
+/// An Epic next link, `{base}/{resource_type}?sessionID=…`, to the page at `offset` of the
+/// search `params`. `first`: the link of a search's first page.
+fn session_link(
+    ehr: &Ehr,
+    base: &str,
+    resource_type: &str,
+    params: &[(String, String)],
+    offset: usize,
+    first: bool,
+) -> String {
+    let mut kept: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| k != "_offset")
+        .cloned()
+        .collect();
+    let key = format!(
+        "{resource_type}?{}",
+        kept.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    );
+    kept.push(("_offset".to_owned(), offset.to_string()));
+    let id = random_token("16-");
+    // Sessions long dead are forgotten (an expired one still answers 4113 for a while).
+    let forget_after = ehr.paging_session_lifetime() + std::time::Duration::from_secs(600);
+    let mut sessions = ehr.sessions();
+    sessions
+        .paging_sessions
+        .retain(|_, s| s.created.elapsed() < forget_after);
+    let born_expired = first
+        && ehr.has_fault(Fault::EpicPagingSessionExpired)
+        && sessions.expired_searches.insert(key);
+    sessions.paging_sessions.insert(
+        id.clone(),
+        epic::PagingSession {
+            resource_type: resource_type.to_owned(),
+            params: kept,
+            created: std::time::Instant::now(),
+            born_expired,
+        },
+    );
+    format!("{base}/{resource_type}?sessionID={id}")
+}
+
+/// Refuses an Observation search for categories that are refused: by
+/// [`Fault::ObservationCategoryRefused`] (`social-history`, 59111), and in Epic mode an unknown
+/// category (59111) or one whose APIs are not registered for the app (403).
+fn refused_category(ehr: &Ehr, criteria: &Criteria) -> Option<Response> {
+    let epic_mode = ehr.epic_mode();
+    let registered = ehr.registered_apis();
+    let codes = criteria
+        .categories
+        .iter()
+        .flat_map(|c| c.split(','))
+        .map(category_code);
+    for code in codes {
+        let refused = ehr.has_fault(Fault::ObservationCategoryRefused) && code == "social-history";
+        if refused || (epic_mode && !epic::KNOWN_CATEGORIES.contains(&code)) {
+            return Some(epic::outcome(
+                StatusCode::BAD_REQUEST,
+                epic::INVALID_CATEGORY,
+                &format!("The category {code} is not a valid Observation category."),
+            ));
+        }
+        if epic_mode && !epic::category_registered(&registered, code) {
+            return Some(epic::outcome(
+                StatusCode::FORBIDDEN,
+                epic::NOT_AUTHORIZED,
+                &format!("The app is not authorized for the Observation APIs of category {code}."),
+            ));
+        }
+    }
+    None
+}
+
 async fn search(
     ehr: &Ehr,
     resource_type: &str,
@@ -376,10 +511,38 @@ async fn search(
     let Some(context) = authorized(ehr, headers) else {
         return invalid_token();
     };
-    let criteria = match parse(resource_type, params) {
-        Ok(c) => c,
-        Err((code, message)) => return outcome(StatusCode::BAD_REQUEST, code, &message),
+    let epic_mode = ehr.epic_mode();
+    let session = params
+        .iter()
+        .find(|(k, _)| k == "sessionID")
+        .filter(|_| epic_mode);
+    let resumed;
+    let params: &[(String, String)] = match session {
+        Some((_, id)) => match resume(ehr, resource_type, id) {
+            Ok(p) => {
+                resumed = p;
+                &resumed
+            }
+            Err(response) => return *response,
+        },
+        None => params,
     };
+    let ignore_encounter = ehr.has_fault(Fault::ObservationEncounterIgnored);
+    let Parsed { criteria, warnings } =
+        match parse(resource_type, params, epic_mode, ignore_encounter) {
+            Ok(p) => p,
+            Err(("required", message)) if epic_mode => {
+                return epic::outcome(
+                    StatusCode::BAD_REQUEST,
+                    epic::REQUIRED_PARAMETER_MISSING,
+                    &message,
+                );
+            }
+            Err((code, message)) => return outcome(StatusCode::BAD_REQUEST, code, &message),
+        };
+    if let Some(response) = refused_category(ehr, &criteria) {
+        return response;
+    }
     let patient = criteria.patient.as_deref().unwrap_or_default();
     if !allowed(&context, resource_type, patient, 's') {
         let message = match &context.patient {
@@ -450,24 +613,36 @@ async fn search(
         } else {
             (base.as_str(), offset + count)
         };
-        page_url(base, resource_type, params, offset)
+        if epic_mode {
+            session_link(ehr, base, resource_type, params, offset, session.is_none())
+        } else {
+            page_url(base, resource_type, params, offset)
+        }
     });
     let from = if ehr.has_fault(Fault::FhirDuplicatePages) && page(2) {
         0
     } else {
         offset
     };
-    let entries = matches
+    let entries: Vec<Value> = matches
         .iter()
         .skip(from)
         .take(count)
-        .map(|(_, id, r)| (*id, *r));
-    searchset(
+        .map(|(_, _, r)| ehr.served(r))
+        .collect();
+    let mut bundle = searchset_value(
         &base,
         resource_type,
         raw.as_deref(),
         next,
         matches.len(),
         entries,
-    )
+    );
+    if epic_mode {
+        epic_searchset(&mut bundle, warnings);
+    } else if let Some(list) = bundle["entry"].as_array_mut() {
+        // Only [`Fault::ObservationEncounterIgnored`] warns outside Epic mode.
+        list.extend(warnings);
+    }
+    fhir_json(StatusCode::OK, &bundle)
 }

@@ -176,17 +176,21 @@ fn summary(patient: &Value) -> PatientSummary {
         name,
         birth_date: patient["birthDate"].as_str().unwrap_or_default().to_owned(),
         gender: patient["gender"].as_str().unwrap_or_default().to_owned(),
-        mrn: patient["identifier"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|i| {
-                i["type"]["coding"]
-                    .as_array()
-                    .is_some_and(|c| c.iter().any(|c| c["code"] == "MR"))
-            })
-            .and_then(|i| i["value"].as_str())
-            .unwrap_or_default()
-            .to_owned(),
+        mrn: mrn_of(patient).unwrap_or_default(),
     }
+}
+
+/// The value of the patient's identifier whose type is `MR` (medical record number).
+pub fn mrn_of(patient: &Value) -> Option<String> {
+    patient["identifier"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|i| {
+            i["type"]["coding"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["code"] == "MR"))
+        })
+        .and_then(|i| i["value"].as_str())
+        .map(str::to_owned)
 }

@@ -231,3 +231,205 @@ async fn id_token_faults() {
     let claims = verified_claims(&h, token["id_token"].as_str().unwrap()).await;
     assert_ne!(claims["aud"], "cairn-dev");
 }
+
+/// Whether a reply lets the app's origin read it.
+fn cors_allowed(reply: &Reply) -> bool {
+    reply
+        .headers
+        .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        .is_some_and(|v| v == "http://127.0.0.1:8080")
+}
+
+#[tokio::test]
+async fn cors_faults_block_one_endpoint_each() {
+    let token_post = || {
+        axum::http::Request::post("/oauth2/token")
+            .header(header::ORIGIN, "http://127.0.0.1:8080")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from("grant_type=nothing"))
+            .unwrap()
+    };
+    let cases = [
+        (Fault::JwksCorsBlocked, [false, true, true, true, true]),
+        (Fault::FhirCorsBlocked, [true, false, false, true, true]),
+        (Fault::TokenCorsBlocked, [true, true, true, false, false]),
+    ];
+    for (fault, expected) in cases {
+        let h = with(fault);
+        let jwks = h.send(cors_get("/oauth2/jwks", None)).await;
+        assert_eq!(jwks.status, StatusCode::OK, "{fault:?}: still answered");
+        assert_eq!(jwks.json()["keys"].as_array().unwrap().len(), 1);
+        let fhir = h.send(cors_get("/fhir/metadata", None)).await;
+        assert_eq!(fhir.status, StatusCode::OK);
+        let fhir_preflight = h
+            .send(preflight("/fhir/Patient/x", "GET", "authorization"))
+            .await;
+        let token_preflight = h
+            .send(preflight("/oauth2/token", "POST", "content-type"))
+            .await;
+        let token = h.send(token_post()).await;
+        assert_eq!(token.json()["error"], "unsupported_grant_type");
+        let got = [
+            cors_allowed(&jwks),
+            cors_allowed(&fhir),
+            cors_allowed(&fhir_preflight),
+            cors_allowed(&token_preflight),
+            cors_allowed(&token),
+        ];
+        assert_eq!(got, expected, "{fault:?}");
+    }
+}
+
+#[tokio::test]
+async fn id_token_kid_and_clock_faults_keep_a_good_signature() {
+    let scope = "launch openid fhirUser patient/Patient.rs";
+    let h = with(Fault::IdTokenUnknownKid);
+    let token = h.tokens_for_scope(0, scope).await;
+    let (header, _, verified) = jwks_verified(&h, token["id_token"].as_str().unwrap()).await;
+    verified.expect("the single published key verifies it");
+    assert_ne!(header["header"]["kid"], header["jwks_kid"]);
+    assert_eq!(header["jwks_kid"], "dev-1");
+
+    let h = with(Fault::IdTokenClockSkew);
+    let token = h.tokens_for_scope(0, scope).await;
+    let claims = verified_claims(&h, token["id_token"].as_str().unwrap()).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let iat = claims["iat"].as_u64().unwrap();
+    let exp = claims["exp"].as_u64().unwrap();
+    assert!(exp < now, "expired: {exp} < {now}");
+    assert!((now - 1200 - 5..=now - 1200).contains(&iat), "{iat} {now}");
+    assert_eq!(exp - iat, 300);
+}
+
+#[tokio::test]
+async fn patient_read_refusals() {
+    let h = with(Fault::PatientReadInsufficientScope);
+    let token = h.tokens_for_scope(0, "launch patient/Patient.rs").await;
+    let access = token["access_token"].as_str().unwrap();
+    let uri = format!("/fhir/Patient/{}", h.patient(0));
+    let reply = h.get_with_token(&uri, access).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(reply.body.is_empty());
+    assert_eq!(
+        reply.headers[header::WWW_AUTHENTICATE],
+        "Bearer error=\"insufficient_scope\""
+    );
+
+    let h = with(Fault::BreakTheGlass);
+    let token = h.tokens_for_scope(0, "launch patient/Patient.rs").await;
+    let reply = h
+        .get_with_token(&uri, token["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let outcome = reply.json();
+    assert_eq!(epic_code(&outcome), "4130");
+    assert!(
+        outcome["issue"][0]["details"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Break-the-Glass")
+    );
+}
+
+#[tokio::test]
+async fn refresh_forbidden_invalid_grant() {
+    let h = with(Fault::RefreshForbiddenInvalidGrant);
+    let token = h
+        .tokens_for_scope(0, "launch online_access patient/Patient.rs")
+        .await;
+    let reply = h
+        .refresh(token["refresh_token"].as_str().unwrap(), &[])
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.headers[header::CACHE_CONTROL], "no-store");
+    let body = reply.json();
+    assert_eq!(body["error"], "invalid_grant");
+    assert!(body["error_description"].as_str().unwrap().len() > 10);
+}
+
+#[tokio::test]
+async fn observation_search_faults() {
+    let scale = sandbox::Ehr::scale_patient_id();
+    let h = with(Fault::ObservationEncounterIgnored);
+    let token = h
+        .standalone_tokens("user/Observation.rs", "practitioner")
+        .await;
+    let access = token["access_token"].as_str().unwrap();
+    let reply = h
+        .get_with_token(
+            &format!(
+                "/fhir/Observation?patient={scale}&category=vital-signs&encounter=scale-enc-010&_count=200"
+            ),
+            access,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let bundle = reply.json();
+    assert_eq!(bundle["total"], 6250, "every vital sign of the patient");
+    let found = matched(&bundle);
+    assert!(
+        found
+            .iter()
+            .any(|o| o["encounter"]["reference"] != "Encounter/scale-enc-010")
+    );
+    assert_eq!(
+        outcome_entries(&bundle),
+        [("4122".to_owned(), "warning".to_owned())]
+    );
+
+    let h = with(Fault::ObservationCategoryRefused);
+    let token = h
+        .standalone_tokens("user/Observation.rs", "practitioner")
+        .await;
+    let access = token["access_token"].as_str().unwrap();
+    let refused = h
+        .get_with_token(
+            &format!("/fhir/Observation?patient={scale}&category=social-history"),
+            access,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(epic_code(&refused.json()), "59111");
+    let ok = h
+        .get_with_token(
+            &format!("/fhir/Observation?patient={scale}&category=vital-signs"),
+            access,
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_ehr_page_lists_every_fault() {
+    let h = harness();
+    let home = h.get("/").await;
+    for fault in Fault::ALL {
+        assert!(
+            home.body
+                .contains(&format!("<option value=\"{0}\">{0}</option>", fault.name())),
+            "{fault:?}"
+        );
+    }
+    for name in [
+        "jwks_cors_blocked",
+        "id_token_unknown_kid",
+        "id_token_clock_skew",
+        "id_token_fhiruser_oauth2_path",
+        "fhir_cors_blocked",
+        "token_cors_blocked",
+        "patient_read_insufficient_scope",
+        "break_the_glass",
+        "refresh_forbidden_invalid_grant",
+        "observation_encounter_ignored",
+        "observation_category_refused",
+        "epic_scope_mixed_case",
+        "epic_scope_unprefixed",
+        "scope_v2_split",
+        "epic_paging_session_expired",
+    ] {
+        assert!(Fault::from_name(name).is_some(), "{name}");
+    }
+}

@@ -16,7 +16,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  demo           build Cairn (release) and run it against the development EHR
+  demo [--epic]  build Cairn (release) and run it against the development EHR; with --epic
+                 the EHR starts in Epic mode (answers as Epic does)
   test           run every test: lint, native, browser (wasm-bindgen-test) and end to end in
                  Chromium
   dist [--config FILE] [--public-url PATH] [--out DIR]
@@ -36,7 +37,7 @@ commands:
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("demo") => demo(),
+        Some("demo") => demo(&args[1..]),
         Some("test") => test(),
         Some("bench") => bench::run(&args[1..]),
         Some("dist") => Dist::parse(&args[1..])
@@ -201,24 +202,32 @@ fn prefixed_release() -> Dist {
     }
 }
 
-fn demo() -> Result<()> {
+fn demo(args: &[String]) -> Result<()> {
+    let epic = match args {
+        [] => false,
+        [flag] if flag == "--epic" => true,
+        _ => return Err(format!("unknown demo options {args:?}\n\n{USAGE}")),
+    };
     let env = tools::ensure_build_tools()?;
     dist(&env, &Dist::default_release())?;
     step("starting the development EHR and Cairn (Ctrl-C stops them)");
     println!("Open the EHR page below, pick a patient, and Cairn launches inside it.");
-    run(env.command("cargo").args([
-        "run",
-        "--quiet",
-        "--package",
-        "sandbox",
-        "--",
-        "--ehr-port",
-        "9090",
-        "--app-port",
-        "8080",
-        "--dist",
-        "dist",
-    ]))
+    run(env
+        .command("cargo")
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "sandbox",
+            "--",
+            "--ehr-port",
+            "9090",
+            "--app-port",
+            "8080",
+            "--dist",
+            "dist",
+        ])
+        .args(epic.then_some("--epic")))
 }
 
 fn test() -> Result<()> {

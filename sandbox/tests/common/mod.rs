@@ -343,3 +343,101 @@ pub fn dec(s: &str) -> String {
     }
     String::from_utf8(out).unwrap()
 }
+
+/// The id_token's header and claims, and whether its signature verifies with the JWKS's single
+/// key, whatever the `kid` (Epic mode and the `kid` faults).
+pub async fn jwks_verified(h: &Harness, id_token: &str) -> (Value, Value, Result<(), String>) {
+    let jwks = h.get("/oauth2/jwks").await.json();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "{jwks}");
+    let key = &keys[0];
+    let b64 = |v: &Value| URL_SAFE_NO_PAD.decode(v.as_str().unwrap()).unwrap();
+    let public = RsaPublicKey::new(
+        BigUint::from_bytes_be(&b64(&key["n"])),
+        BigUint::from_bytes_be(&b64(&key["e"])),
+    )
+    .unwrap();
+    let parts: Vec<&str> = id_token.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let signature =
+        Signature::try_from(URL_SAFE_NO_PAD.decode(parts[2]).unwrap().as_slice()).unwrap();
+    let verified = VerifyingKey::<Sha256>::new(public)
+        .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
+        .map_err(|e| e.to_string());
+    let header = serde_json::json!({"header": header, "jwks_kid": key["kid"]});
+    (header, claims, verified)
+}
+
+/// The harness with the EHR in Epic mode.
+pub fn epic_harness() -> Harness {
+    let h = harness();
+    h.ehr.set_epic_mode(true);
+    h
+}
+
+/// A preflight from the app's origin for `method` on `uri`, asking for `headers`.
+pub fn preflight(uri: &str, method: &str, headers: &str) -> Request<Body> {
+    Request::builder()
+        .method("OPTIONS")
+        .uri(uri)
+        .header(header::ORIGIN, "http://127.0.0.1:8080")
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, method)
+        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, headers)
+        .body(Body::empty())
+        .unwrap()
+}
+
+/// A GET from the app's origin, with a bearer token when one is given.
+pub fn cors_get(uri: &str, token: Option<&str>) -> Request<Body> {
+    let mut req = Request::get(uri).header(header::ORIGIN, "http://127.0.0.1:8080");
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    req.body(Body::empty()).unwrap()
+}
+
+/// The Epic error code (`issue[0].details.coding[0].code`) of an OperationOutcome, checking
+/// that it is under Epic's code system.
+pub fn epic_code(outcome: &Value) -> String {
+    assert_eq!(outcome["resourceType"], "OperationOutcome", "{outcome}");
+    let coding = &outcome["issue"][0]["details"]["coding"][0];
+    assert_eq!(
+        coding["system"], "urn:oid:1.2.840.114350.1.13.0.1.7.2.657369",
+        "{outcome}"
+    );
+    assert!(outcome["issue"][0]["details"]["text"].is_string());
+    coding["code"].as_str().unwrap().to_owned()
+}
+
+/// The OperationOutcome entries (`search.mode: outcome`) of a searchset, as their Epic codes
+/// and severities.
+pub fn outcome_entries(bundle: &Value) -> Vec<(String, String)> {
+    bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["search"]["mode"] == "outcome")
+        .map(|e| {
+            (
+                epic_code(&e["resource"]),
+                e["resource"]["issue"][0]["severity"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The `search.mode: match` resources of a searchset.
+pub fn matched(bundle: &Value) -> Vec<Value> {
+    bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["search"]["mode"] == "match")
+        .map(|e| e["resource"].clone())
+        .collect()
+}
