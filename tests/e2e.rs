@@ -793,19 +793,30 @@ async fn standalone_clinician_finds_a_patient_by_mrn() {
     click(c, "button[name=user][value=practitioner]").await;
     click(c, "button[name=decision][value=allow]").await;
 
-    // By name: part of the family name finds the patient.
-    let family = patient.name.rsplit(' ').next().unwrap().to_owned();
-    search_for(c, &family).await;
+    // By name: family name, given name and birth date, Epic's minimum data set.
+    let (given, family) = split_name(&patient.name);
+    search_by_name(c, family, given, &patient.birth_date).await;
     let results = text_of(c, ".results").await;
     assert!(results.contains(&patient.name), "{results}");
+    let log = stack.ehr.requests();
+    assert!(
+        log.iter().any(|r| r.path_and_query.starts_with(&format!(
+            "/fhir/Patient?family={}&given={}&birthdate={}",
+            sandbox::url_encode(family),
+            sandbox::url_encode(given),
+            patient.birth_date
+        ))),
+        "{log:#?}"
+    );
 
-    // By MRN, exactly, the way clinicians usually find a chart.
-    click(c, "input[name=by][value=mrn]").await;
-    search_for(c, &patient.mrn).await;
+    // By MRN, exactly, the way clinicians usually find a chart. This server's configuration
+    // names no MRN rule, so the number is searched in any identifier system (a FHIR server
+    // reads `MRN|<value>` as the system "MRN" and finds nothing).
+    search_by_mrn(c, &patient.mrn).await;
     wait_for_log(&stack, |log| {
         log.iter().any(|r| {
             r.path_and_query
-                .starts_with(&format!("/fhir/Patient?identifier=MRN%7C{}", patient.mrn))
+                .starts_with(&format!("/fhir/Patient?identifier={}&", patient.mrn))
         })
     })
     .await;
@@ -1611,7 +1622,8 @@ async fn every_screen_passes_axe() {
     click(c, "button[data-clinician-server='0']").await;
     click(c, "button[name=user][value=practitioner]").await;
     click(c, "button[name=decision][value=allow]").await;
-    search_for(c, patient.name.rsplit(' ').next().unwrap()).await;
+    let (given, family) = split_name(&patient.name);
+    search_by_name(c, family, given, &patient.birth_date).await;
     text_of(c, ".result").await;
     failures.extend(
         axe_violations(c)

@@ -279,16 +279,11 @@ pub fn capitalised(s: &str) -> String {
         .unwrap_or_default()
 }
 
-pub async fn search_for(c: &Client, text: &str) {
-    let input = c
-        .wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Id("patient-query"))
-        .await
-        .unwrap();
-    input.clear().await.unwrap();
-    input.send_keys(text).await.unwrap();
-    click(c, ".search button[type=submit]").await;
+/// "Given Family" (the EHR's patient list) as (given, family).
+pub fn split_name(name: &str) -> (&str, &str) {
+    let given = name.split(' ').next().unwrap_or_default();
+    let family = name.rsplit(' ').next().unwrap_or_default();
+    (given, family)
 }
 
 /// Fills the clinician's search form (family name, given name, birth date `YYYY-MM-DD`, sex as
