@@ -455,7 +455,8 @@ pub async fn read_practitioner(
 ///
 /// In Epic mode, as Epic's Patient.Search (R4): the minimum data set is an `identifier`
 /// (`{IDType}|{ID}`, e.g. `MRN|…`, matched by `type.text`, or `{system}|{ID}`), an `_id`, or
-/// `family` + `given` + `birthdate` (with `gender` optional); less is refused with 59133 and
+/// `family` + `given` + `birthdate` (with `gender` optional, or required:
+/// [`Ehr::set_patient_search_requires_gender`]); less is refused with 59133 and
 /// more than [`Ehr::set_patient_search_limit`] matches with 4127. Unknown parameters are
 /// ignored with a 4122 warning.
 pub async fn search_patients(
@@ -508,15 +509,20 @@ pub async fn search_patients(
     }
     if epic_mode {
         let has = |k: &str| filters.iter().any(|(key, _)| *key == k);
-        let minimum =
-            has("identifier") || has("_id") || (has("family") && has("given") && has("birthdate"));
-        if !minimum {
-            return epic::outcome(
-                StatusCode::BAD_REQUEST,
-                epic::TOO_FEW_ELEMENTS,
+        let gender_required = ehr.patient_search_requires_gender();
+        let by_name = has("family")
+            && has("given")
+            && has("birthdate")
+            && (has("gender") || !gender_required);
+        if !(has("identifier") || has("_id") || by_name) {
+            let diagnostics = if gender_required {
                 "Not enough search criteria: search by identifier ({IDType}|{ID}, e.g. \
-                 MRN|12345), or by family name, given name and birth date (and gender).",
-            );
+                 MRN|12345), or by family name, given name, birth date and gender."
+            } else {
+                "Not enough search criteria: search by identifier ({IDType}|{ID}, e.g. \
+                 MRN|12345), or by family name, given name and birth date (and gender)."
+            };
+            return epic::outcome(StatusCode::BAD_REQUEST, epic::TOO_FEW_ELEMENTS, diagnostics);
         }
     }
     let matches: Vec<Value> = ehr

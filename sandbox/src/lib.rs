@@ -388,6 +388,8 @@ struct Settings {
     paging_session_lifetime: Duration,
     /// Epic mode: the most matches a Patient search may have (Epic: 100).
     patient_search_limit: usize,
+    /// Epic mode: a search by name needs `gender` too (an organisation's stricter minimum).
+    patient_search_requires_gender: bool,
 }
 
 /// Launches, pending sign-ins, codes and tokens issued so far.
@@ -442,6 +444,7 @@ impl Ehr {
                         .collect(),
                     paging_session_lifetime: Duration::from_secs(10 * 60),
                     patient_search_limit: 100,
+                    patient_search_requires_gender: false,
                 }),
             }),
         }
@@ -560,6 +563,18 @@ impl Ehr {
 
     pub(crate) fn patient_search_limit(&self) -> usize {
         lock(&self.inner.settings).patient_search_limit
+    }
+
+    /// Epic mode: whether a Patient search by name must give `gender` as well as `family`,
+    /// `given` and `birthdate` (default false). Epic's minimum data set is configurable per
+    /// organisation; this is one that is stricter than the default, so that a search without
+    /// the sex is refused with 59133 (an identifier or `_id` still suffices).
+    pub fn set_patient_search_requires_gender(&self, required: bool) {
+        lock(&self.inner.settings).patient_search_requires_gender = required;
+    }
+
+    pub(crate) fn patient_search_requires_gender(&self) -> bool {
+        lock(&self.inner.settings).patient_search_requires_gender
     }
 
     pub(crate) fn has_fault(&self, fault: Fault) -> bool {

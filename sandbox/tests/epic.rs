@@ -500,6 +500,66 @@ async fn patient_search_needs_epics_minimum_data_set() {
     );
 }
 
+/// An organisation may set a stricter minimum data set than Epic's default: here, a search by
+/// name also needs the sex; an identifier still suffices, and the standard mode ignores it.
+#[tokio::test]
+async fn a_stricter_minimum_data_set_needs_the_sex_too() {
+    let h = epic_harness();
+    let token = clinician(&h).await;
+    let alfreda = &h.ehr.patients()[1];
+    let by_name = format!(
+        "family=Wyman&given=Alfreda&birthdate={}",
+        alfreda.birth_date
+    );
+    h.ehr.set_patient_search_requires_gender(true);
+    let (status, outcome) = search(&h, &format!("/fhir/Patient?{by_name}"), &token).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{outcome}");
+    assert_eq!(epic_code(&outcome), "59133");
+    assert!(
+        outcome["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .contains("birth date and gender"),
+        "{outcome}"
+    );
+    for query in [
+        format!("{by_name}&gender=female"),
+        format!("identifier=MRN%7C{}", alfreda.mrn),
+        format!("_id={}", alfreda.id),
+    ] {
+        let (status, bundle) = search(&h, &format!("/fhir/Patient?{query}"), &token).await;
+        assert_eq!(status, StatusCode::OK, "{query}: {bundle}");
+        let matches = matched(&bundle);
+        assert_eq!(matches.len(), 1, "{query}");
+        assert_eq!(matches[0]["id"], alfreda.id.as_str());
+    }
+    // Another sex finds nobody (4101), not a refusal.
+    let (status, bundle) =
+        search(&h, &format!("/fhir/Patient?{by_name}&gender=male"), &token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(matched(&bundle).is_empty());
+    // Back to Epic's default minimum data set.
+    h.ehr.set_patient_search_requires_gender(false);
+    let (status, bundle) = search(&h, &format!("/fhir/Patient?{by_name}"), &token).await;
+    assert_eq!(status, StatusCode::OK, "{bundle}");
+    assert_eq!(matched(&bundle).len(), 1);
+
+    // The standard mode has no minimum data set at all.
+    let standard = harness();
+    standard.ehr.set_patient_search_requires_gender(true);
+    let token = standard
+        .standalone_tokens("user/Patient.rs", "practitioner")
+        .await;
+    let (status, bundle) = search(
+        &standard,
+        &format!("/fhir/Patient?{by_name}"),
+        token["access_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{bundle}");
+    assert_eq!(bundle["total"], 1);
+}
+
 #[tokio::test]
 async fn standard_patient_search_by_identifier_and_demographics() {
     let h = harness();

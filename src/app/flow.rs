@@ -296,6 +296,7 @@ async fn callback(params: CallbackParams, screen: RwSignal<Screen>) -> Result<Sc
                     screen.set(Screen::Problem(problem));
                 }
             }
+            crate::web::perf::mark_after_paint(crate::web::perf::IDENTITY_CHECKED);
         });
     } else if let Screen::Search(search) = &next {
         SIGNED_IN_AS.with(|s| *s.borrow_mut() = search.signed_in_as.clone());

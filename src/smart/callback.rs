@@ -89,6 +89,10 @@ impl CallbackError {
                     None => "The EHR gave no reason.".to_owned(),
                 };
                 if *error == AuthErrorCode::InvalidScope {
+                    // The EHR's words end in a closing quote: end that sentence before the help.
+                    if description.is_some() {
+                        detail.push('.');
+                    }
                     detail.push(' ');
                     detail.push_str(INVALID_SCOPE_HELP);
                 }
@@ -291,7 +295,7 @@ mod tests {
             );
             assert_eq!(problem.next_step, NextStep::ContactSupport);
             let said = match &description {
-                Some(d) => format!("The EHR said: “{d}”"),
+                Some(d) => format!("The EHR said: “{d}”."),
                 None => "The EHR gave no reason.".to_owned(),
             };
             assert_eq!(problem.detail, format!("{said} {INVALID_SCOPE_HELP}"));

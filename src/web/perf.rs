@@ -1,6 +1,8 @@
 //! Performance marks (`performance.mark`) that `cargo xtask bench` reads through the driver:
 //! when the banner and the first observations were painted, and when every search had
-//! finished. Each mark is set once per page, after the frame that shows the change.
+//! finished; and, for the end-to-end tests, when the id_token check had ended (so that a test
+//! can tell "no name shown" from "not yet checked"). Each mark is set once per page, after the
+//! frame that shows the change.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -11,6 +13,8 @@ use wasm_bindgen::closure::Closure;
 pub const BANNER: &str = "cairn:banner";
 pub const FIRST_OBSERVATIONS: &str = "cairn:first-observations";
 pub const ALL_LOADED: &str = "cairn:all-loaded";
+/// The id_token check of the chart's sign-in has ended: the name is shown, or will not be.
+pub const IDENTITY_CHECKED: &str = "cairn:identity-checked";
 
 thread_local! {
     static MARKED: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };

@@ -533,3 +533,169 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str
     assert!(found.len() <= 1, "{name} sent {} times", found.len());
     found.first().copied()
 }
+
+/// [`start_stack`] with the development EHR in Epic mode ([`sandbox::Ehr::set_epic_mode`]) and
+/// Cairn configured for it as a deployer would for Epic ([`sandbox::cairn_epic_config_json`]:
+/// the MRN named by its Epic identifier type). A field of that configuration this build of
+/// Cairn does not know yet (it refuses unknown fields) is left out, so the tests run against
+/// what the app can read.
+pub async fn start_epic_stack() -> Stack {
+    let dist = PathBuf::from(std::env::var("CAIRN_DIST").expect(
+        "CAIRN_DIST is not set: run the end-to-end tests with `cargo xtask test`, which builds dist/",
+    ));
+    assert!(
+        dist.join("index.html").exists(),
+        "no release build in {}",
+        dist.display()
+    );
+    let ehr_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ehr_port = ehr_listener.local_addr().unwrap().port();
+    let app_port = app_listener.local_addr().unwrap().port();
+    let ehr = sandbox::Ehr::new(sandbox::Config::dev(ehr_port, app_port));
+    ehr.set_epic_mode(true);
+    let config_json = epic_config_this_build_reads(&ehr);
+    let site = sandbox::apphost::Site {
+        headers: headers_file_for(&dist, &config_json, "/"),
+        dist,
+        base_path: "/".into(),
+        config_json: Some(config_json),
+    };
+    tokio::spawn(ehr.clone().serve(ehr_listener));
+    tokio::spawn(sandbox::apphost::serve(app_listener, site));
+    Stack {
+        ehr,
+        ehr_url: format!("http://127.0.0.1:{ehr_port}/"),
+        app_url: format!("http://127.0.0.1:{app_port}/"),
+    }
+}
+
+/// [`sandbox::cairn_epic_config_json`], without the optional per-server fields this build's
+/// configuration parser refuses as unknown (`epic_client_id_header` before Cairn sends the
+/// header). The MRN rule must be read: without it the Epic banner has no MRN.
+fn epic_config_this_build_reads(ehr: &sandbox::Ehr) -> String {
+    let full = sandbox::cairn_epic_config_json(ehr);
+    if cairn::smart::config::parse_config(full.as_bytes()).is_ok() {
+        return full;
+    }
+    let mut config: serde_json::Value = serde_json::from_str(&full).unwrap();
+    if let Some(server) = config["fhir_servers"][0].as_object_mut() {
+        server.remove("epic_client_id_header");
+    }
+    let trimmed = config.to_string();
+    cairn::smart::config::parse_config(trimmed.as_bytes())
+        .unwrap_or_else(|e| panic!("the Epic configuration is refused: {e}"));
+    trimmed
+}
+
+/// Opens Cairn in the EHR's frame for `patient_id` in Epic mode, with `fault` (a
+/// [`sandbox::Fault::name`]) in force instead of any before, or none.
+pub async fn open_epic_chart_of(c: &Client, stack: &Stack, patient_id: &str, fault: Option<&str>) {
+    let fault = fault.map(|f| format!("&fault={f}")).unwrap_or_default();
+    c.goto(&format!(
+        "{}ehr/launch?patient={patient_id}&epic=1{fault}",
+        stack.ehr_url
+    ))
+    .await
+    .unwrap();
+    enter_app_frame(c).await;
+}
+
+/// Waits (at most 30 s) until Cairn has finished checking the id_token of the chart's sign-in
+/// (the `cairn:identity-checked` performance mark): after it, "Signed in as" is shown or never
+/// will be.
+pub async fn wait_for_identity_check(c: &Client) {
+    for _ in 0..300 {
+        let marked = c
+            .execute(
+                "return performance.getEntriesByName('cairn:identity-checked').length > 0",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if marked == json!(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("Cairn never finished checking the id_token");
+}
+
+/// Waits (at most 30 s) until `css` is present with exactly `expected` as its text.
+pub async fn wait_for_text(c: &Client, css: &str, expected: &str) {
+    let mut last = None;
+    for _ in 0..300 {
+        if let Ok(element) = c.find(Locator::Css(css)).await
+            && let Ok(text) = element.text().await
+        {
+            if text == expected {
+                return;
+            }
+            last = Some(text);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} never read {expected:?}; last seen: {last:?}");
+}
+
+/// Waits (at most 30 s) until `css` matches nothing.
+pub async fn wait_for_absence(c: &Client, css: &str) {
+    for _ in 0..300 {
+        if c.find_all(Locator::Css(css)).await.unwrap().is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} is still there");
+}
+
+/// The latest `loinc` observation of `patient_id` as the EHR serves it (its LOINC coding may
+/// follow another, as Epic's flowsheet rows do), and its value as the chart shows it
+/// (`"<value> <unit>"`).
+pub fn latest_observation(
+    stack: &Stack,
+    patient_id: &str,
+    loinc: &str,
+) -> Option<(serde_json::Value, String)> {
+    let observation = stack
+        .ehr
+        .resources_of("Observation", patient_id)
+        .into_iter()
+        .filter(|o| {
+            o["code"]["coding"].as_array().is_some_and(|codings| {
+                codings
+                    .iter()
+                    .any(|c| c["system"] == "http://loinc.org" && c["code"] == loinc)
+            })
+        })
+        .max_by_key(|o| {
+            o["effectiveDateTime"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })?;
+    let shown = format!(
+        "{} {}",
+        as_shown(&observation["valueQuantity"]["value"]),
+        observation["valueQuantity"]["unit"].as_str()?
+    );
+    Some((observation, shown))
+}
+
+/// Everything in the current document's DOM as markup (text and attributes).
+pub async fn page_markup(c: &Client) -> String {
+    c.execute("return document.documentElement.outerHTML", vec![])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The query parameter `name` of a logged request's path and query, decoded.
+pub fn query_param(path_and_query: &str, name: &str) -> Option<String> {
+    let url = url::Url::parse(&format!("http://x{path_and_query}")).ok()?;
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
