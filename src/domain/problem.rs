@@ -20,12 +20,36 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// A problem whose title and detail start with a capital letter, whatever the text they
+    /// were made from (error messages are written to follow other words, in lower case).
     pub fn new(title: impl Into<String>, detail: impl Into<String>, next_step: NextStep) -> Self {
         Problem {
-            title: title.into(),
-            detail: detail.into(),
+            title: sentence(&title.into()),
+            detail: sentence(&detail.into()),
             next_step,
         }
+    }
+}
+
+/// `text` with its first letter in upper case, as a sentence shown on its own starts.
+pub fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) if first.is_lowercase() => first.to_uppercase().chain(chars).collect(),
+        _ => text.to_owned(),
+    }
+}
+
+/// For the tests of every module with problems: both texts start with a capital letter (or a
+/// quotation mark, digit or symbol, never a lower-case letter) and are not empty.
+#[cfg(test)]
+pub fn assert_capitalised(problem: &Problem) {
+    for text in [&problem.title, &problem.detail] {
+        let first = text.chars().next();
+        assert!(
+            first.is_some_and(|c| !c.is_lowercase()),
+            "a problem text starts in lower case: {problem:?}"
+        );
     }
 }
 
@@ -43,6 +67,21 @@ pub fn truncate_for_display(text: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn problems_start_with_a_capital() {
+        assert_eq!(sentence("the EHR refused"), "The EHR refused");
+        assert_eq!(sentence("éclair"), "Éclair");
+        assert_eq!(sentence("“quoted”"), "“quoted”");
+        assert_eq!(sentence(""), "");
+        let p = Problem::new(
+            "lower",
+            "the EHR refused the sign-in code.",
+            NextStep::Relaunch,
+        );
+        assert_eq!(p.detail, "The EHR refused the sign-in code.");
+        assert_capitalised(&p);
+    }
 
     #[test]
     fn truncation_is_character_safe() {

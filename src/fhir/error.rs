@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::domain::problem::{NextStep, Problem, truncate_for_display};
+use crate::domain::problem::{NextStep, Problem, sentence, truncate_for_display};
 use crate::http::HttpResponse;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,6 +26,12 @@ pub enum FhirError {
     WrongPatient,
     #[error("enter between 1 and 100 characters to search")]
     BadQuery,
+    /// Epic's break-the-glass (OperationOutcome 4130 or 4131): the record is restricted.
+    #[error("this record is restricted and needs break-the-glass in the EHR")]
+    BreakTheGlass,
+    /// Epic's 4113: the `sessionID` a `next` link names has expired.
+    #[error("the EHR's search session has expired")]
+    SessionExpired,
 }
 
 impl From<FhirError> for Problem {
@@ -46,9 +52,11 @@ impl FhirError {
             FhirError::WrongPatient => {
                 ("Cairn stopped to keep the record safe", NextStep::Relaunch)
             }
+            FhirError::BreakTheGlass => ("This record is restricted", NextStep::Relaunch),
+            FhirError::SessionExpired => ("Your EHR is having trouble", NextStep::TryAgain),
             _ => ("Cairn could not read the record", NextStep::ContactSupport),
         };
-        let mut detail = format!("{self}.");
+        let mut detail = sentence(&format!("{self}."));
         if let FhirError::Http {
             diagnostics: Some(d),
             ..
@@ -59,8 +67,39 @@ impl FhirError {
         Problem::new(title, detail, next)
     }
 
+    /// What a failed read of the patient (the banner) means: a 403 (Epic's
+    /// `WWW-Authenticate: Bearer error="insufficient_scope"`, no body) is a permission the app
+    /// lacks; break-the-glass is a restricted record to open in the EHR first.
+    pub fn patient_read_problem(&self) -> Problem {
+        match self {
+            FhirError::Forbidden => Problem::new(
+                "Cairn lacks permission to read this patient",
+                "The EHR refused to show this patient to Cairn (HTTP 403). Cairn's access in the \
+                 EHR must include reading patients: ask your EHR's administrator to check the \
+                 app's permissions.",
+                NextStep::ContactSupport,
+            ),
+            FhirError::BreakTheGlass => Problem::new(
+                "This record is restricted",
+                "This patient's record needs break-the-glass. Open the patient in the EHR, give \
+                 your reason for access there, then open Cairn again.",
+                NextStep::Relaunch,
+            ),
+            other => other.problem(),
+        }
+    }
+
     /// The error for a non-2xx response, with OperationOutcome diagnostics as plain text.
+    /// Epic's codes are read first: break-the-glass (4130, 4131) and an expired search session
+    /// (4113), whatever the status.
     pub fn from_status(resp: &HttpResponse) -> FhirError {
+        let codes = operation_outcome_codes(&resp.body);
+        if codes.iter().any(|c| c == "4130" || c == "4131") {
+            return FhirError::BreakTheGlass;
+        }
+        if codes.iter().any(|c| c == "4113") {
+            return FhirError::SessionExpired;
+        }
         match resp.status {
             401 => FhirError::Unauthorized,
             403 => FhirError::Forbidden,
@@ -80,6 +119,27 @@ pub fn operation_outcome_text(body: &[u8]) -> Option<String> {
         return None;
     }
     outcome_issues_text(&v)
+}
+
+/// The codes of an OperationOutcome body's issues (`issue.details.coding.code`, Epic's numeric
+/// codes among them); empty when the body is not an OperationOutcome.
+pub fn operation_outcome_codes(body: &[u8]) -> Vec<String> {
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return Vec::new();
+    };
+    if v.get("resourceType").and_then(Value::as_str) != Some("OperationOutcome") {
+        return Vec::new();
+    }
+    v.get("issue")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.get("details")?.get("coding")?.as_array())
+        .flatten()
+        .filter_map(|c| c.get("code")?.as_str())
+        .map(|c| c.trim().to_owned())
+        .take(32)
+        .collect()
 }
 
 /// Longest OperationOutcome text shown.
@@ -122,9 +182,86 @@ mod tests {
             }
         );
         assert_eq!(operation_outcome_text(b"<html>"), None);
+        assert!(operation_outcome_codes(b"<html>").is_empty());
         assert_eq!(
             operation_outcome_text(br#"{"resourceType":"Patient"}"#),
             None
         );
+    }
+
+    fn epic(status: u16, code: &str) -> HttpResponse {
+        HttpResponse {
+            status,
+            content_type: Some("application/fhir+json".into()),
+            body: format!(
+                r#"{{"resourceType":"OperationOutcome","issue":[{{"severity":"fatal","code":"suppressed","details":{{"coding":[{{"system":"urn:oid:1.2.840.114350.1.13.0.1.7.2.657369","code":"{code}"}}],"text":"t"}}}}]}}"#
+            )
+            .into_bytes(),
+        }
+    }
+
+    #[test]
+    fn epic_codes_are_read_before_the_status() {
+        assert_eq!(
+            FhirError::from_status(&epic(403, "4130")),
+            FhirError::BreakTheGlass
+        );
+        assert_eq!(
+            FhirError::from_status(&epic(403, "4131")),
+            FhirError::BreakTheGlass
+        );
+        assert_eq!(
+            FhirError::from_status(&epic(400, "4113")),
+            FhirError::SessionExpired
+        );
+        assert_eq!(
+            FhirError::from_status(&epic(404, "4113")),
+            FhirError::SessionExpired
+        );
+        assert_eq!(
+            FhirError::from_status(&epic(403, "4118")),
+            FhirError::Forbidden
+        );
+        assert_eq!(operation_outcome_codes(&epic(403, "4130").body), ["4130"]);
+    }
+
+    #[test]
+    fn a_refused_patient_read_says_what_it_means() {
+        // Epic: 403, no body, `WWW-Authenticate: Bearer error="insufficient_scope"`.
+        let bare = HttpResponse {
+            status: 403,
+            content_type: None,
+            body: Vec::new(),
+        };
+        let problem = FhirError::from_status(&bare).patient_read_problem();
+        assert_eq!(problem.title, "Cairn lacks permission to read this patient");
+        assert_eq!(problem.next_step, NextStep::ContactSupport);
+        let glass = FhirError::from_status(&epic(403, "4130")).patient_read_problem();
+        assert_eq!(glass.title, "This record is restricted");
+        assert!(glass.detail.contains("break-the-glass"), "{}", glass.detail);
+        assert_eq!(glass.next_step, NextStep::Relaunch);
+    }
+
+    #[test]
+    fn every_problem_starts_with_a_capital() {
+        for err in [
+            FhirError::InvalidId("x".into()),
+            FhirError::Unauthorized,
+            FhirError::Forbidden,
+            FhirError::NotFound,
+            FhirError::Http {
+                status: 500,
+                diagnostics: Some("d".into()),
+            },
+            FhirError::Malformed,
+            FhirError::WrongPatient,
+            FhirError::BadQuery,
+            FhirError::BreakTheGlass,
+            FhirError::SessionExpired,
+        ] {
+            for problem in [err.problem(), err.patient_read_problem()] {
+                crate::domain::problem::assert_capitalised(&problem);
+            }
+        }
     }
 }
