@@ -366,11 +366,17 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
     // not. Vital signs and labs first, since the browser sends a few requests at a time per
     // origin, in the order they are made.
     let base = context.fhir_base.as_str();
+    // One search per category, each failing alone (Epic grants and refuses them one by one);
+    // a feed of several names the category in its notices.
     let observations = |categories: &[&str]| {
         View::Observations.allowed(&grants).then(|| {
             let feed = feed::new_observation_feed();
-            if let Some(url) = observation_search_url(base, patient_id, categories, None) {
-                feed::load_observations(&client, base, url, feed);
+            let named = categories.len() > 1;
+            for &category in categories {
+                if let Some(url) = observation_search_url(base, patient_id, &[category], None) {
+                    let label = named.then_some(category);
+                    feed::load_observations(&client, base, url, feed, label, None);
+                }
             }
             feed
         })
@@ -391,8 +397,8 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
                 fhir::request::read_request(&context.fhir_base, "Patient", patient_id, token)
             })
             .await?;
-        let patient =
-            fhir::patient::parse_patient(&response, patient_id).map_err(|e| e.problem())?;
+        let patient = fhir::patient::parse_patient(&response, patient_id)
+            .map_err(|e| e.patient_read_problem())?;
         Some(banner(&patient, clock::today()))
     } else {
         None
@@ -435,20 +441,28 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
     })))
 }
 
-/// Shows `encounter` and starts reading its observations.
+/// Shows `encounter` and starts reading its observations: one search per category, in
+/// parallel, each failing alone with its own notice; only observations that name this
+/// encounter are shown (a server may ignore `encounter=` and send every encounter's).
 pub fn select_encounter(chart: &Chart, encounter: Encounter) {
     let Some(client) = client() else {
         return;
     };
     let base = client.with_session(|s| s.context.fhir_base.clone());
     let observations = feed::new_observation_feed();
-    if let Some(url) = observation_search_url(
-        &base,
-        &chart.patient_id,
-        &all_categories(),
-        Some(&encounter.id),
-    ) {
-        feed::load_observations(&client, &base, url, observations);
+    for category in all_categories() {
+        if let Some(url) =
+            observation_search_url(&base, &chart.patient_id, &[category], Some(&encounter.id))
+        {
+            feed::load_observations(
+                &client,
+                &base,
+                url,
+                observations,
+                Some(category),
+                Some(&encounter.id),
+            );
+        }
     }
     chart.selected.set(Some(Selected {
         encounter,
