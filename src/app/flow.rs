@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use crate::app::{Chart, Found, Screen, Search, Selected, ServerChoice, feed};
 use crate::domain::banner::banner;
-use crate::domain::problem::{NextStep, Problem};
+use crate::domain::problem::{Endpoint, NextStep, Problem};
 use crate::fhir;
 use crate::fhir::encounter::Encounter;
 use crate::fhir::search::{
@@ -31,7 +31,7 @@ use crate::smart::session::Session;
 use crate::smart::style::{parse_style, readable, style_request};
 use crate::smart::token::{parse_token_response, token_request};
 use crate::smart::urls::same_origin_as_any;
-use crate::web::fhir_client::{FhirClient, unreachable_ehr};
+use crate::web::fhir_client::{FhirClient, network_problem, unreachable_ehr};
 use crate::web::http::{fetch_own_file, send, send_reading};
 use crate::web::storage::SessionStore;
 use crate::web::webcrypto::verify_rs256;
@@ -339,10 +339,19 @@ fn style_url_allowed(url: &str, pending: &PendingLaunch) -> bool {
 }
 
 async fn apply_style(url: String) {
-    if let Ok(response) = send(&style_request(&url)).await
-        && let Ok(properties) = parse_style(&response)
-    {
-        crate::web::style::apply(&readable(properties));
+    match send(&style_request(&url)).await {
+        Ok(response) => {
+            if let Ok(properties) = parse_style(&response) {
+                crate::web::style::apply(&readable(properties));
+            }
+        }
+        // Optional: the chart goes on in Cairn's own look. A style blocked by CORS is
+        // reported for whoever looks at the console (support), never shown as a problem.
+        Err(err) if err.blocked_by_cors() => {
+            let problem = network_problem(&err, Endpoint::Style);
+            leptos::logging::warn!("Cairn: {} {}", problem.title, problem.detail);
+        }
+        Err(_) => {}
     }
 }
 
@@ -616,11 +625,16 @@ fn pending_key(state: &str) -> String {
     format!("{PENDING_PREFIX}{state}")
 }
 
-/// A connection failure during sign-in: the code (if any) is spent, so relaunch.
+/// A connection failure during sign-in: the code (if any) is spent, so relaunch; unless the
+/// EHR blocks Cairn's origin (CORS), which only its integration team can change.
 fn sign_in_failed(err: &crate::web::http::NetworkError) -> Problem {
+    let problem = unreachable_ehr(err);
+    if err.blocked_by_cors() {
+        return problem;
+    }
     Problem {
         next_step: NextStep::Relaunch,
-        ..unreachable_ehr(err)
+        ..problem
     }
 }
 

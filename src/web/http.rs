@@ -1,14 +1,56 @@
 //! Sends the core's [`HttpRequest`]s with `fetch`.
 
 use gloo_net::http::{Request, RequestBuilder};
-use web_sys::{AbortSignal, ReferrerPolicy, RequestCredentials};
+use web_sys::{AbortSignal, ReferrerPolicy, RequestCredentials, RequestMode};
 
+use crate::domain::problem::FetchFailure;
 use crate::http::{HttpRequest, HttpResponse, Method};
 
 /// The request never reached the server or its answer never arrived (offline, DNS, CORS, abort).
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("network error: {0}")]
-pub struct NetworkError(pub String);
+#[error("network error: {message}")]
+pub struct NetworkError {
+    pub message: String,
+    /// What the failure most likely was ([`FetchFailure::after_probe`]).
+    pub failure: FetchFailure,
+    /// The address asked for (never carries a token: tokens go in headers).
+    pub url: String,
+}
+
+impl NetworkError {
+    fn new(message: String, failure: FetchFailure, url: &str) -> NetworkError {
+        NetworkError {
+            message,
+            failure,
+            url: url.to_owned(),
+        }
+    }
+
+    /// True when the server answered a `no-cors` probe: the request was blocked by CORS.
+    pub fn blocked_by_cors(&self) -> bool {
+        self.failure == FetchFailure::BlockedByCors
+    }
+}
+
+/// Longest wait for the `no-cors` probe that tells CORS from a dead network.
+const PROBE_TIMEOUT_MS: u32 = 10_000;
+
+/// After `fetch` rejected: asks the same address again in `no-cors` mode (no credentials, no
+/// Referer, no custom header, so no preflight). An opaque answer means the server is reachable
+/// and the first request's answer was withheld by the browser: CORS. The CSP's `connect-src`
+/// already allows every configured EHR origin, so the probe is not blocked by Cairn itself.
+async fn probe(url: &str) -> FetchFailure {
+    let deadline = AbortSignal::timeout_with_u32(PROBE_TIMEOUT_MS);
+    let answered = Request::get(url)
+        .mode(RequestMode::NoCors)
+        .credentials(RequestCredentials::Omit)
+        .referrer_policy(ReferrerPolicy::NoReferrer)
+        .abort_signal(Some(&deadline))
+        .send()
+        .await
+        .is_ok();
+    FetchFailure::after_probe(answered)
+}
 
 /// Longest wait for a whole answer (headers and body) before the request is abandoned, so a
 /// server that never answers ends in a message instead of an endless "Signing in…".
@@ -66,25 +108,49 @@ async fn fetch(
         Some(body) => builder.body(body.clone()),
         None => builder.build(),
     }
-    .map_err(|e| NetworkError(e.to_string()))?;
-    let failed = |e: gloo_net::Error| {
-        if deadline.aborted() {
-            NetworkError(format!(
-                "no answer within {} seconds",
-                REQUEST_TIMEOUT_MS / 1000
-            ))
-        } else {
-            NetworkError(e.to_string())
+    .map_err(|e| NetworkError::new(e.to_string(), FetchFailure::Unreachable, &req.url))?;
+    let timed_out = || {
+        NetworkError::new(
+            format!("no answer within {} seconds", REQUEST_TIMEOUT_MS / 1000),
+            FetchFailure::Timeout,
+            &req.url,
+        )
+    };
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(_) if deadline.aborted() => return Err(timed_out()),
+        // A rejected fetch says nothing more (a TypeError): probe to tell CORS from a dead
+        // network.
+        Err(e) => {
+            let failure = probe(&req.url).await;
+            if failure == FetchFailure::BlockedByCors {
+                // Reported here for every request, optional ones (style, key set) included,
+                // whose failure the screen may not show.
+                leptos::logging::warn!(
+                    "Cairn: the answer from {} was blocked by CORS: the server does not allow \
+                     this page's origin",
+                    // The origin only: the path and query may name a patient.
+                    url::Url::parse(&req.url)
+                        .map(|u| u.origin().ascii_serialization())
+                        .unwrap_or_default()
+                );
+            }
+            return Err(NetworkError::new(e.to_string(), failure, &req.url));
         }
     };
-    let response = request.send().await.map_err(failed)?;
     let status = response.status();
     let content_type = response.headers().get("content-type");
     let headers = header_names
         .iter()
         .map(|name| response.headers().get(name))
         .collect();
-    let body = response.binary().await.map_err(failed)?;
+    let body = response.binary().await.map_err(|e| {
+        if deadline.aborted() {
+            timed_out()
+        } else {
+            NetworkError::new(e.to_string(), FetchFailure::Unreachable, &req.url)
+        }
+    })?;
     Ok((
         HttpResponse {
             status,
