@@ -345,14 +345,37 @@ async fn apply_style(url: String) {
                 crate::web::style::apply(&readable(properties));
             }
         }
-        // Optional: the chart goes on in Cairn's own look. A style blocked by CORS is
-        // reported for whoever looks at the console (support), never shown as a problem.
+        // Optional: the chart goes on in Cairn's own look. A style blocked by CORS is only
+        // reported, in a notice on the chart, for whoever sets Cairn up.
         Err(err) if err.blocked_by_cors() => {
             let problem = network_problem(&err, Endpoint::Style);
-            leptos::logging::warn!("Cairn: {} {}", problem.title, problem.detail);
+            report(format!("{}: {}", problem.title, problem.detail));
         }
         Err(_) => {}
     }
+}
+
+thread_local! {
+    /// Failures of optional requests (the style document), shown on the chart as notices:
+    /// they do not stop anything.
+    static REPORTS: RefCell<Option<RwSignal<Vec<String>>>> = const { RefCell::new(None) };
+}
+
+/// What optional requests reported (see [`report`]).
+pub fn reports() -> RwSignal<Vec<String>> {
+    REPORTS.with(|r| {
+        *r.borrow_mut()
+            .get_or_insert_with(|| RwSignal::new(Vec::new()))
+    })
+}
+
+/// Shows `text` on the chart, once, without stopping anything.
+fn report(text: String) {
+    reports().update(|all| {
+        if !all.contains(&text) {
+            all.push(text);
+        }
+    });
 }
 
 /// Opens the chart of `patient_id` (from the token response, or chosen in the search).

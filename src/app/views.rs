@@ -308,6 +308,13 @@ pub fn chart(chart: Chart, screen: RwSignal<Screen>) -> impl IntoView {
                     })
             }}
             {notices}
+            {move || {
+                flow::reports()
+                    .get()
+                    .into_iter()
+                    .map(|text| view! { <p class="notice notice--report" role="status">{text}</p> })
+                    .collect_view()
+            }}
             {vitals.map(vitals_section)}
             {labs.map(labs_section)}
             {(vitals.is_some() || labs.is_some() || others.is_some())

@@ -123,18 +123,6 @@ async fn fetch(
         // network.
         Err(e) => {
             let failure = probe(&req.url).await;
-            if failure == FetchFailure::BlockedByCors {
-                // Reported here for every request, optional ones (style, key set) included,
-                // whose failure the screen may not show.
-                leptos::logging::warn!(
-                    "Cairn: the answer from {} was blocked by CORS: the server does not allow \
-                     this page's origin",
-                    // The origin only: the path and query may name a patient.
-                    url::Url::parse(&req.url)
-                        .map(|u| u.origin().ascii_serialization())
-                        .unwrap_or_default()
-                );
-            }
             return Err(NetworkError::new(e.to_string(), failure, &req.url));
         }
     };
