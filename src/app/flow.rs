@@ -74,13 +74,12 @@ pub async fn run(screen: RwSignal<Screen>) {
                 Err(problem) => Screen::Problem(problem),
             }
         }
-        Ok(Entry::Reloaded { .. }) => Screen::Problem(Problem {
-            title: "This Cairn window was reloaded".into(),
-            detail: "Cairn keeps your sign-in only in this window's memory, so reloading ended \
-                     it. Other Cairn windows are not affected."
-                .into(),
-            next_step: NextStep::Relaunch,
-        }),
+        Ok(Entry::Reloaded { .. }) => Screen::Problem(Problem::new(
+            "This Cairn window was reloaded",
+            "Cairn keeps your sign-in only in this window's memory, so reloading ended it. Other \
+             Cairn windows are not affected.",
+            NextStep::Relaunch,
+        )),
         Ok(Entry::Callback(params)) => {
             // Before anything else, so a reload or Back never presents the code again. The
             // instance id marks this window, so a reload is recognised as this window's.
@@ -602,20 +601,22 @@ async fn load_config() -> Result<Config, Problem> {
 }
 
 async fn fetch_config() -> Result<Config, Problem> {
-    let response = fetch_own_file(CONFIG_URL).await.map_err(|_| Problem {
-        title: "Cairn could not load its settings".into(),
-        detail: "The file cairn.config.json beside the app could not be fetched.".into(),
-        next_step: NextStep::TryAgain,
+    let response = fetch_own_file(CONFIG_URL).await.map_err(|_| {
+        Problem::new(
+            "Cairn could not load its settings",
+            "The file cairn.config.json beside the app could not be fetched.",
+            NextStep::TryAgain,
+        )
     })?;
     if !response.is_success() {
-        return Err(Problem {
-            title: "Cairn is not set up on this site".into(),
-            detail: format!(
+        return Err(Problem::new(
+            "Cairn is not set up on this site",
+            format!(
                 "The settings file cairn.config.json answered with HTTP {}.",
                 response.status
             ),
-            next_step: NextStep::ContactSupport,
-        });
+            NextStep::ContactSupport,
+        ));
     }
     // The redirect URI is checked against where this page really is: a mistake there would
     // send every sign-in's code somewhere else.
@@ -651,14 +652,11 @@ fn pending_key(state: &str) -> String {
 /// A connection failure during sign-in: the code (if any) is spent, so relaunch; unless the
 /// EHR blocks Cairn's origin (CORS), which only its integration team can change.
 fn sign_in_failed(err: &crate::web::http::NetworkError) -> Problem {
-    let problem = unreachable_ehr(err);
-    if err.blocked_by_cors() {
-        return problem;
+    let mut problem = unreachable_ehr(err);
+    if !err.blocked_by_cors() {
+        problem.next_step = NextStep::Relaunch;
     }
-    Problem {
-        next_step: NextStep::Relaunch,
-        ..problem
-    }
+    problem
 }
 
 fn no_session() -> Problem {
@@ -666,17 +664,17 @@ fn no_session() -> Problem {
 }
 
 fn browser_problem(err: &dyn std::error::Error) -> Problem {
-    Problem {
-        title: "This browser cannot run Cairn safely".into(),
-        detail: format!("{err}. Open Cairn in an up-to-date browser."),
-        next_step: NextStep::ContactSupport,
-    }
+    Problem::new(
+        "This browser cannot run Cairn safely",
+        format!("{err}. Open Cairn in an up-to-date browser."),
+        NextStep::ContactSupport,
+    )
 }
 
 fn internal_problem() -> Problem {
-    Problem {
-        title: "Cairn stopped unexpectedly".into(),
-        detail: "Something inside Cairn failed while starting the sign-in.".into(),
-        next_step: NextStep::Relaunch,
-    }
+    Problem::new(
+        "Cairn stopped unexpectedly",
+        "Something inside Cairn failed while starting the sign-in.",
+        NextStep::Relaunch,
+    )
 }
