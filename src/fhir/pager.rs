@@ -266,7 +266,16 @@ impl Pager {
             return;
         }
         if self.state == State::Running {
-            let resumable = matches!(error, FhirError::Http { .. } | FhirError::Malformed);
+            // A refusal (4xx: a category Epic does not know, 59111, or outside the grant)
+            // would be refused again; a server error, a lost connection (status 0) or a
+            // garbled page may pass.
+            let resumable = match &error {
+                FhirError::Http { status, .. } => {
+                    !(400..500).contains(status) || *status == 408 || *status == 429
+                }
+                FhirError::Malformed => true,
+                _ => false,
+            };
             self.state = State::Failed { error, resumable };
         }
     }
@@ -936,6 +945,23 @@ mod tests {
         let mut pager = Pager::new(BASE, first.clone(), Limits::default());
         pager.fail(FhirError::SessionExpired);
         assert_eq!(pager.next_request(), None);
+    }
+
+    #[test]
+    fn a_refused_search_is_not_offered_again() {
+        let refused = |status| {
+            let mut pager = Pager::new(BASE, url(1), Limits::default());
+            pager.fail(FhirError::Http {
+                status,
+                diagnostics: Some("Required search parameter has an invalid value.".into()),
+            });
+            pager.resume().is_some()
+        };
+        assert!(!refused(400), "Epic's 59111 is refused again");
+        assert!(!refused(422));
+        assert!(refused(429));
+        assert!(refused(500));
+        assert!(refused(0), "a lost connection");
     }
 
     #[test]
