@@ -421,7 +421,6 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
         }
         feed
     });
-    let others = observations(&OTHER_CATEGORIES);
     let banner = if context.need_patient_banner && View::Banner.allowed(&grants) {
         let response = client
             .send(|token| {
@@ -434,6 +433,9 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
     } else {
         None
     };
+    // The other categories (seven searches, each a request) after the banner's read, so that
+    // the read is not queued behind them in the browser's few connections per origin.
+    let others = observations(&OTHER_CATEGORIES);
     // The encounter in launch context, shown when read; the chart does not wait for it. Only
     // the launch's own patient has one: a patient chosen in the search does not inherit it.
     let encounter = RwSignal::new(None);

@@ -70,7 +70,7 @@ impl Endpoint {
     /// The endpoint in words, as its CORS setting would be asked for.
     pub fn describe(self) -> &'static str {
         match self {
-            Endpoint::Discovery => "FHIR server's SMART configuration",
+            Endpoint::Discovery => "SMART configuration (on the FHIR server)",
             Endpoint::Token => "token endpoint (sign-in)",
             Endpoint::Fhir => "FHIR API",
             Endpoint::Jwks => "key set (JWKS) that checks who signed in",
