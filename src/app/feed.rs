@@ -298,7 +298,8 @@ async fn run(client: FhirClient, mut pager: Pager, sink: Sink) {
         sink.push(&progress.new);
         sink.update(|f| f.pages += 1);
         let filters = sink.filters();
-        sink.update_search(|s| s.total = progress.total.filter(|_| !filters));
+        // A page without a total keeps the one an earlier page gave.
+        sink.update_search(|s| s.total = progress.total.or(s.total).filter(|_| !filters));
         match progress.status {
             PagerStatus::Running { .. } => {}
             PagerStatus::Done => break,
@@ -309,12 +310,10 @@ async fn run(client: FhirClient, mut pager: Pager, sink: Sink) {
             }
             PagerStatus::Failed { error, resumable } => {
                 let id = park(resumable, &pager, &sink, &client);
-                let notice = match sink.label() {
-                    Some(label) => {
-                        failed_notice(Some(label), pager.pages() == 0, &error.to_string())
-                    }
-                    None => failed_notice(None, false, &error.to_string()),
-                };
+                // A feed of one search keeps its words: "Some results may be missing: …".
+                let label = sink.label();
+                let nothing_read = label.is_some() && pager.pages() == 0;
+                let notice = failed_notice(label, nothing_read, &error.to_string());
                 sink.update(|f| f.running -= 1);
                 sink.update_search(|s| {
                     s.notice = Some(notice);
