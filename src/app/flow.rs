@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use crate::app::{Chart, Found, Screen, Search, Selected, ServerChoice, feed};
 use crate::domain::banner::banner;
-use crate::domain::problem::{Endpoint, NextStep, Problem};
+use crate::domain::problem::{NextStep, Problem};
 use crate::fhir;
 use crate::fhir::encounter::Encounter;
 use crate::fhir::search::{
@@ -31,7 +31,7 @@ use crate::smart::session::Session;
 use crate::smart::style::{parse_style, readable, style_request};
 use crate::smart::token::{parse_token_response, token_request};
 use crate::smart::urls::same_origin_as_any;
-use crate::web::fhir_client::{FhirClient, network_problem, unreachable_ehr};
+use crate::web::fhir_client::{FhirClient, unreachable_ehr};
 use crate::web::http::{fetch_own_file, send, send_reading};
 use crate::web::storage::SessionStore;
 use crate::web::webcrypto::verify_rs256;
@@ -347,7 +347,8 @@ async fn apply_style(url: String) {
         // Optional: the chart goes on in Cairn's own look. A style blocked by CORS is only
         // reported, in a notice on the chart, for whoever sets Cairn up.
         Err(err) if err.blocked_by_cors() => {
-            let problem = network_problem(&err, Endpoint::Style);
+            let style = crate::domain::problem::Endpoint::Style;
+            let problem = crate::web::fhir_client::network_problem(&err, style);
             report(format!("{}: {}", problem.title, problem.detail));
         }
         Err(_) => {}
@@ -421,21 +422,19 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
         }
         feed
     });
+    let others = observations(&OTHER_CATEGORIES);
     let banner = if context.need_patient_banner && View::Banner.allowed(&grants) {
         let response = client
             .send(|token| {
                 fhir::request::read_request(&context.fhir_base, "Patient", patient_id, token)
             })
             .await?;
-        let patient = fhir::patient::parse_patient(&response, patient_id)
-            .map_err(|e| e.patient_read_problem())?;
+        let patient =
+            fhir::patient::parse_patient(&response, patient_id).map_err(|e| e.problem())?;
         Some(banner(&patient, clock::today()))
     } else {
         None
     };
-    // The other categories (seven searches, each a request) after the banner's read, so that
-    // the read is not queued behind them in the browser's few connections per origin.
-    let others = observations(&OTHER_CATEGORIES);
     // The encounter in launch context, shown when read; the chart does not wait for it. Only
     // the launch's own patient has one: a patient chosen in the search does not inherit it.
     let encounter = RwSignal::new(None);
@@ -653,7 +652,7 @@ fn pending_key(state: &str) -> String {
 
 /// A connection failure during sign-in: the code (if any) is spent, so relaunch; unless the
 /// EHR blocks Cairn's origin (CORS), which only its integration team can change.
-fn sign_in_failed(err: &crate::web::http::NetworkError) -> Problem {
+fn sign_in_failed(err: &crate::web::http::SendError) -> Problem {
     let mut problem = unreachable_ehr(err);
     if !err.blocked_by_cors() {
         problem.next_step = NextStep::Relaunch;

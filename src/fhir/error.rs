@@ -13,6 +13,10 @@ pub enum FhirError {
     Unauthorized,
     #[error("Cairn does not have permission to read this")]
     Forbidden,
+    /// A Patient read answered 403 (Epic: no body, `WWW-Authenticate: Bearer
+    /// error="insufficient_scope"`): the app's access does not cover this patient.
+    #[error("Cairn lacks permission to read this patient")]
+    PatientForbidden,
     #[error("the EHR has no such record")]
     NotFound,
     #[error("the EHR answered HTTP {status}")]
@@ -42,6 +46,26 @@ impl From<FhirError> for Problem {
 
 impl FhirError {
     pub fn problem(&self) -> Problem {
+        match self {
+            FhirError::PatientForbidden => {
+                return Problem::new(
+                    "Cairn lacks permission to read this patient",
+                    "The EHR refused to show this patient to Cairn (HTTP 403). Cairn's access in \
+                     the EHR must include reading patients: ask your EHR's administrator to \
+                     check the app's permissions.",
+                    NextStep::ContactSupport,
+                );
+            }
+            FhirError::BreakTheGlass => {
+                return Problem::new(
+                    "This record is restricted",
+                    "This patient's record needs break-the-glass. Open the patient in the EHR, \
+                     give your reason for access there, then open Cairn again.",
+                    NextStep::Relaunch,
+                );
+            }
+            _ => {}
+        }
         let (title, next) = match self {
             FhirError::Unauthorized => ("Your session has ended", NextStep::Relaunch),
             FhirError::Forbidden => ("Missing permission", NextStep::ContactSupport),
@@ -52,7 +76,6 @@ impl FhirError {
             FhirError::WrongPatient => {
                 ("Cairn stopped to keep the record safe", NextStep::Relaunch)
             }
-            FhirError::BreakTheGlass => ("This record is restricted", NextStep::Relaunch),
             FhirError::SessionExpired => ("Your EHR is having trouble", NextStep::TryAgain),
             _ => ("Cairn could not read the record", NextStep::ContactSupport),
         };
@@ -65,28 +88,6 @@ impl FhirError {
             detail.push_str(&format!(" The EHR said: “{d}”"));
         }
         Problem::new(title, detail, next)
-    }
-
-    /// What a failed read of the patient (the banner) means: a 403 (Epic's
-    /// `WWW-Authenticate: Bearer error="insufficient_scope"`, no body) is a permission the app
-    /// lacks; break-the-glass is a restricted record to open in the EHR first.
-    pub fn patient_read_problem(&self) -> Problem {
-        match self {
-            FhirError::Forbidden => Problem::new(
-                "Cairn lacks permission to read this patient",
-                "The EHR refused to show this patient to Cairn (HTTP 403). Cairn's access in the \
-                 EHR must include reading patients: ask your EHR's administrator to check the \
-                 app's permissions.",
-                NextStep::ContactSupport,
-            ),
-            FhirError::BreakTheGlass => Problem::new(
-                "This record is restricted",
-                "This patient's record needs break-the-glass. Open the patient in the EHR, give \
-                 your reason for access there, then open Cairn again.",
-                NextStep::Relaunch,
-            ),
-            other => other.problem(),
-        }
     }
 
     /// The error for a non-2xx response, with OperationOutcome diagnostics as plain text.
@@ -233,10 +234,11 @@ mod tests {
             content_type: None,
             body: Vec::new(),
         };
-        let problem = FhirError::from_status(&bare).patient_read_problem();
+        assert_eq!(FhirError::from_status(&bare), FhirError::Forbidden);
+        let problem = FhirError::PatientForbidden.problem();
         assert_eq!(problem.title, "Cairn lacks permission to read this patient");
         assert_eq!(problem.next_step, NextStep::ContactSupport);
-        let glass = FhirError::from_status(&epic(403, "4130")).patient_read_problem();
+        let glass = FhirError::from_status(&epic(403, "4130")).problem();
         assert_eq!(glass.title, "This record is restricted");
         assert!(glass.detail.contains("break-the-glass"), "{}", glass.detail);
         assert_eq!(glass.next_step, NextStep::Relaunch);
@@ -248,6 +250,7 @@ mod tests {
             FhirError::InvalidId("x".into()),
             FhirError::Unauthorized,
             FhirError::Forbidden,
+            FhirError::PatientForbidden,
             FhirError::NotFound,
             FhirError::Http {
                 status: 500,
@@ -259,9 +262,7 @@ mod tests {
             FhirError::BreakTheGlass,
             FhirError::SessionExpired,
         ] {
-            for problem in [err.problem(), err.patient_read_problem()] {
-                crate::domain::problem::assert_capitalised(&problem);
-            }
+            crate::domain::problem::assert_capitalised(&err.problem());
         }
     }
 }

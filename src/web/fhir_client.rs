@@ -16,7 +16,7 @@ use crate::fhir::retry::retry_delay_ms;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::smart::secret::AccessToken;
 use crate::smart::session::{AfterUnauthorized, Before, RefreshError, Session, session_ended};
-use crate::web::http::{NetworkError, send, send_reading};
+use crate::web::http::{SendError, send, send_reading};
 use crate::web::{clock, random};
 
 type RefreshFuture = Shared<LocalBoxFuture<'static, Result<(), RefreshError>>>;
@@ -194,14 +194,14 @@ impl FhirClient {
 
 /// A request that failed before any answer: to a sign-in endpoint, its kind told by its URL
 /// ([`Endpoint::of_sign_in_url`]).
-pub fn unreachable_ehr(err: &NetworkError) -> Problem {
+pub fn unreachable_ehr(err: &SendError) -> Problem {
     network_problem(err, Endpoint::of_sign_in_url(&err.url))
 }
 
 /// A request to `endpoint` that failed before any answer: blocked by CORS (the server
 /// answered a `no-cors` probe), which names the origins and whom to ask; else a connection
 /// that may work again.
-pub fn network_problem(err: &NetworkError, endpoint: Endpoint) -> Problem {
+pub fn network_problem(err: &SendError, endpoint: Endpoint) -> Problem {
     if err.blocked_by_cors() {
         return cors_problem(endpoint, &err.url, &crate::web::location::page_url());
     }
