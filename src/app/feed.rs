@@ -12,7 +12,9 @@ use leptos::prelude::*;
 use serde_json::Value;
 
 use crate::domain::problem::NextStep;
-use crate::fhir::drill::{category_label, combined_total, failed_notice, labelled, of_encounter};
+use crate::fhir::drill::{
+    category_label, combined_total, failed_notice, failure_reason, labelled, of_encounter,
+};
 use crate::fhir::encounter::{Encounter, decode_encounter};
 use crate::fhir::error::FhirError;
 use crate::fhir::observation::{Observation, decode_observation};
@@ -313,7 +315,7 @@ async fn run(client: FhirClient, mut pager: Pager, sink: Sink) {
                 // A feed of one search keeps its words: "Some results may be missing: …".
                 let label = sink.label();
                 let nothing_read = label.is_some() && pager.pages() == 0;
-                let notice = failed_notice(label, nothing_read, &error.to_string());
+                let notice = failed_notice(label, nothing_read, &failure_reason(&error));
                 sink.update(|f| f.running -= 1);
                 sink.update_search(|s| {
                     s.notice = Some(notice);

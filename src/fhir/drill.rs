@@ -6,6 +6,7 @@
 //! 4122) and then answers as if it had not been sent: an `encounter=` search may come back with
 //! every encounter's observations, so the drill-down keeps only those that name its encounter.
 
+use crate::fhir::error::FhirError;
 use crate::fhir::observation::Observation;
 
 /// A category in words a clinician reads (the notice of a category that failed names it so).
@@ -68,18 +69,33 @@ pub fn of_encounter(
 /// search of its own section), `first_page` says nothing at all could be read.
 pub fn failed_notice(label: Option<&str>, first_page: bool, reason: &str) -> String {
     let reason = reason.trim().trim_end_matches('.');
+    // A reason that ends in the EHR's quoted words ends the sentence there.
+    let end = if reason.ends_with('”') { "" } else { "." };
     match (label, first_page) {
-        (Some(label), true) => format!("{label} could not be read: {reason}."),
+        (Some(label), true) => format!("{label} could not be read: {reason}{end}"),
         (Some(label), false) => {
             format!(
                 "Some {} may be missing: a page could not be read ({reason}).",
                 lower(label)
             )
         }
-        (None, true) => format!("These results could not be read: {reason}."),
+        (None, true) => format!("These results could not be read: {reason}{end}"),
         (None, false) => {
             format!("Some results may be missing: a page could not be read ({reason}).")
         }
+    }
+}
+
+/// Why a page failed, for [`failed_notice`]: the error, and what the EHR said when it said
+/// something (Epic's refusal of a category reads "Required search parameter has an invalid
+/// value.").
+pub fn failure_reason(error: &FhirError) -> String {
+    match error {
+        FhirError::Http {
+            diagnostics: Some(said),
+            ..
+        } => format!("{error}, saying “{said}”"),
+        other => other.to_string(),
     }
 }
 
@@ -208,6 +224,23 @@ mod tests {
         assert_eq!(loading_text(400, Some(200)), "Loading… 400 so far");
         assert_eq!(loading_text(200, Some(200)), "Loading… 200 so far");
         assert_eq!(loading_text(0, None), "Loading… 0 so far");
+    }
+
+    #[test]
+    fn the_ehrs_reason_is_quoted() {
+        let refused = FhirError::Http {
+            status: 400,
+            diagnostics: Some("Required search parameter has an invalid value.".into()),
+        };
+        assert_eq!(
+            failed_notice(Some("Social history"), true, &failure_reason(&refused)),
+            "Social history could not be read: the EHR answered HTTP 400, saying “Required \
+             search parameter has an invalid value.”"
+        );
+        assert_eq!(
+            failure_reason(&FhirError::Forbidden),
+            "Cairn does not have permission to read this"
+        );
     }
 
     #[test]
