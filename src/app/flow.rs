@@ -357,16 +357,14 @@ async fn apply_style(url: String) {
 
 thread_local! {
     /// Failures of optional requests (the style document), shown on the chart as notices:
-    /// they do not stop anything.
-    static REPORTS: RefCell<Option<RwSignal<Vec<String>>>> = const { RefCell::new(None) };
+    /// they do not stop anything. Reference-counted, so not owned (and disposed of) by
+    /// whichever view reads it first.
+    static REPORTS: ArcRwSignal<Vec<String>> = ArcRwSignal::new(Vec::new());
 }
 
 /// What optional requests reported (see [`report`]).
-pub fn reports() -> RwSignal<Vec<String>> {
-    REPORTS.with(|r| {
-        *r.borrow_mut()
-            .get_or_insert_with(|| RwSignal::new(Vec::new()))
-    })
+pub fn reports() -> ArcRwSignal<Vec<String>> {
+    REPORTS.with(ArcRwSignal::clone)
 }
 
 /// Shows `text` on the chart, once, without stopping anything.
