@@ -346,12 +346,7 @@ async fn apply_style(url: String) {
         }
         // Optional: the chart goes on in Cairn's own look. A style blocked by CORS is only
         // reported, in a notice on the chart, for whoever sets Cairn up.
-        Err(err) if err.blocked_by_cors() => {
-            let style = crate::domain::problem::Endpoint::Style;
-            let problem = crate::web::fhir_client::network_problem(&err, style);
-            report(format!("{}: {}", problem.title, problem.detail));
-        }
-        Err(_) => {}
+        Err(err) => report_blocked(&err, crate::domain::problem::Endpoint::Style),
     }
 }
 
@@ -365,6 +360,18 @@ thread_local! {
 /// What optional requests reported (see [`report`]).
 pub fn reports() -> ArcRwSignal<Vec<String>> {
     REPORTS.with(ArcRwSignal::clone)
+}
+
+/// An optional request (style, key set) that failed: when CORS blocked it, says so on the
+/// chart (which origin to allow, and whom to ask); any other failure is not worth a word.
+pub fn report_blocked(
+    err: &crate::web::http::SendError,
+    endpoint: crate::domain::problem::Endpoint,
+) {
+    if err.blocked_by_cors() {
+        let problem = crate::web::fhir_client::network_problem(err, endpoint);
+        report(format!("{}: {}", problem.title, problem.detail));
+    }
 }
 
 /// Shows `text` on the chart, once, without stopping anything.
