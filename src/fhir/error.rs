@@ -49,10 +49,10 @@ impl FhirError {
         match self {
             FhirError::PatientForbidden => {
                 return Problem::new(
-                    "Cairn lacks permission to read this patient",
-                    "The EHR refused to show this patient to Cairn (HTTP 403). Cairn's access in \
-                     the EHR must include reading patients: ask your EHR's administrator to \
-                     check the app's permissions.",
+                    "Missing permission",
+                    "Cairn lacks permission to read this patient (the EHR answered HTTP 403). \
+                     Cairn's access in the EHR must include reading patients; ask your EHR's \
+                     administrator to check the app's permissions.",
                     NextStep::ContactSupport,
                 );
             }
@@ -236,7 +236,14 @@ mod tests {
         };
         assert_eq!(FhirError::from_status(&bare), FhirError::Forbidden);
         let problem = FhirError::PatientForbidden.problem();
-        assert_eq!(problem.title, "Cairn lacks permission to read this patient");
+        assert_eq!(problem.title, "Missing permission");
+        assert!(
+            problem
+                .detail
+                .starts_with("Cairn lacks permission to read this patient"),
+            "{}",
+            problem.detail
+        );
         assert_eq!(problem.next_step, NextStep::ContactSupport);
         let glass = FhirError::from_status(&epic(403, "4130")).problem();
         assert_eq!(glass.title, "This record is restricted");
