@@ -65,9 +65,9 @@ fn each_bad_configuration_is_refused_with_its_message() {
                 r#"{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir","logo_url":"x"}"#,
             ),
             &[],
-            "unknown field `logo_url`, expected one of `name`, `client_id`, `fhir_base`, \
-             `auth_origins`, `logo`, `scope`, `mrn` at line 1 column 141: remove it or correct its \
-             spelling",
+            "unknown field `logo_url`, expected one of `name`, `client_id`, \
+             `epic_client_id_header`, `fhir_base`, `auth_origins`, `logo`, `scope`, `mrn` at line 1 column 141: \
+             remove it or correct its spelling",
         ),
         (
             "a value of the wrong type",

@@ -1,6 +1,9 @@
 //! Searches that stream into the chart: every page of a FHIR search, followed by the core's
 //! pager (loop guards, caps, de-duplication), decoded as it arrives and appended to a signal.
 //! A page that fails keeps what came before; the user may resume from that page.
+//!
+//! A feed may gather several searches (one per Observation category, as Epic grants and
+//! refuses them per category): each fails alone, with its own notice naming its category.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -9,6 +12,9 @@ use leptos::prelude::*;
 use serde_json::Value;
 
 use crate::domain::problem::NextStep;
+use crate::fhir::drill::{
+    category_label, combined_total, failed_notice, failure_reason, labelled, of_encounter,
+};
 use crate::fhir::encounter::{Encounter, decode_encounter};
 use crate::fhir::error::FhirError;
 use crate::fhir::observation::{Observation, decode_observation};
@@ -30,11 +36,41 @@ pub struct FeedMeta {
     /// Searches still running.
     pub running: u32,
     pub pages: u32,
+    /// Each search of the feed, in the order they started.
+    pub searches: Vec<SearchMeta>,
+}
+
+/// One search of a feed.
+#[derive(Debug, Clone, Default)]
+pub struct SearchMeta {
+    /// The category searched, in plain words, when the feed has several.
+    pub label: Option<&'static str>,
+    /// `Bundle.total` when credible; `None` when the feed filters what it shows.
     pub total: Option<u64>,
     /// Why results may be missing (a stop, a failed page), in plain words.
     pub notice: Option<String>,
     /// A failed page that can be asked for again.
     pub can_resume: bool,
+}
+
+impl FeedMeta {
+    /// The total over every search, when each one's is known.
+    pub fn total(&self) -> Option<u64> {
+        combined_total(self.searches.iter().map(|s| s.total))
+    }
+
+    /// Each search's notice, in order.
+    pub fn notices(&self) -> Vec<String> {
+        self.searches
+            .iter()
+            .filter_map(|s| s.notice.clone())
+            .collect()
+    }
+
+    /// True when a failed page of some search can be asked for again.
+    pub fn can_resume(&self) -> bool {
+        self.searches.iter().any(|s| s.can_resume)
+    }
 }
 
 impl<T> Feed<T> {
@@ -57,37 +93,74 @@ pub type EncounterFeed = RwSignal<Feed<Encounter>>;
 pub type ObservationFeed = RwSignal<Feed<Observation>>;
 
 /// Where decoded resources go.
-#[derive(Clone, Copy)]
-enum Sink {
+#[derive(Clone)]
+enum Target {
     Encounters(EncounterFeed),
-    Observations(ObservationFeed),
+    /// Observations, and the encounter they must name (id, FHIR base) in a drill-down: a
+    /// server that ignores `encounter=` sends every encounter's.
+    Observations(ObservationFeed, Option<(String, String)>),
+}
+
+/// One search's place in its feed.
+#[derive(Clone)]
+struct Sink {
+    target: Target,
+    /// Index of the search in [`FeedMeta::searches`].
+    slot: usize,
 }
 
 impl Sink {
     fn update(&self, f: impl FnOnce(&mut FeedMeta)) {
-        match self {
-            Sink::Encounters(s) => s.update(|feed| f(&mut feed.meta)),
-            Sink::Observations(s) => s.update(|feed| f(&mut feed.meta)),
+        match &self.target {
+            Target::Encounters(s) => s.update(|feed| f(&mut feed.meta)),
+            Target::Observations(s, _) => s.update(|feed| f(&mut feed.meta)),
         }
     }
 
+    /// Changes this search's own state.
+    fn update_search(&self, f: impl FnOnce(&mut SearchMeta)) {
+        let slot = self.slot;
+        self.update(|meta| {
+            if let Some(search) = meta.searches.get_mut(slot) {
+                f(search);
+            }
+        });
+    }
+
+    fn label(&self) -> Option<&'static str> {
+        let slot = self.slot;
+        let label = |meta: &FeedMeta| meta.searches.get(slot).and_then(|s| s.label);
+        match &self.target {
+            Target::Encounters(s) => s.with_untracked(|f| label(&f.meta)),
+            Target::Observations(s, _) => s.with_untracked(|f| label(&f.meta)),
+        }
+    }
+
+    fn filters(&self) -> bool {
+        matches!(self.target, Target::Observations(_, Some(_)))
+    }
+
     fn id(&self) -> u32 {
-        match self {
-            Sink::Encounters(s) => s.with_untracked(|f| f.meta.id),
-            Sink::Observations(s) => s.with_untracked(|f| f.meta.id),
+        match &self.target {
+            Target::Encounters(s) => s.with_untracked(|f| f.meta.id),
+            Target::Observations(s, _) => s.with_untracked(|f| f.meta.id),
         }
     }
 
     fn push(&self, resources: &[Value]) {
-        match self {
-            Sink::Encounters(s) => s.update(|f| {
+        match &self.target {
+            Target::Encounters(s) => s.update(|f| {
                 f.items
                     .extend(resources.iter().filter_map(decode_encounter))
             }),
-            Sink::Observations(s) => s.update(|f| {
-                f.items
-                    .extend(resources.iter().filter_map(decode_observation))
-            }),
+            Target::Observations(s, encounter) => {
+                let decoded = resources.iter().filter_map(decode_observation);
+                let kept = match encounter {
+                    Some((id, base)) => of_encounter(decoded, id, base),
+                    None => decoded.collect(),
+                };
+                s.update(|f| f.items.extend(kept));
+            }
         }
     }
 }
@@ -123,21 +196,49 @@ pub fn new_observation_feed() -> ObservationFeed {
 
 /// Starts reading every page of `first_url` into `feed`.
 pub fn load_encounters(client: &FhirClient, base: &str, first_url: String, feed: EncounterFeed) {
-    start(client, base, first_url, Sink::Encounters(feed));
+    start(client, base, first_url, Target::Encounters(feed), None);
 }
 
+/// Starts one search of `feed` for observations: `category`, when given, names it in the
+/// search's notices (a feed of several categories); `encounter`, when given, keeps only the
+/// observations that name that encounter.
 pub fn load_observations(
     client: &FhirClient,
     base: &str,
     first_url: String,
     feed: ObservationFeed,
+    category: Option<&str>,
+    encounter: Option<&str>,
 ) {
-    start(client, base, first_url, Sink::Observations(feed));
+    let target = Target::Observations(feed, encounter.map(|id| (id.to_owned(), base.to_owned())));
+    start(
+        client,
+        base,
+        first_url,
+        target,
+        category.map(category_label),
+    );
 }
 
-fn start(client: &FhirClient, base: &str, first_url: String, sink: Sink) {
+fn start(
+    client: &FhirClient,
+    base: &str,
+    first_url: String,
+    target: Target,
+    label: Option<&'static str>,
+) {
     let pager = Pager::new(base, first_url, Limits::default());
-    sink.update(|f| f.running += 1);
+    let mut sink = Sink { target, slot: 0 };
+    let mut slot = 0;
+    sink.update(|f| {
+        f.running += 1;
+        slot = f.searches.len();
+        f.searches.push(SearchMeta {
+            label,
+            ..SearchMeta::default()
+        });
+    });
+    sink.slot = slot;
     leptos::task::spawn_local(perf::tracked(run(client.clone(), pager, sink)));
 }
 
@@ -153,10 +254,10 @@ pub fn resume(id: u32) {
     } in parked
     {
         if pager.resume().is_some() {
-            sink.update(|f| {
-                f.running += 1;
-                f.notice = None;
-                f.can_resume = false;
+            sink.update(|f| f.running += 1);
+            sink.update_search(|s| {
+                s.notice = None;
+                s.can_resume = false;
             });
             leptos::task::spawn_local(run(client, pager, sink));
         }
@@ -178,36 +279,47 @@ async fn run(client: FhirClient, mut pager: Pager, sink: Sink) {
                     status: 0,
                     diagnostics: None,
                 });
-                let id = park(resumable, &pager, sink, &client);
-                sink.update(|f| {
-                    f.running -= 1;
-                    f.notice = Some(format!("{} {}", problem.title, problem.detail));
-                    f.can_resume = resumable && id.is_some();
+                let id = park(resumable, &pager, &sink, &client);
+                let notice = match sink.label() {
+                    Some(label) => failed_notice(
+                        Some(label),
+                        pager.pages() == 0,
+                        &format!("{}. {}", problem.title, problem.detail),
+                    ),
+                    None => format!("{} {}", problem.title, problem.detail),
+                };
+                sink.update(|f| f.running -= 1);
+                sink.update_search(|s| {
+                    s.notice = Some(notice);
+                    s.can_resume = resumable && id.is_some();
                 });
                 return;
             }
         };
         let progress = pager.receive(&response);
         sink.push(&progress.new);
-        sink.update(|f| {
-            f.pages += 1;
-            f.total = progress.total.or(f.total);
-        });
+        sink.update(|f| f.pages += 1);
+        let filters = sink.filters();
+        // A page without a total keeps the one an earlier page gave.
+        sink.update_search(|s| s.total = progress.total.or(s.total).filter(|_| !filters));
         match progress.status {
             PagerStatus::Running { .. } => {}
             PagerStatus::Done => break,
             PagerStatus::Partial(stop) => {
-                sink.update(|f| f.notice = Some(stop.message()));
+                let notice = labelled(sink.label(), &stop.message());
+                sink.update_search(|s| s.notice = Some(notice));
                 break;
             }
             PagerStatus::Failed { error, resumable } => {
-                let id = park(resumable, &pager, sink, &client);
-                sink.update(|f| {
-                    f.running -= 1;
-                    f.notice = Some(format!(
-                        "Some results may be missing: a page could not be read ({error})."
-                    ));
-                    f.can_resume = id.is_some();
+                let id = park(resumable, &pager, &sink, &client);
+                // A feed of one search keeps its words: "Some results may be missing: …".
+                let label = sink.label();
+                let nothing_read = label.is_some() && pager.pages() == 0;
+                let notice = failed_notice(label, nothing_read, &failure_reason(&error));
+                sink.update(|f| f.running -= 1);
+                sink.update_search(|s| {
+                    s.notice = Some(notice);
+                    s.can_resume = id.is_some();
                 });
                 return;
             }
@@ -216,7 +328,7 @@ async fn run(client: FhirClient, mut pager: Pager, sink: Sink) {
     sink.update(|f| f.running -= 1);
 }
 
-fn park(resumable: bool, pager: &Pager, sink: Sink, client: &FhirClient) -> Option<u32> {
+fn park(resumable: bool, pager: &Pager, sink: &Sink, client: &FhirClient) -> Option<u32> {
     if !resumable {
         return None;
     }
@@ -224,7 +336,7 @@ fn park(resumable: bool, pager: &Pager, sink: Sink, client: &FhirClient) -> Opti
     PARKED.with(|p| {
         p.borrow_mut().entry(id).or_default().push(Parked {
             pager: pager.clone(),
-            sink,
+            sink: sink.clone(),
             client: client.clone(),
         })
     });

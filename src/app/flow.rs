@@ -78,13 +78,12 @@ pub async fn run(screen: RwSignal<Screen>) {
                 Err(problem) => Screen::Problem(problem),
             }
         }
-        Ok(Entry::Reloaded { .. }) => Screen::Problem(Problem {
-            title: "This Cairn window was reloaded".into(),
-            detail: "Cairn keeps your sign-in only in this window's memory, so reloading ended \
-                     it. Other Cairn windows are not affected."
-                .into(),
-            next_step: NextStep::Relaunch,
-        }),
+        Ok(Entry::Reloaded { .. }) => Screen::Problem(Problem::new(
+            "This Cairn window was reloaded",
+            "Cairn keeps your sign-in only in this window's memory, so reloading ended it. Other \
+             Cairn windows are not affected.",
+            NextStep::Relaunch,
+        )),
         Ok(Entry::Callback(params)) => {
             // Before anything else, so a reload or Back never presents the code again. The
             // instance id marks this window, so a reload is recognised as this window's.
@@ -353,11 +352,49 @@ fn style_url_allowed(url: &str, pending: &PendingLaunch) -> bool {
 }
 
 async fn apply_style(url: String) {
-    if let Ok(response) = send(&style_request(&url)).await
-        && let Ok(properties) = parse_style(&response)
-    {
-        crate::web::style::apply(&readable(properties));
+    match send(&style_request(&url)).await {
+        Ok(response) => {
+            if let Ok(properties) = parse_style(&response) {
+                crate::web::style::apply(&readable(properties));
+            }
+        }
+        // Optional: the chart goes on in Cairn's own look. A style blocked by CORS is only
+        // reported, in a notice on the chart, for whoever sets Cairn up.
+        Err(err) => report_blocked(&err, crate::domain::problem::Endpoint::Style),
     }
+}
+
+thread_local! {
+    /// Failures of optional requests (the style document), shown on the chart as notices:
+    /// they do not stop anything. Reference-counted, so not owned (and disposed of) by
+    /// whichever view reads it first.
+    static REPORTS: ArcRwSignal<Vec<String>> = ArcRwSignal::new(Vec::new());
+}
+
+/// What optional requests reported (see [`report`]).
+pub fn reports() -> ArcRwSignal<Vec<String>> {
+    REPORTS.with(ArcRwSignal::clone)
+}
+
+/// An optional request (style, key set) that failed: when CORS blocked it, says so on the
+/// chart (which origin to allow, and whom to ask); any other failure is not worth a word.
+pub fn report_blocked(
+    err: &crate::web::http::SendError,
+    endpoint: crate::domain::problem::Endpoint,
+) {
+    if err.blocked_by_cors() {
+        let problem = crate::web::fhir_client::network_problem(err, endpoint);
+        report(format!("{}: {}", problem.title, problem.detail));
+    }
+}
+
+/// Shows `text` on the chart, once, without stopping anything.
+fn report(text: String) {
+    reports().update(|all| {
+        if !all.contains(&text) {
+            all.push(text);
+        }
+    });
 }
 
 /// Opens the chart of `patient_id` (from the token response, or chosen in the search).
@@ -380,11 +417,17 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
     // not. Vital signs and labs first, since the browser sends a few requests at a time per
     // origin, in the order they are made.
     let base = context.fhir_base.as_str();
+    // One search per category, each failing alone (Epic grants and refuses them one by one);
+    // a feed of several names the category in its notices.
     let observations = |categories: &[&str]| {
         View::Observations.allowed(&grants).then(|| {
             let feed = feed::new_observation_feed();
-            if let Some(url) = observation_search_url(base, patient_id, categories, None) {
-                feed::load_observations(&client, base, url, feed);
+            let named = categories.len() > 1;
+            for &category in categories {
+                if let Some(url) = observation_search_url(base, patient_id, &[category], None) {
+                    let label = named.then_some(category);
+                    feed::load_observations(&client, base, url, feed, label, None);
+                }
             }
             feed
         })
@@ -451,20 +494,28 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
     })))
 }
 
-/// Shows `encounter` and starts reading its observations.
+/// Shows `encounter` and starts reading its observations: one search per category, in
+/// parallel, each failing alone with its own notice; only observations that name this
+/// encounter are shown (a server may ignore `encounter=` and send every encounter's).
 pub fn select_encounter(chart: &Chart, encounter: Encounter) {
     let Some(client) = client() else {
         return;
     };
     let base = client.with_session(|s| s.context.fhir_base.clone());
     let observations = feed::new_observation_feed();
-    if let Some(url) = observation_search_url(
-        &base,
-        &chart.patient_id,
-        &all_categories(),
-        Some(&encounter.id),
-    ) {
-        feed::load_observations(&client, &base, url, observations);
+    for category in all_categories() {
+        if let Some(url) =
+            observation_search_url(&base, &chart.patient_id, &[category], Some(&encounter.id))
+        {
+            feed::load_observations(
+                &client,
+                &base,
+                url,
+                observations,
+                Some(category),
+                Some(&encounter.id),
+            );
+        }
     }
     chart.selected.set(Some(Selected {
         encounter,
@@ -580,20 +631,22 @@ async fn load_config() -> Result<Config, Problem> {
 }
 
 async fn fetch_config() -> Result<Config, Problem> {
-    let response = fetch_own_file(CONFIG_URL).await.map_err(|_| Problem {
-        title: "Cairn could not load its settings".into(),
-        detail: "The file cairn.config.json beside the app could not be fetched.".into(),
-        next_step: NextStep::TryAgain,
+    let response = fetch_own_file(CONFIG_URL).await.map_err(|_| {
+        Problem::new(
+            "Cairn could not load its settings",
+            "The file cairn.config.json beside the app could not be fetched.",
+            NextStep::TryAgain,
+        )
     })?;
     if !response.is_success() {
-        return Err(Problem {
-            title: "Cairn is not set up on this site".into(),
-            detail: format!(
+        return Err(Problem::new(
+            "Cairn is not set up on this site",
+            format!(
                 "The settings file cairn.config.json answered with HTTP {}.",
                 response.status
             ),
-            next_step: NextStep::ContactSupport,
-        });
+            NextStep::ContactSupport,
+        ));
     }
     // The redirect URI is checked against where this page really is: a mistake there would
     // send every sign-in's code somewhere else.
@@ -626,12 +679,14 @@ fn pending_key(state: &str) -> String {
     format!("{PENDING_PREFIX}{state}")
 }
 
-/// A connection failure during sign-in: the code (if any) is spent, so relaunch.
-fn sign_in_failed(err: &crate::web::http::NetworkError) -> Problem {
-    Problem {
-        next_step: NextStep::Relaunch,
-        ..unreachable_ehr(err)
+/// A connection failure during sign-in: the code (if any) is spent, so relaunch; unless the
+/// EHR blocks Cairn's origin (CORS), which only its integration team can change.
+fn sign_in_failed(err: &crate::web::http::SendError) -> Problem {
+    let mut problem = unreachable_ehr(err);
+    if !err.blocked_by_cors() {
+        problem.next_step = NextStep::Relaunch;
     }
+    problem
 }
 
 fn no_session() -> Problem {
@@ -639,17 +694,17 @@ fn no_session() -> Problem {
 }
 
 fn browser_problem(err: &dyn std::error::Error) -> Problem {
-    Problem {
-        title: "This browser cannot run Cairn safely".into(),
-        detail: format!("{err}. Open Cairn in an up-to-date browser."),
-        next_step: NextStep::ContactSupport,
-    }
+    Problem::new(
+        "This browser cannot run Cairn safely",
+        format!("{err}. Open Cairn in an up-to-date browser."),
+        NextStep::ContactSupport,
+    )
 }
 
 fn internal_problem() -> Problem {
-    Problem {
-        title: "Cairn stopped unexpectedly".into(),
-        detail: "Something inside Cairn failed while starting the sign-in.".into(),
-        next_step: NextStep::Relaunch,
-    }
+    Problem::new(
+        "Cairn stopped unexpectedly",
+        "Something inside Cairn failed while starting the sign-in.",
+        NextStep::Relaunch,
+    )
 }

@@ -9,6 +9,7 @@ use crate::domain::encounters::{EncounterFilter, choices, encounter_list};
 use crate::domain::problem::{NextStep, Problem};
 use crate::domain::results::{self, LabGroup, Vital};
 use crate::domain::table::{ResultRow, Sort, SortKey, arrange, result_rows, window};
+use crate::fhir::drill::loading_text;
 use crate::fhir::encounter::Encounter;
 use crate::fhir::search::{MAX_QUERY_CHARS, SEXES, SearchForm};
 use crate::smart::scope::LaunchKind;
@@ -349,6 +350,13 @@ pub fn chart(chart: Chart, screen: RwSignal<Screen>) -> impl IntoView {
                     })
             }}
             {notices}
+            {move || {
+                flow::reports()
+                    .get()
+                    .into_iter()
+                    .map(|text| view! { <p class="notice notice--report" role="status">{text}</p> })
+                    .collect_view()
+            }}
             {vitals.map(vitals_section)}
             {labs.map(labs_section)}
             {(vitals.is_some() || labs.is_some() || others.is_some())
@@ -372,38 +380,46 @@ fn isolated(parts: Vec<String>) -> impl IntoView {
         .collect_view()
 }
 
-/// Progress while pages arrive, and why results may be missing, with a way to go on.
+/// Progress while pages arrive, and why results may be missing (one notice per search that
+/// stopped or failed, naming its category in a feed of several), with a way to go on.
 fn feed_status<T: Send + Sync + 'static>(feed: RwSignal<Feed<T>>) -> impl IntoView {
     move || {
         let (meta, count) = feed.with(|f| (f.meta.clone(), f.items.len()));
         let progress = (meta.running > 0).then(|| {
-            let of = meta.total.map(|t| format!(" of {t}")).unwrap_or_default();
             view! {
                 <p class="feed__progress" role="status" aria-live="polite">
-                    {format!("Loading… {count}{of} so far")}
+                    {loading_text(count, meta.total())}
                 </p>
             }
         });
-        let notice = meta.notice.map(|text| {
-            let retry = meta.can_resume.then(|| {
-                let id = meta.id;
-                view! {
-                    <button class="button button--quiet" on:click=move |_| feed::resume(id)>
-                        "Retry"
-                    </button>
-                }
-            });
+        let id = meta.id;
+        let mut retry = meta.can_resume().then(|| {
             view! {
-                <p class="notice notice--partial" role="status">
-                    {text}
-                    " "
-                    {retry}
-                </p>
+                <button class="button button--quiet" on:click=move |_| feed::resume(id)>
+                    "Retry"
+                </button>
             }
         });
+        let notices: Vec<String> = meta.notices();
+        let last = notices.len().saturating_sub(1);
+        let notices = notices
+            .into_iter()
+            .enumerate()
+            .map(|(i, text)| {
+                // One Retry, after the last notice: it resumes every search that can go on.
+                let retry = if i == last { retry.take() } else { None };
+                view! {
+                    <p class="notice notice--partial" role="status">
+                        {text}
+                        " "
+                        {retry}
+                    </p>
+                }
+            })
+            .collect_view();
         view! {
             {progress}
-            {notice}
+            {notices}
         }
     }
 }

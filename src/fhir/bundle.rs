@@ -286,6 +286,35 @@ mod tests {
     }
 
     #[test]
+    fn epic_outcome_entries_are_not_results() {
+        // Epic's empty result: 200, `total: 0`, and an OperationOutcome entry (4101); and a
+        // page with a 4122 warning (a parameter ignored) beside its matches.
+        let empty = r#"{"resourceType":"Bundle","type":"searchset","total":0,"entry":[
+            {"fullUrl":"urn:uuid:1","resource":{"resourceType":"OperationOutcome","issue":[{
+              "severity":"warning","code":"processing",
+              "details":{"coding":[{"system":"urn:oid:1.2.840.114350.1.13.0.1.7.2.657369",
+                "code":"4101","display":"Resource request returns no results."}],
+                "text":"Resource request returns no results."}}]},
+             "search":{"mode":"outcome"}}]}"#;
+        let page = parse_searchset(&ok(empty)).unwrap();
+        assert!(page.matches.is_empty());
+        assert_eq!(page.total, Some(0));
+        assert_eq!(page.outcomes, ["Resource request returns no results."]);
+        let warned = r#"{"resourceType":"Bundle","type":"searchset","total":1,"entry":[
+            {"resource":{"resourceType":"Observation","id":"o1"},"search":{"mode":"match"}},
+            {"resource":{"resourceType":"OperationOutcome","issue":[{"severity":"information",
+              "code":"informational","details":{"coding":[{"code":"4122"}],
+              "text":"An unknown query parameter was supplied by the client."},
+              "diagnostics":"encounter","location":["http.encounter"]}]},
+             "search":{"mode":"outcome"}},
+            {"resource":{"resourceType":"OperationOutcome","issue":"junk"},"search":{"mode":"outcome"}},
+            {"resource":{"resourceType":"OperationOutcome"},"search":{"mode":"outcome"}}]}"#;
+        let page = parse_searchset(&ok(warned)).unwrap();
+        assert_eq!(ids(&page.matches), ["Observation/o1"]);
+        assert_eq!(page.outcomes, ["encounter"]);
+    }
+
+    #[test]
     fn long_outcome_text_is_truncated() {
         let long = "x".repeat(1000);
         let body = format!(

@@ -1,6 +1,7 @@
 //! FHIR R4 reads, sans IO: request builders and lenient decoders that never panic.
 
 pub mod bundle;
+pub mod drill;
 pub mod encounter;
 pub mod error;
 mod json;

@@ -19,6 +19,9 @@ use crate::fhir::request::token_may_go_to;
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::smart::secret::AccessToken;
 
+/// Times one search starts again from its first page after its paging session expired.
+pub const MAX_RESTARTS: u32 = 3;
+
 /// How far one search may go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -100,7 +103,7 @@ pub struct Progress {
     pub includes: Vec<Value>,
     /// OperationOutcome text from this page.
     pub outcomes: Vec<String>,
-    /// `Bundle.total` of this page, if given.
+    /// `Bundle.total` of this page, if given and credible ([`credible_total`]).
     pub total: Option<u64>,
     /// The status after this page.
     pub status: PagerStatus,
@@ -121,6 +124,10 @@ pub struct Pager {
     limits: Limits,
     /// The URL to read next (while running) or the one that failed.
     current: String,
+    /// The search's first page, where an expired paging session starts again.
+    first: String,
+    /// Times the search started again after its paging session expired.
+    restarts: u32,
     visited: HashSet<String>,
     seen_matches: HashSet<String>,
     seen_includes: HashSet<String>,
@@ -138,6 +145,8 @@ impl Pager {
             fhir_base: fhir_base.to_owned(),
             limits,
             current: String::new(),
+            first: String::new(),
+            restarts: 0,
             visited: HashSet::new(),
             seen_matches: HashSet::new(),
             seen_includes: HashSet::new(),
@@ -151,6 +160,7 @@ impl Pager {
                 url.set_fragment(None);
                 let url = url.to_string();
                 if token_may_go_to(&url, fhir_base) {
+                    pager.first.clone_from(&url);
                     pager.current = url;
                 } else {
                     pager.state = State::Partial(Stop::ForeignNextLink(origin_of(&url)));
@@ -235,13 +245,37 @@ impl Pager {
                 Some(next) => self.follow(&next),
             }
         };
-        self.progress(new, includes, page.outcomes, page.total)
+        let total = credible_total(page.total, self.entries, self.state == State::Running);
+        self.progress(new, includes, page.outcomes, total)
     }
 
     /// The page from [`Pager::next_request`] failed. Everything accepted so far is kept.
+    ///
+    /// An expired paging session (Epic's 4113: its `sessionID` next links live minutes) cannot
+    /// be read again: the search starts over from its first page instead, and the resources
+    /// already passed on are not passed on twice. At most [`MAX_RESTARTS`] times.
     pub fn fail(&mut self, error: FhirError) {
+        if self.state == State::Running
+            && error == FhirError::SessionExpired
+            && self.current != self.first
+            && self.restarts < MAX_RESTARTS
+        {
+            self.restarts += 1;
+            self.visited.clear();
+            self.current.clone_from(&self.first);
+            return;
+        }
         if self.state == State::Running {
-            let resumable = matches!(error, FhirError::Http { .. } | FhirError::Malformed);
+            // A refusal (4xx: a category Epic does not know, 59111, or outside the grant)
+            // would be refused again; a server error, a lost connection (status 0) or a
+            // garbled page may pass.
+            let resumable = match &error {
+                FhirError::Http { status, .. } => {
+                    !(400..500).contains(status) || *status == 408 || *status == 429
+                }
+                FhirError::Malformed => true,
+                _ => false,
+            };
             self.state = State::Failed { error, resumable };
         }
     }
@@ -329,6 +363,14 @@ impl Pager {
             status: self.status(),
         }
     }
+}
+
+/// `Bundle.total` when it can be believed: more than the `received` unique matches, or exactly
+/// as many once no page is left. Epic may send the page size as the total (`_count=200`,
+/// `total: 200`, and a `next` link), which would read "400 of 200"; such a total is unknown.
+pub fn credible_total(total: Option<u64>, received: usize, more: bool) -> Option<u64> {
+    let received = u64::try_from(received).unwrap_or(u64::MAX);
+    total.filter(|&t| t > received || (t == received && !more))
 }
 
 /// `resourceType/id` when both are non-empty strings; resources without one are never merged.
@@ -850,6 +892,98 @@ mod tests {
             }
         );
         assert_eq!(pager.resume(), Some(url(2)));
+    }
+
+    #[test]
+    fn an_expired_paging_session_starts_the_search_again() {
+        // Epic: `next` links are `…/Observation?sessionID=…` and expire (4113).
+        let first = format!("{BASE}/Observation?patient=p&category=laboratory");
+        let session = |n: usize| format!("{BASE}/Observation?sessionID=s{n}");
+        let mut pager = Pager::new(BASE, first.clone(), Limits::default());
+        let mut fake = Fake::new([
+            (first.clone(), page(&["a", "b"], Some(&session(1)))),
+            (session(1), page(&["b", "c"], Some(&session(2)))),
+            (session(2), page(&["d"], None)),
+        ]);
+        fake.fail_once.insert(session(1), FhirError::SessionExpired);
+        let got = drive(&mut pager, &mut fake);
+        assert_eq!(got, ["a", "b", "c", "d"], "each resource once");
+        assert_eq!(pager.status(), PagerStatus::Done);
+        assert_eq!(
+            fake.requested,
+            [
+                first.clone(),
+                session(1),
+                first.clone(),
+                session(1),
+                session(2)
+            ]
+        );
+
+        // A session that keeps expiring ends the search after a few restarts, not in a loop.
+        let mut pager = Pager::new(BASE, first.clone(), Limits::default());
+        let mut restarts = 0;
+        while let Some(url) = pager.next_request() {
+            if url == first {
+                pager.accept(page(&["a"], Some(&session(1))));
+            } else {
+                restarts += 1;
+                pager.fail(FhirError::SessionExpired);
+            }
+            assert!(restarts <= MAX_RESTARTS + 1);
+        }
+        assert_eq!(restarts, MAX_RESTARTS + 1);
+        assert!(matches!(
+            pager.status(),
+            PagerStatus::Failed {
+                error: FhirError::SessionExpired,
+                ..
+            }
+        ));
+
+        // The first page itself expiring is a plain failure.
+        let mut pager = Pager::new(BASE, first.clone(), Limits::default());
+        pager.fail(FhirError::SessionExpired);
+        assert_eq!(pager.next_request(), None);
+    }
+
+    #[test]
+    fn a_refused_search_is_not_offered_again() {
+        let refused = |status| {
+            let mut pager = Pager::new(BASE, url(1), Limits::default());
+            pager.fail(FhirError::Http {
+                status,
+                diagnostics: Some("Required search parameter has an invalid value.".into()),
+            });
+            pager.resume().is_some()
+        };
+        assert!(!refused(400), "Epic's 59111 is refused again");
+        assert!(!refused(422));
+        assert!(refused(429));
+        assert!(refused(500));
+        assert!(refused(0), "a lost connection");
+    }
+
+    #[test]
+    fn a_total_equal_to_the_page_size_is_not_believed() {
+        // Epic with `_count=200`: `total: 200` on every page, and a `next` link.
+        assert_eq!(credible_total(Some(200), 200, true), None);
+        assert_eq!(credible_total(Some(200), 400, true), None);
+        assert_eq!(credible_total(Some(200), 400, false), None);
+        assert_eq!(credible_total(Some(200), 200, false), Some(200));
+        assert_eq!(credible_total(Some(450), 200, true), Some(450));
+        assert_eq!(credible_total(None, 200, true), None);
+        let mut pager = Pager::new(BASE, url(1), Limits::default());
+        let progress = pager.accept(Page {
+            total: Some(2),
+            ..page(&["a", "b"], Some(&url(2)))
+        });
+        assert_eq!(progress.total, None);
+        let progress = pager.accept(Page {
+            total: Some(3),
+            ..page(&["c"], None)
+        });
+        assert_eq!(progress.total, Some(3));
     }
 
     #[test]

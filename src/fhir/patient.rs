@@ -93,7 +93,12 @@ pub enum Deceased {
 
 pub fn parse_patient(resp: &HttpResponse, expected_id: &str) -> Result<Patient, FhirError> {
     if !resp.is_success() {
-        return Err(FhirError::from_status(resp));
+        // A Patient read refused (Epic: 403, no body, `WWW-Authenticate: Bearer
+        // error="insufficient_scope"`) is a permission on patients the app lacks.
+        return Err(match FhirError::from_status(resp) {
+            FhirError::Forbidden => FhirError::PatientForbidden,
+            other => other,
+        });
     }
     if resp.body.len() > MAX_RESOURCE_BYTES {
         return Err(FhirError::Malformed);
@@ -197,7 +202,14 @@ mod tests {
     fn refusals() {
         let cases = [
             (resp(401, ""), FhirError::Unauthorized),
-            (resp(403, ""), FhirError::Forbidden),
+            (resp(403, ""), FhirError::PatientForbidden),
+            (
+                resp(
+                    403,
+                    r#"{"resourceType":"OperationOutcome","issue":[{"severity":"fatal","code":"suppressed","details":{"coding":[{"code":"4130"}]}}]}"#,
+                ),
+                FhirError::BreakTheGlass,
+            ),
             (resp(404, ""), FhirError::NotFound),
             (resp(410, ""), FhirError::NotFound),
             (

@@ -44,9 +44,13 @@ pub fn token_may_go_to(url: &str, fhir_base: &str) -> bool {
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// FHIR R4 `id`: `[A-Za-z0-9\-\.]{1,64}`.
+/// Longest id accepted. FHIR R4 says 64, but Epic's default ("unconstrained FHIR IDs") makes
+/// longer ones; the bound only keeps a hostile id from growing URLs without limit.
+pub const MAX_ID_CHARS: usize = 256;
+
+/// FHIR R4 `id` characters, `[A-Za-z0-9\-\.]`, 1 to [`MAX_ID_CHARS`] of them.
 pub fn is_valid_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
+    (1..=MAX_ID_CHARS).contains(&id.len())
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
@@ -103,7 +107,7 @@ mod tests {
             "a/b",
             "a?b=c",
             "a b",
-            &"x".repeat(65),
+            &"x".repeat(MAX_ID_CHARS + 1),
             "é",
         ] {
             assert!(
@@ -111,5 +115,10 @@ mod tests {
                 "{bad:?}"
             );
         }
+        // Epic's unconstrained ids are longer than FHIR's 64.
+        let epic = format!("e{}", "Ab3.-".repeat(20));
+        assert!(epic.len() > 64);
+        assert!(read_request("https://e/fhir", "Observation", &epic, &token).is_ok());
+        assert!(is_valid_id(&"x".repeat(MAX_ID_CHARS)));
     }
 }

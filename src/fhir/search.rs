@@ -223,7 +223,7 @@ pub fn read_patient_search(
         return Err(refusal.message(query));
     }
     parse_patient_bundle(resp)
-        .map_err(|err| format!("The search did not work: {}", err.problem().detail))
+        .map_err(|err| format!("The search did not work. {}", err.problem().detail))
 }
 
 /// A patient search Epic refused for what it was given.
@@ -721,14 +721,14 @@ mod tests {
                     ),
                 ),
                 &by_name,
-                "The search did not work: the EHR answered HTTP 400. The EHR said: “The \
+                "The search did not work. The EHR answered HTTP 400. The EHR said: “The \
                  resource request contained an invalid parameter”",
             ),
             (
                 "a 500 without a body",
                 outcome(500, ""),
                 &by_name,
-                "The search did not work: the EHR answered HTTP 500.",
+                "The search did not work. The EHR answered HTTP 500.",
             ),
             (
                 "a code that only looks alike",
@@ -737,7 +737,7 @@ mod tests {
                     r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","diagnostics":"Error 41270"}]}"#,
                 ),
                 &by_name,
-                "The search did not work: the EHR answered HTTP 400. The EHR said: “Error 41270”",
+                "The search did not work. The EHR answered HTTP 400. The EHR said: “Error 41270”",
             ),
         ];
         for (what, response, query, expected) in cases {

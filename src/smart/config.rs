@@ -41,6 +41,11 @@ pub struct FhirServer {
     /// non-production id (its sandbox and every customer's test environments) and a production
     /// id (every customer's production environment).
     pub client_id: String,
+    /// Send `Epic-Client-ID: <client_id>` with discovery (`.well-known/smart-configuration`
+    /// and `metadata`), for Epic instances that want to know the app before sign-in. Off by
+    /// default: a header that is not CORS-safelisted costs a preflight (an extra `OPTIONS`
+    /// round trip) per discovery, and the server's CORS must allow the header.
+    pub epic_client_id_header: bool,
     /// Normalised: no trailing slash.
     pub fhir_base: String,
     /// Origins (`scheme://host[:port]`) where its authorize and token endpoints may live.
@@ -201,6 +206,8 @@ struct RawServer {
     #[serde(default)]
     client_id: String,
     #[serde(default)]
+    epic_client_id_header: bool,
+    #[serde(default)]
     fhir_base: String,
     #[serde(default)]
     auth_origins: Option<Vec<String>>,
@@ -294,6 +301,7 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
         servers.push(FhirServer {
             name,
             client_id,
+            epic_client_id_header: s.epic_client_id_header,
             fhir_base,
             auth_origins,
             logo,
@@ -950,6 +958,25 @@ mod tests {
                 app_url: "https://apps.example.org/cairn/index.html".into(),
                 suggested: "https://apps.example.org/cairn/".into(),
             })
+        );
+    }
+
+    #[test]
+    fn epic_client_id_header_is_off_unless_asked_for() {
+        let json = |extra: &str| {
+            format!(
+                r#"{{"redirect_uri":"https://a.example/","fhir_servers":[
+                {{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir"{extra}}}]}}"#
+            )
+        };
+        let config = parse_config(json("").as_bytes()).unwrap();
+        assert!(!config.servers[0].epic_client_id_header);
+        let config = parse_config(json(r#","epic_client_id_header":true"#).as_bytes()).unwrap();
+        assert!(config.servers[0].epic_client_id_header);
+        let wrong = parse_config(json(r#","epic_client_id_header":"yes""#).as_bytes());
+        assert!(
+            matches!(&wrong, Err(ConfigError::Json(m)) if m.contains("epic_client_id_header") || m.contains("invalid type")),
+            "{wrong:?}"
         );
     }
 }

@@ -86,9 +86,19 @@ pub fn discovery_request(server: &FhirServer) -> HttpRequest {
     HttpRequest {
         method: Method::Get,
         url: format!("{}/.well-known/smart-configuration", server.fhir_base),
-        headers: vec![("Accept".into(), "application/json".into())],
+        headers: discovery_headers(server, "application/json"),
         body: None,
     }
+}
+
+/// `Accept`, and `Epic-Client-ID` when the configuration asks for it
+/// ([`FhirServer::epic_client_id_header`]; it costs a CORS preflight).
+fn discovery_headers(server: &FhirServer, accept: &str) -> Vec<(String, String)> {
+    let mut headers = vec![("Accept".to_owned(), accept.to_owned())];
+    if server.epic_client_id_header {
+        headers.push(("Epic-Client-ID".to_owned(), server.client_id.clone()));
+    }
+    headers
 }
 
 pub fn parse_discovery(
@@ -154,7 +164,7 @@ pub fn metadata_request(server: &FhirServer) -> HttpRequest {
     HttpRequest {
         method: Method::Get,
         url: format!("{}/metadata", server.fhir_base),
-        headers: vec![("Accept".into(), "application/fhir+json".into())],
+        headers: discovery_headers(server, "application/fhir+json"),
         body: None,
     }
 }
@@ -332,6 +342,7 @@ mod tests {
         FhirServer {
             name: "EHR".into(),
             client_id: "cairn".into(),
+            epic_client_id_header: false,
             fhir_base: "https://ehr.example/fhir/R4".into(),
             auth_origins: vec![
                 "https://ehr.example".into(),
@@ -341,6 +352,29 @@ mod tests {
             scope: None,
             mrn: None,
         }
+    }
+
+    #[test]
+    fn epic_client_id_header_only_when_configured() {
+        let plain = server();
+        assert_eq!(discovery_request(&plain).header("epic-client-id"), None);
+        assert_eq!(metadata_request(&plain).header("epic-client-id"), None);
+        let epic = FhirServer {
+            epic_client_id_header: true,
+            ..server()
+        };
+        assert_eq!(
+            discovery_request(&epic).header("epic-client-id"),
+            Some("cairn")
+        );
+        assert_eq!(
+            metadata_request(&epic).header("epic-client-id"),
+            Some("cairn")
+        );
+        assert_eq!(
+            metadata_request(&epic).header("accept"),
+            Some("application/fhir+json")
+        );
     }
 
     fn json(body: &str) -> HttpResponse {

@@ -1499,7 +1499,7 @@ mod tests {
                     claims(),
                     set(
                         "fhirUser",
-                        json!(format!("Practitioner/{}", "1".repeat(65))),
+                        json!(format!("Practitioner/{}", "1".repeat(257))),
                     ),
                 ),
                 Err(FhirUserInvalid),

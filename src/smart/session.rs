@@ -243,10 +243,14 @@ impl Session {
                 self.generation += 1;
                 Ok(())
             }
-            Err(TokenError::Rejected { error, .. }) => {
-                // invalid_grant and friends: this refresh token will never work again.
+            Err(TokenError::Rejected { error, description }) => {
+                // invalid_grant and friends: this refresh token will never work again. The
+                // server's reason is what the user is shown.
                 self.refresh_token = None;
-                Err(RefreshError::Ended(error))
+                Err(RefreshError::Ended(match description {
+                    Some(reason) => format!("{error}: “{reason}”"),
+                    None => error,
+                }))
             }
             Err(other) => Err(RefreshError::Failed(other.to_string())),
         }
@@ -399,11 +403,46 @@ mod tests {
             body: br#"{"error":"invalid_grant","error_description":"reused"}"#.to_vec(),
         };
         let err = s.finish_refresh(Some(&refused), 1.0).unwrap_err();
-        assert_eq!(err, RefreshError::Ended("invalid_grant".into()));
+        assert_eq!(err, RefreshError::Ended("invalid_grant: “reused”".into()));
         assert!(!s.can_refresh());
         assert_eq!(err.problem().title, "Your session has ended");
         assert_eq!(err.problem().next_step, NextStep::Relaunch);
         assert_eq!(s.after_unauthorized(0, false), AfterUnauthorized::Ended);
+    }
+
+    #[test]
+    fn invalid_grant_ends_the_refresh_token_whatever_the_status() {
+        // A standard SMART EHR answered 403 with `invalid_grant`: not a passing failure.
+        let mut s = session(100.0, Some("RT-1"), 0.0);
+        let _ = s.after_unauthorized(0, false);
+        let forbidden = HttpResponse {
+            status: 403,
+            content_type: Some("application/json".into()),
+            body: br#"{"error":"invalid_grant","error_description":"refresh token revoked"}"#
+                .to_vec(),
+        };
+        let err = s.finish_refresh(Some(&forbidden), 1.0).unwrap_err();
+        assert!(matches!(err, RefreshError::Ended(_)), "{err:?}");
+        assert!(!s.can_refresh());
+        let problem = err.problem();
+        assert_eq!(
+            problem.detail,
+            "The EHR ended this sign-in (invalid_grant: “refresh token revoked”). Open Cairn \
+             again to sign in; nothing you were viewing is changed."
+        );
+        crate::domain::problem::assert_capitalised(&problem);
+        // Another 403 without `invalid_grant` stays a failure that may pass.
+        let mut s = session(100.0, Some("RT-1"), 0.0);
+        let _ = s.after_unauthorized(0, false);
+        let other = HttpResponse {
+            body: br#"{"error":"temporarily_unavailable"}"#.to_vec(),
+            ..forbidden
+        };
+        assert!(matches!(
+            s.finish_refresh(Some(&other), 1.0),
+            Err(RefreshError::Failed(_))
+        ));
+        assert!(s.can_refresh());
     }
 
     #[test]

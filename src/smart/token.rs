@@ -224,8 +224,10 @@ fn decode_grant(resp: &HttpResponse) -> Result<Map<String, Value>, TokenError> {
             .as_ref()
             .and_then(|m| m.get("error"))
             .and_then(Value::as_str);
+        // RFC 6749 says 400 (401 for client authentication), but servers answer
+        // `invalid_grant` with other statuses too (403 seen): the body decides.
         return Err(match (resp.status, oauth_error) {
-            (400 | 401, Some(error)) => TokenError::Rejected {
+            (400 | 401, Some(error)) | (_, Some(error @ "invalid_grant")) => TokenError::Rejected {
                 error: truncate_for_display(error, 60),
                 description: json
                     .as_ref()

@@ -10,13 +10,13 @@ use std::rc::Rc;
 use futures::FutureExt;
 use futures::future::{LocalBoxFuture, Shared};
 
-use crate::domain::problem::{NextStep, Problem};
+use crate::domain::problem::{Endpoint, NextStep, Problem, cors_problem};
 use crate::fhir::request::token_may_go_to;
 use crate::fhir::retry::retry_delay_ms;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::smart::secret::AccessToken;
 use crate::smart::session::{AfterUnauthorized, Before, RefreshError, Session, session_ended};
-use crate::web::http::{NetworkError, send, send_reading};
+use crate::web::http::{SendError, send, send_reading};
 use crate::web::{clock, random};
 
 type RefreshFuture = Shared<LocalBoxFuture<'static, Result<(), RefreshError>>>;
@@ -93,7 +93,7 @@ impl FhirClient {
             };
             let (response, headers) = send_reading(&request, &["retry-after"])
                 .await
-                .map_err(|e| unreachable_ehr(&e))?;
+                .map_err(|e| network_problem(&e, Endpoint::Fhir))?;
             if response.status == 401 {
                 let next = self
                     .session
@@ -192,7 +192,19 @@ impl FhirClient {
     }
 }
 
-pub fn unreachable_ehr(err: &NetworkError) -> Problem {
+/// A request that failed before any answer: to a sign-in endpoint, its kind told by its URL
+/// ([`Endpoint::of_sign_in_url`]).
+pub fn unreachable_ehr(err: &SendError) -> Problem {
+    network_problem(err, Endpoint::of_sign_in_url(&err.url))
+}
+
+/// A request to `endpoint` that failed before any answer: blocked by CORS (the server
+/// answered a `no-cors` probe), which names the origins and whom to ask; else a connection
+/// that may work again.
+pub fn network_problem(err: &SendError, endpoint: Endpoint) -> Problem {
+    if err.blocked_by_cors() {
+        return cors_problem(endpoint, &err.url, &crate::web::location::page_url());
+    }
     Problem::new(
         "Cairn could not reach your EHR",
         format!("The connection failed ({err}). Check the network and try again."),

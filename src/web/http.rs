@@ -15,8 +15,26 @@ pub struct NetworkError(pub String);
 /// server that never answers ends in a message instead of an endless "Signing in…".
 pub const REQUEST_TIMEOUT_MS: u32 = 30_000;
 
+/// A request to the EHR that got no answer, and what that most likely means.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{error}")]
+pub struct SendError {
+    pub error: NetworkError,
+    /// What the failure most likely was ([`FetchFailure::after_probe`]).
+    pub failure: crate::domain::problem::FetchFailure,
+    /// The address asked for (never carries a token: tokens go in headers).
+    pub url: String,
+}
+
+impl SendError {
+    /// True when the server answered a `no-cors` probe: the request was blocked by CORS.
+    pub fn blocked_by_cors(&self) -> bool {
+        self.failure == crate::domain::problem::FetchFailure::BlockedByCors
+    }
+}
+
 /// Sends a request without cookies or a `Referer`, and reads the whole body.
-pub async fn send(req: &HttpRequest) -> Result<HttpResponse, NetworkError> {
+pub async fn send(req: &HttpRequest) -> Result<HttpResponse, SendError> {
     send_reading(req, &[]).await.map(|(response, _)| response)
 }
 
@@ -26,8 +44,44 @@ pub async fn send(req: &HttpRequest) -> Result<HttpResponse, NetworkError> {
 pub async fn send_reading(
     req: &HttpRequest,
     header_names: &[&str],
-) -> Result<(HttpResponse, Vec<Option<String>>), NetworkError> {
-    fetch(req, header_names, RequestCredentials::Omit).await
+) -> Result<(HttpResponse, Vec<Option<String>>), SendError> {
+    let started = crate::web::clock::monotonic_ms();
+    let sent = fetch(req, header_names, RequestCredentials::Omit).await;
+    let timed_out = crate::web::clock::monotonic_ms() - started >= f64::from(REQUEST_TIMEOUT_MS);
+    match sent {
+        Ok(answer) => Ok(answer),
+        Err(error) => Err(SendError {
+            error,
+            failure: diagnose(&req.url, timed_out).await,
+            url: req.url.clone(),
+        }),
+    }
+}
+
+/// Longest wait for the `no-cors` probe that tells CORS from a dead network.
+const PROBE_TIMEOUT_MS: u32 = 10_000;
+
+/// What a failed request most likely was. A rejected `fetch` says nothing more (a
+/// `TypeError`), so the same address is asked again in `no-cors` mode: no credentials, no
+/// Referer, no custom header, so no preflight. An opaque answer means the server is reachable
+/// and the browser withheld the first answer: CORS. The CSP's `connect-src` already allows
+/// every configured EHR origin, so Cairn's own policy does not block the probe. A request that
+/// ran out of time is not probed.
+async fn diagnose(url: &str, timed_out: bool) -> crate::domain::problem::FetchFailure {
+    use crate::domain::problem::FetchFailure;
+    if timed_out {
+        return FetchFailure::Timeout;
+    }
+    let deadline = AbortSignal::timeout_with_u32(PROBE_TIMEOUT_MS);
+    let answered = Request::get(url)
+        .mode(web_sys::RequestMode::NoCors)
+        .credentials(RequestCredentials::Omit)
+        .referrer_policy(ReferrerPolicy::NoReferrer)
+        .abort_signal(Some(&deadline))
+        .send()
+        .await
+        .is_ok();
+    FetchFailure::after_probe(answered)
 }
 
 /// A file served beside Cairn (its configuration), fetched as `index.html`'s

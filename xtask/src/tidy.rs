@@ -608,3 +608,49 @@ fn code_of(line: &str) -> &str {
     }
     line
 }
+
+/// Where a `Problem` (src/domain/problem.rs) may be written field by field: its own
+/// module. Everywhere else goes through `Problem::new`, which starts the title and the detail
+/// with a capital letter (error messages are written in lower case, to follow other words).
+const PROBLEM_MODULE: &str = "src/domain/problem.rs";
+
+#[test]
+fn problems_are_made_with_problem_new() {
+    let offences = scan_app(&["src"], |source, _, code| {
+        (source.rel != PROBLEM_MODULE && problem_literal(code)).then(|| "`Problem {`".to_owned())
+    });
+    assert!(
+        offences.is_empty(),
+        "build a Problem with Problem::new, so every text the user reads starts with a capital \
+         letter:\n{}",
+        offences.join("\n")
+    );
+}
+
+/// A struct expression `Problem { … }` (not a signature returning one, nor the type itself).
+fn problem_literal(code: &str) -> bool {
+    code.match_indices("Problem {").any(|(at, _)| {
+        let before = code[..at].trim_end();
+        let word_start = code[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        word_start
+            && !before.ends_with("->")
+            && !before.ends_with("struct")
+            && !before.ends_with("for")
+            && !before.ends_with("impl")
+    })
+}
+
+#[test]
+fn the_problem_literal_detector_fires() {
+    assert!(problem_literal("    Problem {"));
+    assert!(problem_literal("Err(Problem {"));
+    assert!(problem_literal(".map_err(|_| Problem {"));
+    assert!(!problem_literal("fn f() -> Problem {"));
+    assert!(!problem_literal("pub struct Problem {"));
+    assert!(!problem_literal("impl From<E> for Problem {"));
+    assert!(!problem_literal("Screen::Problem(p)"));
+    assert!(!problem_literal("    FhirProblem {"));
+}
