@@ -333,10 +333,12 @@ async fn check_id_token(
     jwks_uri: &str,
     expected: &Expected,
 ) -> Result<SignedInUser, IdTokenError> {
-    // A fetch that fails outright is what a browser shows for a request blocked by CORS.
-    let response = send(&jwks_request(jwks_uri))
-        .await
-        .map_err(|_| IdTokenError::JwksUnreachable)?;
+    // Optional like the style: without the keys no name is shown, and a key set blocked by
+    // CORS is reported on the chart for whoever sets Cairn up.
+    let response = send(&jwks_request(jwks_uri)).await.map_err(|err| {
+        report_blocked(&err, crate::domain::problem::Endpoint::Jwks);
+        IdTokenError::JwksUnreachable
+    })?;
     let jwks = parse_jwks(&response)?;
     let check = prepare(id_token, &jwks, expected, clock::now_ms() / 1000.0)?;
     let valid = verify_rs256(&check.key, &check.signing_input, &check.signature)
@@ -365,7 +367,7 @@ async fn apply_style(url: String) {
 }
 
 thread_local! {
-    /// Failures of optional requests (the style document), shown on the chart as notices:
+    /// Failures of optional requests (the style document, the key set), shown on the chart as notices:
     /// they do not stop anything. Reference-counted, so not owned (and disposed of) by
     /// whichever view reads it first.
     static REPORTS: ArcRwSignal<Vec<String>> = ArcRwSignal::new(Vec::new());
