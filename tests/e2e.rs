@@ -1133,10 +1133,11 @@ async fn a_page_that_fails_mid_search_keeps_what_came_and_resumes() {
         .map(|r| r.path_and_query)
         .collect();
     let unique: std::collections::HashSet<&String> = searches.iter().collect();
-    // 6 250 vital signs and 3 750 labs at 200 a page, no other categories, and the 200
-    // encounters: 32 + 19 + 1 + 1 pages, the failed one asked for twice.
-    assert_eq!(unique.len(), 53, "{searches:#?}");
-    assert_eq!(searches.len(), 54, "{searches:#?}");
+    // 6 250 vital signs and 3 750 labs at 200 a page, one empty page for each of the seven
+    // other categories, and the 200 encounters: 32 + 19 + 7 + 1 pages, the failed one asked
+    // for twice.
+    assert_eq!(unique.len(), 59, "{searches:#?}");
+    assert_eq!(searches.len(), 60, "{searches:#?}");
     // The chart still shows what the pages brought.
     assert!(text_of(c, ".vitals").await.contains("Blood pressure"));
     c.clone().close().await.unwrap();
@@ -1405,11 +1406,24 @@ async fn looping_or_foreign_next_links_stop_with_a_notice() {
             text_of(c, ".vitals").await.contains("Blood pressure"),
             "{fault:?}"
         );
-        let log = stack.ehr.requests();
-        let searches = count(&log, "GET", "/fhir/Observation?");
+        // One search per category; a page is never asked for twice, and the vital signs
+        // (the looping search that is checked above) stop after at most two pages.
+        let searches: Vec<String> = stack
+            .ehr
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "GET" && r.path_and_query.starts_with("/fhir/Observation?"))
+            .map(|r| r.path_and_query)
+            .collect();
+        let unique: std::collections::HashSet<&String> = searches.iter().collect();
+        assert_eq!(unique.len(), searches.len(), "{fault:?}: {searches:#?}");
+        let vitals = searches
+            .iter()
+            .filter(|s| s.contains("category=vital-signs") || !s.contains("category="))
+            .count();
         assert!(
-            searches <= 6,
-            "{fault:?}: the loop was followed: {searches} requests"
+            vitals <= 2,
+            "{fault:?}: the loop was followed: {searches:#?}"
         );
     }
     c.clone().close().await.unwrap();

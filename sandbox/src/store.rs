@@ -39,6 +39,27 @@ pub struct Store {
     compartments: HashMap<(String, String), Vec<String>>,
 }
 
+/// Rewrites every `reference` of the form `urn:uuid:<id>` to `<Type>/<id>` where the bundle
+/// holds that resource.
+fn resolve_references(value: &mut Value, types: &HashMap<String, String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, field) in map.iter_mut() {
+                if key == "reference"
+                    && let Some(id) = field.as_str().and_then(|r| r.strip_prefix("urn:uuid:"))
+                    && let Some(ty) = types.get(id)
+                {
+                    *field = Value::String(format!("{ty}/{id}"));
+                } else {
+                    resolve_references(field, types);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| resolve_references(v, types)),
+        _ => {}
+    }
+}
+
 impl Store {
     pub fn load() -> Store {
         let mut resources = HashMap::new();
@@ -48,7 +69,24 @@ impl Store {
         let synthea = BUNDLES.into_iter().flat_map(|bundle| {
             let bundle: Value = serde_json::from_str(bundle).expect("bundled data is valid JSON");
             let entries = bundle["entry"].as_array().cloned().unwrap_or_default();
-            entries.into_iter().map(|entry| entry["resource"].clone())
+            // Synthea writes a transaction bundle whose references are `urn:uuid:<id>`; a FHIR
+            // server stores them as `<Type>/<id>`, and so does this one (a client that only
+            // understood the bundle's form would fail at every hospital).
+            let types: HashMap<String, String> = entries
+                .iter()
+                .filter_map(|e| {
+                    let r = &e["resource"];
+                    Some((
+                        r["id"].as_str()?.to_owned(),
+                        r["resourceType"].as_str()?.to_owned(),
+                    ))
+                })
+                .collect();
+            entries.into_iter().map(move |entry| {
+                let mut resource = entry["resource"].clone();
+                resolve_references(&mut resource, &types);
+                resource
+            })
         });
         // The generated patients come after the Synthea ones, so that indexes stay stable.
         let generated = std::iter::once(generated::scale_patient()).chain(generated::hostile());

@@ -384,16 +384,22 @@ async fn the_encounter_parameter_narrows_to_one_encounter() {
             );
         }
     }
-    // Synthea's urn:uuid references match by id too.
+    // Synthea's bundles say `urn:uuid:<id>`; served, every reference is `Encounter/<id>`, as a
+    // FHIR server stores it.
+    // An encounter that has vital signs: that of the patient's first vital-sign observation.
     let encounter = h
         .get_with_token(
-            &format!("/fhir/Encounter?patient={}&_count=1", h.patient(0)),
+            &format!(
+                "/fhir/Observation?patient={}&category=vital-signs&_count=1",
+                h.patient(0)
+            ),
             &token,
         )
         .await
-        .json()["entry"][0]["resource"]["id"]
+        .json()["entry"][0]["resource"]["encounter"]["reference"]
         .as_str()
         .unwrap()
+        .trim_start_matches("Encounter/")
         .to_owned();
     let bundle = h
         .get_with_token(
@@ -405,12 +411,16 @@ async fn the_encounter_parameter_narrows_to_one_encounter() {
         )
         .await
         .json();
-    for e in bundle["entry"].as_array().unwrap() {
-        assert!(
-            e["resource"]["encounter"]["reference"]
-                .as_str()
-                .unwrap()
-                .ends_with(&encounter)
+    let entries = bundle["entry"].as_array().unwrap();
+    assert!(!entries.is_empty());
+    for e in entries {
+        assert_eq!(
+            e["resource"]["encounter"]["reference"],
+            format!("Encounter/{encounter}")
+        );
+        assert_eq!(
+            e["resource"]["subject"]["reference"],
+            format!("Patient/{}", h.patient(0))
         );
     }
 }
