@@ -10,12 +10,13 @@ use std::path::Path;
 use crate::Result;
 
 /// The most brotli bytes Cairn's first load may take (1 KB = 1000 bytes): a guard against
-/// growth, not the goal. The release measured 273 726 bytes when this was set (the chart with
-/// every result category, per-server configuration, the About view); the budget is that,
-/// rounded up to the next 10 KB. Issue 5's target is 120 KB, which Cairn does not meet: see
+/// growth, not the goal. The release measured 288 305 bytes when this was set (issue 11's Epic
+/// work: per-category searches and the drill-down filter, CORS detection, the minimum-data-set
+/// patient search, every granted scope form, the identity outcomes; 273 726 before); the budget
+/// is that, rounded up to the next 10 KB. Issue 12 replaces it with per-page budgets. Issue 5's target is 120 KB, which Cairn does not meet: see
 /// docs/performance.md for what the bytes are and what would cut them. Lower this whenever
 /// the app shrinks.
-pub const BROTLI_BUDGET: u64 = 280_000;
+pub const BROTLI_BUDGET: u64 = 290_000;
 
 /// Files Cairn fetches as it starts, named in no tag of `index.html`.
 pub const CAIRN_FETCHED: &[&str] = &["cairn.config.json"];
