@@ -155,7 +155,9 @@ async fn the_start_page_of_a_prefixed_release_lists_each_server_with_its_logo() 
     let stack = start_built_release(release(), BASE, EHR_PORT, APP_PORT).await;
     let b = browser().await;
     let c = &b.client;
-    c.goto(&format!("{}cairn/", stack.app_url)).await.unwrap();
+    c.goto(&format!("{}cairn/{LAUNCH_PAGE}", stack.app_url))
+        .await
+        .unwrap();
     text_of(c, ".system__name").await;
     let mut names = Vec::new();
     for element in c.find_all(Locator::Css(".system__name")).await.unwrap() {

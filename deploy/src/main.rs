@@ -4,7 +4,7 @@
 //! `--public-url`, that the release path holds it (what `headers` will check after the build).
 //!
 //! `deploy headers DIR [--public-url PATH]`: writes `DIR/_headers` and `DIR/nginx.conf` for the
-//! release built into `DIR` (its `cairn.config.json` and `index.html`), to be served under
+//! release built into `DIR` (its `cairn.config.json` and its pages), to be served under
 //! `PATH` (default `/`).
 //!
 //! Run through `cargo xtask check-config` and `cargo xtask dist`.
@@ -114,12 +114,20 @@ fn check_config(file: &Path, app_url: Option<&str>, base_path: Option<&str>) -> 
 fn headers(dir: &Path, base_path: &str) -> Result<(), String> {
     let config = read_config(&dir.join("cairn.config.json"))?;
     deploy::check_base_path(&config, base_path).map_err(|e| e.to_string())?;
-    let index_html = read(&dir.join("index.html"))?;
     let mut files = Vec::new();
     list_files(dir, dir, &mut files)?;
+    // Every page of the release (the app's `index.html`, the launch page `launch.html`): one
+    // policy allows the inline scripts of all of them.
+    let mut pages = read(&dir.join("index.html"))?;
+    for page in files
+        .iter()
+        .filter(|f| f.ends_with(".html") && *f != "index.html")
+    {
+        pages.push_str(&read(&dir.join(page))?);
+    }
     let release = Release {
         config: &config,
-        index_html: &index_html,
+        index_html: &pages,
         files: &files,
         base_path,
     };
@@ -153,7 +161,13 @@ fn list_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), Stri
     for entry in entries {
         let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || (dir == root && HOST_FILES.contains(&name.as_str())) {
+        // Precompressed copies (`.br`, `.gz`) are served in place of their file, with its
+        // headers.
+        if name.starts_with('.')
+            || (dir == root && HOST_FILES.contains(&name.as_str()))
+            || name.ends_with(".br")
+            || name.ends_with(".gz")
+        {
             continue;
         }
         let path: PathBuf = entry.path();
