@@ -261,7 +261,17 @@ pub fn nginx_server(release: &Release<'_>) -> String {
              root /srv/www;\n    \
              index index.html;\n\n\
          {redirect}    \
-             location {base} {{\n\
+             location {base} {{\n        \
+                 # `cargo xtask dist` writes a gzip and a brotli copy of every script, style and\n        \
+                 # wasm next to it (`.gz`, `.br`); they are sent as they are to browsers that accept\n        \
+                 # them. Everything else is compressed on the fly; text/html is always included.\n        \
+                 gzip_static on;\n        \
+                 # With the ngx_brotli module loaded (Debian: libnginx-mod-http-brotli-static),\n        \
+                 # send the `.br` copies, smaller still, by uncommenting:\n        \
+                 # brotli_static on;\n        \
+                 gzip on;\n        \
+                 gzip_vary on;\n        \
+                 gzip_types text/css text/javascript application/javascript application/json application/wasm;\n\n\
          {revalidate}\n        \
                  # Files with a content hash in their name never change.\n        \
                  location ~ \"^{base}{HASHED_REGEX}\" {{\n\
@@ -276,6 +286,61 @@ pub fn nginx_server(release: &Release<'_>) -> String {
         revalidate = add_headers(REVALIDATE, "        "),
         immutable = add_headers(IMMUTABLE, "            "),
     )
+}
+
+/// The origins Cairn's pages connect to first: each configured FHIR server's (discovery, FHIR
+/// reads) and authorization server's (authorize, token), in configuration order, each once.
+pub fn preconnect_origins(config: &Config) -> Vec<String> {
+    let mut origins = Vec::new();
+    for server in &config.servers {
+        add_unique(&mut origins, origin_of(&server.fhir_base));
+        add_unique(&mut origins, server.auth_origins.iter().cloned());
+    }
+    origins
+}
+
+/// `page` with `<link rel="preconnect">` to each of [`preconnect_origins`] before `</head>`, so
+/// DNS, TCP and TLS to the EHR overlap the page's own load. Cairn's requests carry no
+/// credentials (`crossorigin`); the authorize navigation does, and the browser keeps the two
+/// kinds of connection apart, so an authorization origin gets one of each. A page that already
+/// has preconnects (built before) is returned as it is.
+pub fn with_preconnects(config: &Config, page: &str) -> String {
+    if page.contains("<link rel=\"preconnect\"") {
+        return page.to_owned();
+    }
+    let auth: Vec<&String> = config
+        .servers
+        .iter()
+        .flat_map(|s| &s.auth_origins)
+        .collect();
+    let mut links = String::new();
+    for origin in preconnect_origins(config) {
+        let href = origin
+            .replace('&', "&amp;")
+            .replace('"', "&quot;")
+            .replace('<', "&lt;");
+        if auth.contains(&&origin) {
+            links.push_str(&format!("<link rel=\"preconnect\" href=\"{href}\" />\n"));
+        }
+        links.push_str(&format!(
+            "<link rel=\"preconnect\" href=\"{href}\" crossorigin=\"anonymous\" />\n"
+        ));
+    }
+    match page.split_once("</head>") {
+        Some((head, rest)) => format!("{head}{links}</head>{rest}"),
+        None => page.to_owned(),
+    }
+}
+
+/// The origins a page preconnects to, as written by [`with_preconnects`].
+pub fn preconnected(page: &str) -> Vec<String> {
+    let mut origins = Vec::new();
+    for rest in page.split("<link rel=\"preconnect\" href=\"").skip(1) {
+        if let Some((href, _)) = rest.split_once('"') {
+            add_unique(&mut origins, [href.to_owned()]);
+        }
+    }
+    origins
 }
 
 /// Inside an nginx double-quoted string. The values come from validated origins, base64
@@ -388,6 +453,38 @@ mod tests {
             hash("import l from '/l.js';")
         );
         assert!(csp.contains(&script), "{csp}");
+    }
+
+    #[test]
+    fn pages_preconnect_to_the_configured_origins_only() {
+        let config = config("");
+        let origins = preconnect_origins(&config);
+        assert_eq!(origins, ["https://fhir.example", "https://login.example"]);
+        let page = with_preconnects(&config, INDEX);
+        assert_eq!(preconnected(&page), origins);
+        // The authorization origin also for the credentialed authorize navigation.
+        assert!(page.contains(
+            "<link rel=\"preconnect\" href=\"https://login.example\" />\n\
+             <link rel=\"preconnect\" href=\"https://login.example\" crossorigin=\"anonymous\" />\n</head>"
+        ));
+        // Server B signs in at its FHIR origin (no `auth_origins`): both kinds there too.
+        assert_eq!(page.matches("rel=\"preconnect\"").count(), 4);
+        // Every origin is one the CSP already allows.
+        let csp = &security_headers(&config, &page)[0].1;
+        let connect = csp
+            .split("; ")
+            .find(|d| d.starts_with("connect-src"))
+            .unwrap();
+        assert!(
+            origins.iter().all(|o| connect.contains(o.as_str())),
+            "{csp}"
+        );
+        // Built once: a second pass changes nothing, and nothing is inline script.
+        assert_eq!(with_preconnects(&config, &page), page);
+        assert_eq!(
+            inline_scripts(&page).collect::<Vec<_>>(),
+            inline_scripts(INDEX).collect::<Vec<_>>()
+        );
     }
 
     #[test]
@@ -504,6 +601,14 @@ mod tests {
             1
         );
         assert_eq!(conf.matches("add_header").count(), 8);
+        // Precompressed copies, and the wasm compressed when there are none.
+        assert!(conf.contains("\n        gzip_static on;\n"), "{conf}");
+        assert!(conf.contains("\n        # brotli_static on;\n"), "{conf}");
+        let types = conf
+            .lines()
+            .find(|l| l.trim_start().starts_with("gzip_types "))
+            .unwrap();
+        assert!(types.contains(" application/wasm"), "{types}");
         assert!(
             conf.contains(r#"location ~ "^/cairn/[^/]+-[0-9a-f]{8,16}(_bg)?\.(js|wasm|css)$" {"#)
         );

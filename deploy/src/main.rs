@@ -5,7 +5,8 @@
 //!
 //! `deploy headers DIR [--public-url PATH]`: writes `DIR/_headers` and `DIR/nginx.conf` for the
 //! release built into `DIR` (its `cairn.config.json` and its pages), to be served under
-//! `PATH` (default `/`).
+//! `PATH` (default `/`), after adding to each page its `<link rel="preconnect">` to the
+//! configured servers.
 //!
 //! Run through `cargo xtask check-config` and `cargo xtask dist`.
 
@@ -116,14 +117,17 @@ fn headers(dir: &Path, base_path: &str) -> Result<(), String> {
     deploy::check_base_path(&config, base_path).map_err(|e| e.to_string())?;
     let mut files = Vec::new();
     list_files(dir, dir, &mut files)?;
-    // Every page of the release (the app's `index.html`, the launch page `launch.html`): one
-    // policy allows the inline scripts of all of them.
-    let mut pages = read(&dir.join("index.html"))?;
-    for page in files
-        .iter()
-        .filter(|f| f.ends_with(".html") && *f != "index.html")
-    {
-        pages.push_str(&read(&dir.join(page))?);
+    // Every page of the release (the app's `index.html`, the launch page `launch.html`) gets
+    // its preconnects to the configured servers, and one policy allows the inline scripts of
+    // all of them.
+    read(&dir.join("index.html"))?;
+    let mut names: Vec<&String> = files.iter().filter(|f| f.ends_with(".html")).collect();
+    names.sort_by_key(|f| *f != "index.html");
+    let mut pages = String::new();
+    for name in names {
+        let page = deploy::with_preconnects(&config, &read(&dir.join(name))?);
+        write(&dir.join(name), &page)?;
+        pages.push_str(&page);
     }
     let release = Release {
         config: &config,

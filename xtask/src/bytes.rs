@@ -159,13 +159,13 @@ fn named_files(html: &str, site: &Path) -> Vec<String> {
     found.into_iter().map(|(_, name)| name).collect()
 }
 
-fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
+pub fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     encoder.write_all(bytes).map_err(|e| format!("gzip: {e}"))?;
     encoder.finish().map_err(|e| format!("gzip: {e}"))
 }
 
-fn brotli(bytes: &[u8]) -> Result<Vec<u8>> {
+pub fn brotli(bytes: &[u8]) -> Result<Vec<u8>> {
     // Quality 11, a 4 MiB window (lgwin 22): what static precompression uses.
     let mut writer = brotli::CompressorWriter::new(Vec::new(), 4096, 11, 22);
     writer

@@ -152,7 +152,37 @@ fn dist(env: &tools::ToolEnv, options: &Dist) -> Result<()> {
     run(deploy(&mut env.command("cargo"))
         .arg("headers")
         .arg(&options.out)
-        .args(["--public-url", &options.public_url]))
+        .args(["--public-url", &options.public_url]))?;
+    step(&format!(
+        "precompressing the scripts, styles and wasm of {out} (.gz, .br)"
+    ));
+    precompress(&options.out)
+}
+
+/// Writes `<file>.gz` (gzip level 9) and `<file>.br` (brotli quality 11) next to every script,
+/// style and wasm: Trunk's files, with a content hash in their name, so they never change after
+/// the build. nginx sends them with `gzip_static` (and `brotli_static`); the pages and the
+/// configuration are left to on-the-fly compression, so a copy can never be older than its file.
+fn precompress(out: &Path) -> Result<()> {
+    let entries = std::fs::read_dir(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| format!("{}: {e}", out.display()))?.path();
+        let compressible = path
+            .extension()
+            .is_some_and(|ext| ext == "js" || ext == "css" || ext == "wasm");
+        if !compressible || !path.is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        for (ext, compressed) in [("gz", bytes::gzip(&bytes)?), ("br", bytes::brotli(&bytes)?)] {
+            let mut name = path.clone().into_os_string();
+            name.push(".");
+            name.push(ext);
+            std::fs::write(&name, compressed)
+                .map_err(|e| format!("{}: {e}", Path::new(&name).display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// The launch page's source and built name.
