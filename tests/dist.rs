@@ -155,7 +155,9 @@ async fn the_start_page_of_a_prefixed_release_lists_each_server_with_its_logo() 
     let stack = start_built_release(release(), BASE, EHR_PORT, APP_PORT).await;
     let b = browser().await;
     let c = &b.client;
-    c.goto(&format!("{}cairn/", stack.app_url)).await.unwrap();
+    c.goto(&format!("{}cairn/{LAUNCH_PAGE}", stack.app_url))
+        .await
+        .unwrap();
     text_of(c, ".system__name").await;
     let mut names = Vec::new();
     for element in c.find_all(Locator::Css(".system__name")).await.unwrap() {
@@ -181,4 +183,41 @@ async fn the_start_page_of_a_prefixed_release_lists_each_server_with_its_logo() 
     assert_eq!(logo_fetches, 1);
     screenshot(c, "dist-prefixed-start").await;
     c.clone().close().await.unwrap();
+}
+
+/// Both pages preconnect to exactly the origins of the configured FHIR and authorization
+/// servers, and every script, style and wasm has its precompressed copies beside it.
+#[test]
+fn both_pages_preconnect_to_the_configured_servers_and_assets_are_precompressed() {
+    let dist = release();
+    let config =
+        cairn::smart::config::parse_config(&std::fs::read(dist.join("cairn.config.json")).unwrap())
+            .unwrap();
+    let mut expected: Vec<String> = Vec::new();
+    for server in &config.servers {
+        let fhir = url::Url::parse(&server.fhir_base).unwrap();
+        expected.push(fhir.origin().ascii_serialization());
+        expected.extend(server.auth_origins.iter().cloned());
+    }
+    expected.sort();
+    expected.dedup();
+    for page in ["index.html", LAUNCH_PAGE] {
+        let html = std::fs::read_to_string(dist.join(page)).unwrap();
+        let mut found = cairn::deploy::preconnected(&html);
+        found.sort();
+        assert_eq!(found, expected, "{page}");
+    }
+    for name in std::fs::read_dir(&dist)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".js") || n.ends_with(".css") || n.ends_with(".wasm"))
+    {
+        let size = |n: &str| std::fs::metadata(dist.join(n)).map(|m| m.len());
+        let raw = size(&name).unwrap();
+        for ext in ["gz", "br"] {
+            let copy =
+                size(&format!("{name}.{ext}")).unwrap_or_else(|e| panic!("{name}.{ext}: {e}"));
+            assert!(copy < raw, "{name}.{ext} is {copy} bytes, the file {raw}");
+        }
+    }
 }

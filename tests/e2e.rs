@@ -136,7 +136,7 @@ async fn launch_from_an_unconfigured_iss_is_refused_before_any_request_to_it() {
     let iss = evil.fhir_base();
     let url = format!(
         "{}?launch=abc&iss={}",
-        stack.app_url,
+        stack.launch_page(),
         sandbox::url_encode(&iss)
     );
     c.goto(&url).await.unwrap();
@@ -207,7 +207,7 @@ async fn a_browser_without_what_cairn_needs_gets_a_plain_page() {
         let iss = stack.ehr.fhir_base();
         c.goto(&format!(
             "{}?launch=abc&iss={}",
-            stack.app_url,
+            stack.launch_page(),
             sandbox::url_encode(&iss)
         ))
         .await
@@ -476,7 +476,7 @@ async fn csp_blocks_unlisted_origins_and_foreign_framing() {
     let b = browser().await;
     let c = &b.client;
 
-    c.goto(&stack.app_url).await.unwrap();
+    c.goto(&stack.launch_page()).await.unwrap();
     text_of(c, ".screen--start").await;
     let outcome = c
         .execute_async(
@@ -669,7 +669,7 @@ async fn standalone_patient_launch_on_a_phone() {
     let c = &b.client;
     c.set_window_size(390, 844).await.unwrap();
     let patient = &stack.ehr.patients()[1];
-    c.goto(&stack.app_url).await.unwrap();
+    c.goto(&stack.launch_page()).await.unwrap();
     // The start page names the health system as its User-access Brand does.
     assert_eq!(
         text_of(c, ".system__name").await,
@@ -787,7 +787,7 @@ async fn standalone_clinician_finds_a_patient_by_mrn() {
     let c = &b.client;
     let patients = stack.ehr.patients();
     let patient = &patients[2];
-    c.goto(&stack.app_url).await.unwrap();
+    c.goto(&stack.launch_page()).await.unwrap();
     click(c, "details.clinician summary").await;
     click(c, "button[data-clinician-server='0']").await;
     click(c, "button[name=user][value=practitioner]").await;
@@ -1608,7 +1608,7 @@ async fn every_screen_passes_axe() {
     let c = &b.client;
     let mut failures = Vec::new();
 
-    c.goto(&stack.app_url).await.unwrap();
+    c.goto(&stack.launch_page()).await.unwrap();
     text_of(c, ".system__name").await;
     failures.extend(
         axe_violations(c)
@@ -1631,7 +1631,7 @@ async fn every_screen_passes_axe() {
             .map(|v| format!("chart: {v}")),
     );
 
-    c.goto(&stack.app_url).await.unwrap();
+    c.goto(&stack.launch_page()).await.unwrap();
     click(c, "details.clinician summary").await;
     click(c, "button[data-clinician-server='0']").await;
     click(c, "button[name=user][value=practitioner]").await;
@@ -1657,5 +1657,39 @@ async fn every_screen_passes_axe() {
     );
 
     assert!(failures.is_empty(), "{failures:#?}");
+    c.clone().close().await.unwrap();
+}
+
+/// The EHR opens the launch page (`launch.html`), a small app of its own; while the sign-in is
+/// under way it has the browser fetch the full app (`<link rel="prefetch">`), so the callback
+/// page's script and wasm come from the HTTP cache: nothing is transferred for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_an_ehr_launch_the_callback_page_finds_the_app_in_the_cache() {
+    let stack = start_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    let patient = &stack.ehr.patients()[1];
+    open_chart_of(c, &stack, &patient.id).await;
+    assert_eq!(text_of(c, ".banner__name").await, patient.name);
+    let page = c.execute("return location.pathname", vec![]).await.unwrap();
+    assert_eq!(page, json!("/"));
+    let entries = c
+        .execute(
+            "return performance.getEntriesByType('resource')
+               .filter(e => /\\/cairn-[0-9a-f]+(_bg\\.wasm|\\.js)$/.test(e.name))
+               .map(e => [e.name.split('/').pop(), e.transferSize, e.deliveredType || ''])",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let entries = entries.as_array().expect("resource timing entries");
+    assert_eq!(entries.len(), 2, "the app's script and wasm: {entries:?}");
+    for entry in entries {
+        assert_eq!(
+            entry[1],
+            json!(0),
+            "transferred, not from the cache: {entry}"
+        );
+    }
     c.clone().close().await.unwrap();
 }

@@ -221,7 +221,7 @@ async fn epic_standalone_patient_on_a_phone() {
     let c = &b.client;
     c.set_window_size(390, 844).await.unwrap();
     let patient = &stack.ehr.patients()[1];
-    c.goto(&stack.app_url).await.unwrap();
+    c.goto(&stack.launch_page()).await.unwrap();
     assert_eq!(
         text_of(c, ".system__name").await,
         "Cairn Development Health"
@@ -298,7 +298,7 @@ async fn epic_clinician_finds_a_patient_by_mrn_and_by_name_with_the_forms_guidan
     let patient = &stack.ehr.patients()[2];
     let (given, family) = patient.name.rsplit_once(' ').unwrap();
     let sex = patient.gender.as_str();
-    c.goto(&stack.app_url).await.unwrap();
+    c.goto(&stack.launch_page()).await.unwrap();
     click(c, "details.clinician summary").await;
     click(c, "button[data-clinician-server='0']").await;
     click(c, "button[name=user][value=practitioner]").await;

@@ -4,8 +4,9 @@
 //! `--public-url`, that the release path holds it (what `headers` will check after the build).
 //!
 //! `deploy headers DIR [--public-url PATH]`: writes `DIR/_headers` and `DIR/nginx.conf` for the
-//! release built into `DIR` (its `cairn.config.json` and `index.html`), to be served under
-//! `PATH` (default `/`).
+//! release built into `DIR` (its `cairn.config.json` and its pages), to be served under
+//! `PATH` (default `/`), after adding to each page its `<link rel="preconnect">` to the
+//! configured servers.
 //!
 //! Run through `cargo xtask check-config` and `cargo xtask dist`.
 
@@ -114,12 +115,23 @@ fn check_config(file: &Path, app_url: Option<&str>, base_path: Option<&str>) -> 
 fn headers(dir: &Path, base_path: &str) -> Result<(), String> {
     let config = read_config(&dir.join("cairn.config.json"))?;
     deploy::check_base_path(&config, base_path).map_err(|e| e.to_string())?;
-    let index_html = read(&dir.join("index.html"))?;
     let mut files = Vec::new();
     list_files(dir, dir, &mut files)?;
+    // Every page of the release (the app's `index.html`, the launch page `launch.html`) gets
+    // its preconnects to the configured servers, and one policy allows the inline scripts of
+    // all of them.
+    read(&dir.join("index.html"))?;
+    let mut names: Vec<&String> = files.iter().filter(|f| f.ends_with(".html")).collect();
+    names.sort_by_key(|f| *f != "index.html");
+    let mut pages = String::new();
+    for name in names {
+        let page = deploy::with_preconnects(&config, &read(&dir.join(name))?);
+        write(&dir.join(name), &page)?;
+        pages.push_str(&page);
+    }
     let release = Release {
         config: &config,
-        index_html: &index_html,
+        index_html: &pages,
         files: &files,
         base_path,
     };
@@ -153,7 +165,13 @@ fn list_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), Stri
     for entry in entries {
         let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || (dir == root && HOST_FILES.contains(&name.as_str())) {
+        // Precompressed copies (`.br`, `.gz`) are served in place of their file, with its
+        // headers.
+        if name.starts_with('.')
+            || (dir == root && HOST_FILES.contains(&name.as_str()))
+            || name.ends_with(".br")
+            || name.ends_with(".gz")
+        {
             continue;
         }
         let path: PathBuf = entry.path();

@@ -70,7 +70,8 @@ impl Config {
         let app_origin = format!("http://127.0.0.1:{app_port}");
         Config {
             origin: format!("http://127.0.0.1:{ehr_port}"),
-            app_launch_url: format!("{app_origin}/"),
+            // Cairn's launch page; the sign-in comes back to the app at the root.
+            app_launch_url: format!("{app_origin}/launch.html"),
             redirect_uri: format!("{app_origin}/"),
             app_origin,
             client_id: "cairn-dev".into(),

@@ -219,7 +219,7 @@ async fn ehr_pages_list_patients_and_embed_cairn() {
     let src_start = page.body.find("src=\"").unwrap() + 5;
     let src = &page.body[src_start..src_start + page.body[src_start..].find('"').unwrap()];
     assert!(
-        src.starts_with("http://127.0.0.1:8080/?launch=launch-"),
+        src.starts_with("http://127.0.0.1:8080/launch.html?launch=launch-"),
         "{src}"
     );
     assert!(

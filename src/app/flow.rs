@@ -103,7 +103,7 @@ pub async fn run(screen: RwSignal<Screen>) {
 
 /// The standalone start page: the configured health systems, named as their brands say when
 /// the configuration links a User-access Brands bundle.
-async fn start_page() -> Result<Vec<ServerChoice>, Problem> {
+pub(super) async fn start_page() -> Result<Vec<ServerChoice>, Problem> {
     let config = load_config().await?;
     let mut choices: Vec<ServerChoice> = config
         .servers
@@ -185,7 +185,7 @@ pub async fn standalone_launch(screen: RwSignal<Screen>, index: usize, kind: Lau
 }
 
 /// EHR launch: check `iss`, discover the endpoints, remember the launch, go to authorize.
-async fn ehr_launch(iss: &str, launch: &str) -> Result<(), Problem> {
+pub(super) async fn ehr_launch(iss: &str, launch: &str) -> Result<(), Problem> {
     let config = load_config().await?;
     // The allow-list decides before any request goes to `iss`.
     let server = config.server_for_iss(iss).map_err(|e| e.problem())?;
@@ -661,7 +661,7 @@ async fn fetch_config() -> Result<Config, Problem> {
 
 /// Deletes pending launches too old for any callback to use (abandoned sign-ins, or ones of
 /// other instances sharing this sessionStorage).
-fn sweep_stale_launches() {
+pub(super) fn sweep_stale_launches() {
     let Ok(store) = SessionStore::open() else {
         return;
     };

@@ -4,7 +4,10 @@
 mod about;
 mod feed;
 mod flow;
+mod launch;
 mod views;
+
+pub use launch::Launch;
 
 use leptos::prelude::*;
 

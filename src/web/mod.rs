@@ -8,6 +8,7 @@ pub mod fhir_client;
 pub mod http;
 pub mod location;
 pub mod perf;
+pub mod prefetch;
 pub mod random;
 pub mod storage;
 pub mod style;

@@ -18,6 +18,17 @@ pub struct Stack {
     pub app_url: String,
 }
 
+/// Cairn's launch page (EHR launch and standalone start page), beside the app's `index.html`
+/// (the redirect URI).
+pub const LAUNCH_PAGE: &str = "launch.html";
+
+impl Stack {
+    /// The launch page of the Cairn served at the root of `app_url`.
+    pub fn launch_page(&self) -> String {
+        format!("{}{LAUNCH_PAGE}", self.app_url)
+    }
+}
+
 pub async fn start_stack() -> Stack {
     let dist = PathBuf::from(std::env::var("CAIRN_DIST").expect(
         "CAIRN_DIST is not set: run the end-to-end tests with `cargo xtask test`, which builds dist/",
@@ -55,12 +66,20 @@ pub async fn start_stack() -> Stack {
 pub fn headers_file_for(dist: &std::path::Path, config_json: &str, base_path: &str) -> String {
     let config = cairn::smart::config::parse_config(config_json.as_bytes())
         .unwrap_or_else(|e| panic!("the test configuration is refused: {e}"));
-    let index_html = std::fs::read_to_string(dist.join("index.html")).unwrap();
     let files: Vec<String> = std::fs::read_dir(dist)
         .unwrap()
         .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
         .filter(|name| !name.starts_with('.') && name != "_headers" && name != "nginx.conf")
+        .filter(|name| !name.ends_with(".br") && !name.ends_with(".gz"))
         .collect();
+    // Every page: one CSP allows the inline scripts of both.
+    let mut index_html = std::fs::read_to_string(dist.join("index.html")).unwrap();
+    for page in files
+        .iter()
+        .filter(|f| f.ends_with(".html") && *f != "index.html")
+    {
+        index_html.push_str(&std::fs::read_to_string(dist.join(page)).unwrap());
+    }
     cairn::deploy::headers_file(&cairn::deploy::Release {
         config: &config,
         index_html: &index_html,
@@ -477,7 +496,7 @@ pub async fn start_built_release(
     let app_listener = bind(app_port).await;
     let app_origin = format!("http://127.0.0.1:{app_port}");
     let ehr = sandbox::Ehr::new(sandbox::Config {
-        app_launch_url: format!("{app_origin}{base_path}"),
+        app_launch_url: format!("{app_origin}{base_path}{LAUNCH_PAGE}"),
         redirect_uri: format!("{app_origin}{base_path}"),
         ..sandbox::Config::dev(ehr_port, app_port)
     });

@@ -43,9 +43,17 @@ pub fn run(args: &[String]) -> Result<()> {
 
     step("first-load bytes");
     let dist = project_root().join("dist");
-    let cairn = bytes::first_load(&dist, bytes::CAIRN_FETCHED)?;
-    let baseline = bytes::first_load(&site, &[])?;
-    println!("Cairn (dist/):\n{}", cairn.table());
+    let launch = bytes::first_load(&dist, "launch.html", bytes::CAIRN_FETCHED)?;
+    let cairn = bytes::first_load(&dist, "index.html", bytes::CAIRN_FETCHED)?;
+    let baseline = bytes::first_load(&site, "index.html", &[])?;
+    println!(
+        "Cairn's launch page (dist/launch.html):\n{}",
+        launch.table()
+    );
+    println!(
+        "Cairn's callback page and chart (dist/index.html):\n{}",
+        cairn.table()
+    );
     println!("baseline (target/bench/baseline/):\n{}", baseline.table());
     let first_load = out.join("first-load.json");
     let json = format!(

@@ -9,16 +9,27 @@ use std::path::Path;
 
 use crate::Result;
 
-/// The most brotli bytes Cairn's first load may take (1 KB = 1000 bytes): a guard against
-/// growth, not the goal. The release measured 288 305 bytes when this was set (issue 11's Epic
-/// work: per-category searches and the drill-down filter, CORS detection, the minimum-data-set
-/// patient search, every granted scope form, the identity outcomes; 273 726 before); the budget
-/// is that, rounded up to the next 10 KB. Issue 12 replaces it with per-page budgets. Issue 5's target is 120 KB, which Cairn does not meet: see
-/// docs/performance.md for what the bytes are and what would cut them. Lower this whenever
-/// the app shrinks.
-pub const BROTLI_BUDGET: u64 = 290_000;
+/// The most brotli bytes each of Cairn's two pages may take on a first visit (1 KB = 1000
+/// bytes): guards against growth, not the goals. Issue 12's targets are 60 KB for the launch
+/// page and 150 KB for the callback page with the chart, which Cairn does not meet yet (see
+/// docs/performance.md). Each budget is the release as measured when it was set, rounded up to
+/// the next 5 KB. Lower them whenever the app shrinks.
+///
+/// The launch page (`launch.html`: EHR launch and start page, up to the authorize redirect):
+/// 146 990 bytes measured when set.
+pub const LAUNCH_BUDGET: u64 = 150_000;
+/// The callback page (`index.html`, the redirect URI) with the chart, the full app: 288 305
+/// bytes measured when set (after issue 11's Epic work; the whole first load before the split
+/// replaced the single budget).
+pub const APP_BUDGET: u64 = 290_000;
 
-/// Files Cairn fetches as it starts, named in no tag of `index.html`.
+/// Cairn's pages, each with what it is and its brotli budget.
+pub const CAIRN_PAGES: &[(&str, &str, u64)] = &[
+    ("launch.html", "the launch page", LAUNCH_BUDGET),
+    ("index.html", "the callback page and chart", APP_BUDGET),
+];
+
+/// Files Cairn fetches as it starts, named in no tag of its pages.
 pub const CAIRN_FETCHED: &[&str] = &["cairn.config.json"];
 
 /// One file's sizes in bytes.
@@ -74,24 +85,36 @@ impl FirstLoad {
         let total = self.total().brotli;
         if total > budget {
             return Err(format!(
-                "the first load is {total} bytes brotli, over the budget of {budget} \
-                 (xtask/src/bytes.rs BROTLI_BUDGET)"
+                "the first load of {} is {total} bytes brotli, over the budget of {budget} \
+                 (xtask/src/bytes.rs)",
+                self.files.first().map_or("the page", |f| f.name.as_str())
             ));
         }
         Ok(())
     }
 }
 
-/// Measures the first load of the site in `site`: `index.html`, every file of `site` that it
-/// names in a quoted string (script and style sources, preloads, the module and the wasm its
-/// inline loader imports), then `fetched`.
-pub fn first_load(site: &Path, fetched: &[&str]) -> Result<FirstLoad> {
+/// Measures the first load of the page `page` (e.g. `index.html`) of the site in `site`: the
+/// page, every file of `site` that it names in a quoted string (script and style sources,
+/// preloads, the module and the wasm its inline loader imports), then `fetched`. A `<meta
+/// name="cairn-app">` (the files the launch page prefetches for the next page) is not counted.
+pub fn first_load(site: &Path, page: &str, fetched: &[&str]) -> Result<FirstLoad> {
     let read = |name: &str| {
         std::fs::read(site.join(name)).map_err(|e| format!("{}: {e}", site.join(name).display()))
     };
-    let index = read("index.html")?;
-    let mut names = vec!["index.html".to_owned()];
-    for name in named_files(&String::from_utf8_lossy(&index), site)
+    let index = read(page)?;
+    let html = String::from_utf8_lossy(&index);
+    let html = match html.split_once("<meta name=\"cairn-app\"") {
+        Some((before, after)) => {
+            format!(
+                "{before}{}",
+                after.split_once('>').map_or("", |(_, rest)| rest)
+            )
+        }
+        None => html.into_owned(),
+    };
+    let mut names = vec![page.to_owned()];
+    for name in named_files(&html, site)
         .into_iter()
         .chain(fetched.iter().map(|f| (*f).to_owned()))
     {
@@ -136,13 +159,13 @@ fn named_files(html: &str, site: &Path) -> Vec<String> {
     found.into_iter().map(|(_, name)| name).collect()
 }
 
-fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
+pub fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     encoder.write_all(bytes).map_err(|e| format!("gzip: {e}"))?;
     encoder.finish().map_err(|e| format!("gzip: {e}"))
 }
 
-fn brotli(bytes: &[u8]) -> Result<Vec<u8>> {
+pub fn brotli(bytes: &[u8]) -> Result<Vec<u8>> {
     // Quality 11, a 4 MiB window (lgwin 22): what static precompression uses.
     let mut writer = brotli::CompressorWriter::new(Vec::new(), 4096, 11, 22);
     writer
@@ -210,7 +233,7 @@ mod tests {
             ("app.config.json", b"{}".to_vec()),
             ("unused.js", b"never loaded".to_vec()),
         ]);
-        let load = first_load(&s.0, &["app.config.json"]).unwrap();
+        let load = first_load(&s.0, "index.html", &["app.config.json"]).unwrap();
         let names: Vec<&str> = load.files.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(
             names,
@@ -261,6 +284,6 @@ mod tests {
     #[test]
     fn a_missing_page_is_an_error() {
         let s = site(&[("other.html", b"x".to_vec())]);
-        assert!(first_load(&s.0, &[]).is_err());
+        assert!(first_load(&s.0, "index.html", &[]).is_err());
     }
 }

@@ -133,25 +133,117 @@ fn dist(env: &tools::ToolEnv, options: &Dist) -> Result<()> {
         "building the release into {out} (served under {})",
         options.public_url
     ));
-    let mut trunk = env.command("trunk");
-    trunk
-        .args(["build", "--release", "--offline", "--public-url"])
-        .arg(&options.public_url)
-        .arg("--dist")
-        .arg(&options.out)
-        .env("TRUNK_OFFLINE", "true");
-    // Shown in the app's "About Cairn", for support.
-    if let Some(commit) = &options.commit {
-        trunk.env("CAIRN_COMMIT", commit);
-    }
-    run(&mut trunk)?;
+    // Two pages, each its own Trunk build: the full app (`index.html`, the redirect URI) and
+    // the launch page (`launch.html`), built aside and merged in. Trunk empties its `--dist`.
+    trunk_build(env, options, "index.html", &options.out)?;
+    let launch_dir = project_root().join("target").join(format!(
+        "launch-page-{}",
+        options
+            .out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    trunk_build(env, options, LAUNCH_PAGE, &launch_dir)?;
+    merge_launch_page(&launch_dir, &options.out, &options.public_url)?;
     std::fs::copy(&options.config, options.out.join("cairn.config.json"))
         .map_err(|e| format!("copying {config} into {out}: {e}"))?;
     step(&format!("writing {out}/_headers and {out}/nginx.conf"));
     run(deploy(&mut env.command("cargo"))
         .arg("headers")
         .arg(&options.out)
-        .args(["--public-url", &options.public_url]))
+        .args(["--public-url", &options.public_url]))?;
+    step(&format!(
+        "precompressing the scripts, styles and wasm of {out} (.gz, .br)"
+    ));
+    precompress(&options.out)
+}
+
+/// Writes `<file>.gz` (gzip level 9) and `<file>.br` (brotli quality 11) next to every script,
+/// style and wasm: Trunk's files, with a content hash in their name, so they never change after
+/// the build. nginx sends them with `gzip_static` (and `brotli_static`); the pages and the
+/// configuration are left to on-the-fly compression, so a copy can never be older than its file.
+fn precompress(out: &Path) -> Result<()> {
+    let entries = std::fs::read_dir(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| format!("{}: {e}", out.display()))?.path();
+        let compressible = path
+            .extension()
+            .is_some_and(|ext| ext == "js" || ext == "css" || ext == "wasm");
+        if !compressible || !path.is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        for (ext, compressed) in [("gz", bytes::gzip(&bytes)?), ("br", bytes::brotli(&bytes)?)] {
+            let mut name = path.clone().into_os_string();
+            name.push(".");
+            name.push(ext);
+            std::fs::write(&name, compressed)
+                .map_err(|e| format!("{}: {e}", Path::new(&name).display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The launch page's source and built name.
+const LAUNCH_PAGE: &str = "launch.html";
+
+/// `trunk build` of the page `target` into `dist`.
+fn trunk_build(env: &tools::ToolEnv, options: &Dist, target: &str, dist: &Path) -> Result<()> {
+    let mut trunk = env.command("trunk");
+    trunk
+        .args(["build", "--release", "--offline", "--public-url"])
+        .arg(&options.public_url)
+        .arg("--dist")
+        .arg(dist)
+        .args(["--html-output", target])
+        .arg(target)
+        .env("TRUNK_OFFLINE", "true");
+    // Shown in the app's "About Cairn", for support.
+    if let Some(commit) = &options.commit {
+        trunk.env("CAIRN_COMMIT", commit);
+    }
+    run(&mut trunk)
+}
+
+/// Copies the launch page's build into the release and names the full app's script and wasm
+/// in it (`<meta name="cairn-app">`), which the launch page prefetches during the sign-in.
+/// The styles are the same files in both builds (same content, same hashed names).
+fn merge_launch_page(from: &Path, out: &Path, public_url: &str) -> Result<()> {
+    let shown = |p: &Path| p.display().to_string();
+    let entries = std::fs::read_dir(from).map_err(|e| format!("{}: {e}", shown(from)))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("{}: {e}", shown(from)))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || !entry.path().is_file() {
+            continue;
+        }
+        std::fs::copy(entry.path(), out.join(&name))
+            .map_err(|e| format!("copying {name} into {}: {e}", shown(out)))?;
+    }
+    let app: Vec<String> = std::fs::read_dir(out)
+        .map_err(|e| format!("{}: {e}", shown(out)))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("cairn-") && (n.ends_with(".js") || n.ends_with("_bg.wasm")))
+        .map(|n| format!("{public_url}{n}"))
+        .collect();
+    if app.len() != 2 {
+        return Err(format!(
+            "expected the full app's script and wasm in {}, found {app:?}",
+            shown(out)
+        ));
+    }
+    let page = out.join(LAUNCH_PAGE);
+    let html = std::fs::read_to_string(&page).map_err(|e| format!("{}: {e}", shown(&page)))?;
+    let meta = format!(
+        "<meta name=\"cairn-app\" content=\"{}\" />\n</head>",
+        app.join(" ")
+    );
+    let Some((head, rest)) = html.split_once("</head>") else {
+        return Err(format!("{} has no </head>", shown(&page)));
+    };
+    std::fs::write(&page, format!("{head}{meta}{rest}"))
+        .map_err(|e| format!("{}: {e}", shown(&page)))
 }
 
 fn check_config(args: &[String]) -> Result<()> {
@@ -262,10 +354,13 @@ fn test() -> Result<()> {
     let prefixed = prefixed_release();
     dist(&env, &prefixed)?;
 
-    step("first-load bytes of dist/ (brotli total within xtask/src/bytes.rs BROTLI_BUDGET)");
-    let load = bytes::first_load(&project_root().join("dist"), bytes::CAIRN_FETCHED)?;
-    print!("{}", load.table());
-    load.within(bytes::BROTLI_BUDGET)?;
+    step("first-load bytes of dist/, each page within its budget (xtask/src/bytes.rs)");
+    for (page, what, budget) in bytes::CAIRN_PAGES {
+        let load = bytes::first_load(&project_root().join("dist"), page, bytes::CAIRN_FETCHED)?;
+        println!("{what} ({page}, budget {budget} B brotli):");
+        print!("{}", load.table());
+        load.within(*budget)?;
+    }
 
     step("native tests: core, development EHR, tidy, end to end in Chromium");
     run(env
