@@ -16,8 +16,9 @@ use crate::Result;
 /// the next 5 KB. Lower them whenever the app shrinks.
 ///
 /// The launch page (`launch.html`: EHR launch and start page, up to the authorize redirect):
-/// 146 990 bytes measured when set.
-pub const LAUNCH_BUDGET: u64 = 150_000;
+/// 156 963 bytes measured when set (146 990 before issue 11's CORS detection, scope forms and
+/// problem texts reached it).
+pub const LAUNCH_BUDGET: u64 = 160_000;
 /// The callback page (`index.html`, the redirect URI) with the chart, the full app: 288 305
 /// bytes measured when set (after issue 11's Epic work; the whole first load before the split
 /// replaced the single budget).
