@@ -60,15 +60,7 @@ async fn a_hostile_server_naming_no_issuer_never_gets_the_code_or_the_verifier()
     let b = browser().await;
     let c = &b.client;
     bare_link(c, &two, &two.second.fhir_base(), &launch).await;
-    assert_eq!(
-        text_of(c, ".problem__title").await,
-        "This sign-in cannot be used"
-    );
-    let detail = text_of(c, ".problem__detail").await;
-    assert!(
-        detail.contains("came from a different sign-in server than expected"),
-        "{detail}"
-    );
+    let title = text_of(c, ".problem__title").await;
     // The attack ran: the honest EHR issued a code for the bounced request…
     assert_eq!(
         count(&two.stack.ehr.requests(), "GET", "/oauth2/authorize?"),
@@ -82,6 +74,12 @@ async fn a_hostile_server_naming_no_issuer_never_gets_the_code_or_the_verifier()
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_nothing_spent_at(&two.second, "the hostile server");
     assert_nothing_spent_at(&two.stack.ehr, "the honest server");
+    assert_eq!(title, "This sign-in cannot be used");
+    let detail = text_of(c, ".problem__detail").await;
+    assert!(
+        detail.contains("came from a different sign-in server than expected"),
+        "{detail}"
+    );
     assert_address_is_clean(c).await;
     c.clone().close().await.unwrap();
 }
@@ -97,23 +95,21 @@ async fn a_hostile_server_naming_the_honest_issuer_is_refused_before_authorize()
     let b = browser().await;
     let c = &b.client;
     bare_link(c, &two, &two.second.fhir_base(), &launch).await;
-    assert_eq!(
-        text_of(c, ".problem__title").await,
-        "Your EHR's sign-in settings are not safe to use"
-    );
-    let detail = text_of(c, ".problem__detail").await;
-    assert!(
-        detail.contains("which is not one Cairn's settings trust for it"),
-        "{detail}"
-    );
+    let title = text_of(c, ".problem__title").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_nothing_spent_at(&two.second, "the hostile server");
     // Refused after discovery: the browser never went to either authorize.
     assert_eq!(count(&two.second.requests(), "GET", "/oauth2/authorize"), 0);
     assert_eq!(
         count(&two.stack.ehr.requests(), "GET", "/oauth2/authorize"),
         0
     );
-    assert_nothing_spent_at(&two.second, "the hostile server");
+    assert_eq!(title, "Your EHR's sign-in settings are not safe to use");
+    let detail = text_of(c, ".problem__detail").await;
+    assert!(
+        detail.contains("which is not one Cairn's settings trust for it"),
+        "{detail}"
+    );
     c.clone().close().await.unwrap();
 }
 
@@ -185,22 +181,19 @@ async fn a_rewritten_pending_launch_is_refused_before_any_token_request() {
         let patient = &two.stack.ehr.patients()[0];
         let launch = two.stack.ehr.create_launch(&patient.id).unwrap();
         bare_link(c, &two, &two.stack.ehr.fhir_base(), &launch).await;
-        assert_eq!(
-            text_of(c, ".problem__title").await,
-            "This sign-in cannot be used",
-            "{edit}"
-        );
-        let detail = text_of(c, ".problem__detail").await;
-        assert!(
-            detail.contains("no longer matches Cairn's settings"),
-            "{edit}: {detail}"
-        );
+        let title = text_of(c, ".problem__title").await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_nothing_spent_at(&two.second, "the other server");
         assert_eq!(
             count(&two.stack.ehr.requests(), "POST", "/oauth2/token"),
             tokens_before,
-            "{edit}"
+            "{edit}: a token request reached the honest server"
+        );
+        assert_eq!(title, "This sign-in cannot be used", "{edit}");
+        let detail = text_of(c, ".problem__detail").await;
+        assert!(
+            detail.contains("no longer matches Cairn's settings"),
+            "{edit}: {detail}"
         );
         assert_address_is_clean(c).await;
         c.clone().close().await.unwrap();
