@@ -32,6 +32,22 @@ WARNING: `ehr_origins` is empty, so no page may show Cairn in a frame (`frame-an
   Epic's Hyperdrive client testing harness shows it). Leave it empty only if Cairn is never
   shown inside the EHR (standalone launches, or EHR launches that open a new browser window).";
 
+/// Shown when Cairn is to be served under a path rather than at the root of an origin of its
+/// own (docs/deploy.md, docs/security.md #42).
+fn shared_origin_warning(origin: &str, path: &str) -> String {
+    format!(
+        "\
+WARNING: Cairn is to be served under {path} on {origin}, not at the root of an origin of its own.
+  Browsers do not separate paths: CSP 'self', sessionStorage and window access cover the whole
+  origin. Any other app, page or script on {origin} can open Cairn in a window and read the
+  sign-in code from its address, or rewrite the pending sign-in (with its PKCE verifier) in
+  sessionStorage. Cairn checks the stored sign-in against this configuration, but cannot stop a
+  same-origin script from reading the code. For production, serve Cairn at the root of a
+  dedicated origin (e.g. https://cairn.example.org/) with nothing else on it; a path is for
+  testing only. See docs/deploy.md."
+    )
+}
+
 /// Files in a release directory that are instructions for the host, not content.
 const HOST_FILES: &[&str] = &["_headers", "nginx.conf"];
 
@@ -106,6 +122,20 @@ fn check_config(file: &Path, app_url: Option<&str>, base_path: Option<&str>) -> 
     println!("  Content-Security-Policy (before the build adds its script hash): {csp}");
     // A warning, not a refusal: a standalone-only deployment is right to leave it empty. On
     // standard output like the rest of the report: standard error carries refusals only.
+    // Where Cairn will be served: `--public-url`, or else where its redirect URI leads.
+    if let Ok(redirect) = url::Url::parse(&config.redirect_uri) {
+        let path = match base_path {
+            Some(base) => base.to_owned(),
+            None => {
+                let path = redirect.path();
+                path[..path.rfind('/').map_or(0, |i| i + 1)].to_owned()
+            }
+        };
+        if path != "/" {
+            let origin = redirect.origin().ascii_serialization();
+            println!("{}", shared_origin_warning(&origin, &path));
+        }
+    }
     if config.ehr_origins.is_empty() {
         println!("{EMPTY_EHR_ORIGINS_WARNING}");
     }

@@ -66,8 +66,8 @@ fn each_bad_configuration_is_refused_with_its_message() {
             ),
             &[],
             "unknown field `logo_url`, expected one of `name`, `client_id`, \
-             `epic_client_id_header`, `fhir_base`, `auth_origins`, `logo`, `scope`, `mrn` at line 1 column 141: \
-             remove it or correct its spelling",
+             `epic_client_id_header`, `fhir_base`, `auth_origins`, `logo`, `scope`, `mrn`, `issuer`, \
+             `redirect_uri` at line 1 column 141: remove it or correct its spelling",
         ),
         (
             "a value of the wrong type",
@@ -368,11 +368,45 @@ fn an_empty_ehr_origins_is_a_warning_that_says_what_to_put_there() {
     );
     let (status, stdout, _) = check(&json, &[]);
     assert_eq!(status, 0);
-    assert!(!stdout.contains("WARNING"), "{stdout}");
+    assert!(!stdout.contains("`ehr_origins` is empty"), "{stdout}");
     assert!(
         stdout.contains("frame-ancestors https://hyperspace.example.org"),
         "{stdout}"
     );
+}
+
+#[test]
+fn a_path_on_a_shared_origin_is_a_loud_warning() {
+    let warning = "WARNING: Cairn is to be served under /cairn/ on https://apps.example.org, not \
+                   at the root of an origin of its own.\n";
+    let json = format!(
+        r#"{{{REDIRECT},"fhir_servers":[{SERVER}],"ehr_origins":["https://ehr.example.org"]}}"#
+    );
+    // Under a path: from --public-url, or from where the redirect URI leads.
+    for args in [
+        &["--app-url", "https://apps.example.org/cairn/"][..],
+        &["--public-url", "/cairn/"][..],
+        &[][..],
+    ] {
+        let (status, stdout, stderr) = check(&json, args);
+        assert_eq!((status, stderr.as_str()), (0, ""), "{args:?}: {stdout}");
+        assert!(stdout.contains(warning), "{args:?}: {stdout}");
+        for why in [
+            "read the\n  sign-in code from its address",
+            "serve Cairn at the root of a\n  dedicated origin",
+            "See docs/deploy.md.",
+        ] {
+            assert!(stdout.contains(why), "{why:?} missing: {stdout}");
+        }
+    }
+    // At the root of its own origin: no warning.
+    let json = r#"{"redirect_uri":"https://cairn.example.org/","fhir_servers":[SERVER],"ehr_origins":["https://ehr.example.org"]}"#
+        .replace("SERVER", SERVER);
+    for args in [&["--public-url", "/"][..], &[][..]] {
+        let (status, stdout, _) = check(&json, args);
+        assert_eq!(status, 0);
+        assert!(!stdout.contains("WARNING"), "{args:?}: {stdout}");
+    }
 }
 
 #[test]

@@ -54,7 +54,7 @@ pub async fn smart_configuration(State(ehr): State<Ehr>) -> Response {
     if ehr.epic_mode() {
         return json_document(&epic_smart_configuration(&ehr, pkce));
     }
-    let body = json!({
+    let mut body = json!({
         "issuer": ehr.issuer(),
         "jwks_uri": format!("{origin}/oauth2/jwks"),
         "authorization_endpoint": format!("{origin}/oauth2/authorize"),
@@ -75,6 +75,18 @@ pub async fn smart_configuration(State(ehr): State<Ehr>) -> Response {
             "permission-online", "permission-offline", "permission-v1", "permission-v2",
             "sso-openid-connect"],
     });
+    if let Some(mix_up) = ehr.mix_up() {
+        // The hostile server names the issuer its attack needs, or none (and then promises no
+        // `iss`, so that the honest server's would not be missed).
+        body["authorization_response_iss_parameter_supported"] = mix_up.issuer.is_some().into();
+        match (&mix_up.issuer, body.as_object_mut()) {
+            (Some(issuer), _) => body["issuer"] = issuer.clone().into(),
+            (None, Some(fields)) => {
+                fields.remove("issuer");
+            }
+            (None, None) => {}
+        }
+    }
     json_document(&body)
 }
 

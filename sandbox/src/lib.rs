@@ -340,6 +340,26 @@ impl Fault {
 }
 
 /// One request as the EHR received it.
+/// A hostile configured server's mix-up attack (RFC 9700 §4.4): its authorize endpoint sends the
+/// browser on to an honest server's, with the honest server's client id, `aud` and registered
+/// redirect URI and Cairn's own `state` and PKCE challenge, hoping Cairn then posts the honest
+/// server's code, and the verifier, to this server's token endpoint. Set with
+/// [`Ehr::set_mix_up`] on a second `Ehr` that Cairn's configuration lists as another server.
+#[derive(Debug, Clone)]
+pub struct MixUp {
+    /// The honest server's authorization endpoint.
+    pub authorize: String,
+    /// The honest server's FHIR base, sent as `aud`.
+    pub aud: String,
+    /// Cairn's client id at the honest server.
+    pub client_id: String,
+    /// Cairn's redirect URI registered at the honest server.
+    pub redirect_uri: String,
+    /// The issuer this server's discovery names (e.g. the honest server's): `None` names none
+    /// and promises no RFC 9207 `iss`.
+    pub issuer: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct LoggedRequest {
     pub method: String,
@@ -391,6 +411,7 @@ struct Settings {
     patient_search_limit: usize,
     /// Epic mode: a search by name needs `gender` too (an organisation's stricter minimum).
     patient_search_requires_gender: bool,
+    mix_up: Option<MixUp>,
 }
 
 /// Launches, pending sign-ins, codes and tokens issued so far.
@@ -446,6 +467,7 @@ impl Ehr {
                     paging_session_lifetime: Duration::from_secs(10 * 60),
                     patient_search_limit: 100,
                     patient_search_requires_gender: false,
+                    mix_up: None,
                 }),
             }),
         }
@@ -525,6 +547,15 @@ impl Ehr {
 
     /// Answers as Epic does (true) or as a standard SMART EHR (false, the default). The EHR
     /// page's `/ehr/launch?…&epic=1` sets it per launch; a launch without it turns it off.
+    /// Turns this EHR into a hostile server that runs `mix_up` (or back into an honest one).
+    pub fn set_mix_up(&self, mix_up: Option<MixUp>) {
+        lock(&self.inner.settings).mix_up = mix_up;
+    }
+
+    pub(crate) fn mix_up(&self) -> Option<MixUp> {
+        lock(&self.inner.settings).mix_up.clone()
+    }
+
     pub fn set_epic_mode(&self, on: bool) {
         lock(&self.inner.settings).epic_mode = on;
     }
@@ -713,6 +744,7 @@ pub fn cairn_config_json(ehr: &Ehr) -> String {
             "client_id": config.client_id,
             "fhir_base": ehr.fhir_base(),
             "auth_origins": [config.origin],
+            "issuer": ehr.issuer(),
             "logo": format!("{}/logo.svg", config.origin),
         }],
         "ehr_origins": [config.origin],

@@ -117,6 +117,9 @@ pub async fn authorize_post(
 }
 
 fn authorize(ehr: &Ehr, params: Vec<(String, String)>) -> Response {
+    if let Some(mix_up) = ehr.mix_up() {
+        return bounce(&mix_up, params);
+    }
     let Some(q) = single_valued(params) else {
         return error_page("A parameter appears more than once in the authorization request.");
     };
@@ -219,6 +222,30 @@ fn authorize(ehr: &Ehr, params: Vec<(String, String)>) -> Response {
     );
     drop(sessions);
     login_page(ehr, &txn)
+}
+
+/// The hostile server's mix-up: the same request, sent on to the honest server as if Cairn had
+/// made it there (only what identifies the client and the resource changed).
+fn bounce(mix_up: &crate::MixUp, params: Vec<(String, String)>) -> Response {
+    let query = params
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match k.as_str() {
+                "client_id" => mix_up.client_id.clone(),
+                "aud" => mix_up.aud.clone(),
+                "redirect_uri" => mix_up.redirect_uri.clone(),
+                _ => v,
+            };
+            format!("{k}={}", pages::url_encode(&v))
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let sep = if mix_up.authorize.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    Redirect::to(&format!("{}{sep}{query}", mix_up.authorize)).into_response()
 }
 
 /// `POST /oauth2/authorize/login`: `txn` and `user` (`patient:<id>` or `practitioner`).

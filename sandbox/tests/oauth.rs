@@ -349,3 +349,50 @@ async fn short_token_lifetimes_expire() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn a_hostile_server_bounces_authorize_to_the_honest_one() {
+    let h = harness();
+    h.ehr.set_mix_up(Some(sandbox::MixUp {
+        authorize: "http://127.0.0.1:7070/oauth2/authorize".into(),
+        aud: "http://127.0.0.1:7070/fhir".into(),
+        client_id: "honest-client".into(),
+        redirect_uri: "http://127.0.0.1:8080/".into(),
+        issuer: None,
+    }));
+    let smart = h.get("/fhir/.well-known/smart-configuration").await.json();
+    assert!(smart.get("issuer").is_none(), "{smart}");
+    assert_eq!(
+        smart["authorization_response_iss_parameter_supported"],
+        false
+    );
+    let bounced = h
+        .get(
+            "/oauth2/authorize?response_type=code&client_id=cairn-dev&redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2Findex.html\
+             &state=S&aud=http%3A%2F%2F127.0.0.1%3A9090%2Ffhir&code_challenge=C&code_challenge_method=S256",
+        )
+        .await;
+    assert!(bounced.status.is_redirection(), "{}", bounced.status);
+    assert_eq!(
+        bounced.location.as_deref(),
+        Some(
+            "http://127.0.0.1:7070/oauth2/authorize?response_type=code&client_id=honest-client\
+             &redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2F&state=S\
+             &aud=http%3A%2F%2F127.0.0.1%3A7070%2Ffhir&code_challenge=C&code_challenge_method=S256"
+        )
+    );
+    // Claiming the honest server's issuer instead.
+    h.ehr.set_mix_up(Some(sandbox::MixUp {
+        authorize: "http://127.0.0.1:7070/oauth2/authorize".into(),
+        aud: "http://127.0.0.1:7070/fhir".into(),
+        client_id: "honest-client".into(),
+        redirect_uri: "http://127.0.0.1:8080/".into(),
+        issuer: Some("http://127.0.0.1:7070/oauth2".into()),
+    }));
+    let smart = h.get("/fhir/.well-known/smart-configuration").await.json();
+    assert_eq!(smart["issuer"], "http://127.0.0.1:7070/oauth2");
+    assert_eq!(
+        smart["authorization_response_iss_parameter_supported"],
+        true
+    );
+}

@@ -18,11 +18,11 @@ use crate::fhir::search::{
 use crate::http::HttpResponse;
 use crate::smart::authorize::{Authorize, PendingLaunch, authorize};
 use crate::smart::brands::{Brand, BrandsOutcome, brands_request, match_brands, parse_brands};
-use crate::smart::callback::validate_callback;
+use crate::smart::callback::{check_pending, validate_callback};
 use crate::smart::config::{Config, FhirServer, parse_config};
 use crate::smart::discovery::{
     SmartConfiguration, cached_discovery, discovery_cache_entry, discovery_cache_key,
-    discovery_request, metadata_request, parse_discovery, parse_metadata,
+    discovery_request, metadata_request, parse_discovery, parse_metadata, trust_issuer,
 };
 use crate::smart::id_token::{
     Expected, IdTokenError, Identity, SignedInUser, jwks_request, parse_jwks, prepare,
@@ -85,6 +85,8 @@ pub async fn run(screen: RwSignal<Screen>) {
             NextStep::Relaunch,
         )),
         Ok(Entry::Callback(params)) => {
+            // Where the answer came back to, checked against the launch's redirect URI.
+            let page_url = format!("{}{}", location::page_url(), location::query());
             // Before anything else, so a reload or Back never presents the code again. The
             // instance id marks this window, so a reload is recognised as this window's.
             let instance = random::random_bytes::<16>()
@@ -92,7 +94,7 @@ pub async fn run(screen: RwSignal<Screen>) {
                 .unwrap_or_default();
             location::replace_query(&instance);
             screen.set(Screen::Working("Signing in…"));
-            match callback(params, screen).await {
+            match callback(params, &page_url, screen).await {
                 Ok(next) => next,
                 Err(problem) => Screen::Problem(problem),
             }
@@ -175,7 +177,7 @@ pub async fn standalone_launch(screen: RwSignal<Screen>, index: usize, kind: Lau
     let result = async {
         let config = load_config().await?;
         let server = config.servers.get(index).ok_or_else(internal_problem)?;
-        let smart = discover(server).await?;
+        let smart = discover(&config, server).await?;
         begin_authorize(&config, server, &smart, kind, None)
     }
     .await;
@@ -189,7 +191,7 @@ pub(super) async fn ehr_launch(iss: &str, launch: &str) -> Result<(), Problem> {
     let config = load_config().await?;
     // The allow-list decides before any request goes to `iss`.
     let server = config.server_for_iss(iss).map_err(|e| e.problem())?;
-    let smart = discover(server).await?;
+    let smart = discover(&config, server).await?;
     begin_authorize(&config, server, &smart, LaunchKind::Ehr, Some(launch))
 }
 
@@ -224,7 +226,11 @@ fn begin_authorize(
 }
 
 /// Authorization callback: match the `state`, exchange the code, open the chart.
-async fn callback(params: CallbackParams, screen: RwSignal<Screen>) -> Result<Screen, Problem> {
+async fn callback(
+    params: CallbackParams,
+    page_url: &str,
+    screen: RwSignal<Screen>,
+) -> Result<Screen, Problem> {
     let store = SessionStore::open().map_err(|e| browser_problem(&e))?;
     // `take` deletes the pending launch: a state is good for one callback only.
     let pending: Option<PendingLaunch> = params
@@ -234,6 +240,10 @@ async fn callback(params: CallbackParams, screen: RwSignal<Screen>) -> Result<Sc
         .and_then(|json| serde_json::from_str(&json).ok());
     let (pending, code) =
         validate_callback(&params, pending, clock::now_ms()).map_err(|e| e.problem())?;
+    // The stored launch is only as trustworthy as every script of this origin: checked again
+    // against the configuration (and the address the answer came to) before the code is spent.
+    let config = load_config().await?;
+    check_pending(&config, &pending, page_url).map_err(|e| e.problem())?;
     let response = send(&token_request(&pending, &code))
         .await
         .map_err(|e| sign_in_failed(&e))?;
@@ -584,9 +594,15 @@ async fn mrn_rule(fhir_base: &str) -> Option<MrnRule> {
     config.server_for_iss(fhir_base).ok()?.mrn.clone()
 }
 
-/// `.well-known/smart-configuration`, or the CapabilityStatement when that document is unusable.
-/// A configuration fetched in this tab in the last hour is reused (and checked again).
-async fn discover(server: &FhirServer) -> Result<SmartConfiguration, Problem> {
+/// `.well-known/smart-configuration`, or the CapabilityStatement when that document is absent
+/// (404), with the issuer Cairn trusts for `server` (`trust_issuer`). A configuration fetched in
+/// this tab in the last hour is reused (and checked again).
+async fn discover(config: &Config, server: &FhirServer) -> Result<SmartConfiguration, Problem> {
+    let smart = discover_unchecked(server).await?;
+    trust_issuer(config, server, smart).map_err(|e| e.problem())
+}
+
+async fn discover_unchecked(server: &FhirServer) -> Result<SmartConfiguration, Problem> {
     let store = SessionStore::open().ok();
     let key = discovery_cache_key(&server.fhir_base);
     let kept = store

@@ -17,7 +17,9 @@ pub struct PendingLaunch {
     pub kind: LaunchKind,
     pub fhir_base: String,
     pub token_endpoint: String,
-    /// The authorization server's issuer from discovery, for RFC 9207 and id_token checks.
+    /// The authorization server's issuer Cairn trusts for this server (discovery's, checked by
+    /// `discovery::trust_issuer`, or the configuration's pin), for RFC 9207 and id_token checks.
+    /// `None`: any `iss` at the callback is refused.
     pub issuer: Option<String>,
     /// The server promised an `iss` on every callback.
     pub require_iss: bool,
@@ -87,7 +89,7 @@ pub fn authorize(
     let mut fields: Vec<(&str, &str)> = vec![
         ("response_type", "code"),
         ("client_id", &server.client_id),
-        ("redirect_uri", &config.redirect_uri),
+        ("redirect_uri", &server.redirect_uri),
         ("scope", &scope),
         ("state", &state),
         ("aud", &server.fhir_base),
@@ -127,7 +129,7 @@ pub fn authorize(
             require_iss: smart.iss_parameter_supported,
             jwks_uri: smart.jwks_uri.clone(),
             client_id: server.client_id.clone(),
-            redirect_uri: config.redirect_uri.clone(),
+            redirect_uri: server.redirect_uri.clone(),
             scope,
             created_at_ms: now_ms,
         },

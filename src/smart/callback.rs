@@ -2,8 +2,10 @@
 
 use crate::domain::problem::{NextStep, Problem, truncate_for_display};
 use crate::smart::authorize::PendingLaunch;
+use crate::smart::config::Config;
 use crate::smart::launch::CallbackParams;
 use crate::smart::secret::AuthCode;
+use crate::smart::urls;
 
 /// A pending launch older than this is refused (15 minutes).
 pub const PENDING_TTL_MS: f64 = 15.0 * 60.0 * 1000.0;
@@ -66,6 +68,13 @@ pub enum CallbackError {
     },
     #[error("the sign-in answer has no authorization code")]
     MissingCode,
+    #[error(
+        "the sign-in answer came back to another address than the one this sign-in was started \
+         with, so it may be meant for another EHR"
+    )]
+    WrongRedirect,
+    #[error("the sign-in started here no longer matches Cairn's settings")]
+    NotConfigured,
 }
 
 impl CallbackError {
@@ -134,6 +143,8 @@ pub fn validate_callback(
             return Err(CallbackError::IssuerMismatch);
         }
         (None, _) if pending.require_iss => return Err(CallbackError::IssuerMismatch),
+        // An issuer Cairn has no trusted value for: the answer may be another server's (mix-up).
+        (Some(_), None) => return Err(CallbackError::IssuerMismatch),
         _ => {}
     }
     if let Some(error) = &params.error {
@@ -152,6 +163,59 @@ pub fn validate_callback(
         Some(code) => Ok((pending, AuthCode::new(code.to_owned()))),
         None => Err(CallbackError::MissingCode),
     }
+}
+
+/// Checks a validated launch before its code is spent, against what cannot be stored: the
+/// address the answer came back to (`page_url`, as the page was opened) must be the launch's
+/// redirect URI, so an answer meant for another server's redirect URI is refused (mix-up,
+/// RFC 9700 §4.4.2); and the launch read from sessionStorage, which any script of Cairn's
+/// origin can write, must still describe a configured server: its FHIR base, its client id and
+/// redirect URI, a token endpoint and key set on its `auth_origins`, and the issuer Cairn
+/// trusts for it. Nothing is sent to the token endpoint unless this passes.
+pub fn check_pending(
+    config: &Config,
+    pending: &PendingLaunch,
+    page_url: &str,
+) -> Result<(), CallbackError> {
+    if !came_back_to(page_url, &pending.redirect_uri) {
+        return Err(CallbackError::WrongRedirect);
+    }
+    let server = config
+        .server_for_iss(&pending.fhir_base)
+        .map_err(|_| CallbackError::NotConfigured)?;
+    let pinned = |url: &str| {
+        url::Url::parse(url)
+            .ok()
+            .filter(urls::is_acceptable_endpoint)
+            .is_some_and(|u| server.auth_origins.contains(&urls::origin(&u)))
+    };
+    let issuer = config.trusted_issuer(server, pending.issuer.as_deref());
+    let configured = server.fhir_base == pending.fhir_base
+        && server.client_id == pending.client_id
+        && server.redirect_uri == pending.redirect_uri
+        && pinned(&pending.token_endpoint)
+        && pending.jwks_uri.as_deref().is_none_or(pinned)
+        && issuer.is_ok_and(|trusted| trusted == pending.issuer);
+    if configured {
+        Ok(())
+    } else {
+        Err(CallbackError::NotConfigured)
+    }
+}
+
+/// True when `page_url` is `redirect_uri` with the callback's parameters added: the same
+/// origin and path, and every query parameter of `redirect_uri` present.
+fn came_back_to(page_url: &str, redirect_uri: &str) -> bool {
+    let (Ok(page), Ok(redirect)) = (url::Url::parse(page_url), url::Url::parse(redirect_uri))
+    else {
+        return false;
+    };
+    let page_pairs: Vec<_> = page.query_pairs().collect();
+    urls::origin(&page) == urls::origin(&redirect)
+        && page.path() == redirect.path()
+        && redirect
+            .query_pairs()
+            .all(|pair| page_pairs.contains(&pair))
 }
 
 #[cfg(test)]
@@ -340,6 +404,174 @@ mod tests {
             check(with_iss(Some("https://evil.example")), lax(), t),
             Err(CallbackError::IssuerMismatch)
         );
+    }
+
+    #[test]
+    fn an_iss_is_refused_when_no_issuer_is_trusted() {
+        // A server whose discovery named no trusted issuer (or fell back to its
+        // CapabilityStatement without a pinned one): an answer with an `iss` may be another
+        // server's (RFC 9700 §4.4), so it is refused; one without `iss` is fine.
+        let t = 1_000_000.0;
+        let with_iss = |iss: Option<&str>| CallbackParams {
+            iss: iss.map(str::to_owned),
+            ..params(Some("S"), Some("C"), None)
+        };
+        assert_eq!(
+            check(
+                with_iss(Some("https://honest.example/oauth2")),
+                Some(pending(None, false)),
+                t
+            ),
+            Err(CallbackError::IssuerMismatch)
+        );
+        // Even when the server promised nothing.
+        assert_eq!(
+            check(
+                with_iss(Some("https://honest.example/oauth2")),
+                Some(pending(None, true)),
+                t
+            ),
+            Err(CallbackError::IssuerMismatch)
+        );
+        assert!(check(with_iss(None), Some(pending(None, false)), t).is_ok());
+    }
+
+    fn two_servers() -> Config {
+        crate::smart::config::parse_config(
+            br#"{"redirect_uri":"https://app.example/",
+            "fhir_servers":[
+              {"name":"E","client_id":"cairn","fhir_base":"https://ehr.example/fhir",
+               "auth_origins":["https://ehr.example"]},
+              {"name":"O","client_id":"cairn-o","fhir_base":"https://other.example/fhir",
+               "redirect_uri":"https://app.example/index.html"}]}"#,
+        )
+        .unwrap()
+    }
+
+    fn configured_pending() -> PendingLaunch {
+        PendingLaunch {
+            issuer: Some("https://ehr.example/oauth2".into()),
+            jwks_uri: Some("https://ehr.example/jwks".into()),
+            ..pending(None, true)
+        }
+    }
+
+    #[test]
+    fn the_answer_must_come_back_to_the_launch_redirect_uri() {
+        let config = two_servers();
+        let ok = configured_pending();
+        for page in [
+            "https://app.example/?code=C&state=S",
+            "https://app.example/?state=S&code=C&iss=x",
+        ] {
+            assert_eq!(check_pending(&config, &ok, page), Ok(()), "{page}");
+        }
+        // The other server's redirect URI, another path, origin or port: the answer was sent
+        // where this launch did not ask for it.
+        for page in [
+            "https://app.example/index.html?code=C&state=S",
+            "https://app.example/other/?code=C&state=S",
+            "https://app.example:8443/?code=C&state=S",
+            "http://app.example/?code=C&state=S",
+            "not a url",
+        ] {
+            assert_eq!(
+                check_pending(&config, &ok, page),
+                Err(CallbackError::WrongRedirect),
+                "{page}"
+            );
+        }
+        // A redirect URI with a query of its own: the callback adds to it.
+        let mut config = two_servers();
+        config.servers[0].redirect_uri = "https://app.example/?via=e".into();
+        let mut with_query = configured_pending();
+        with_query.redirect_uri = "https://app.example/?via=e".into();
+        assert_eq!(
+            check_pending(
+                &config,
+                &with_query,
+                "https://app.example/?via=e&code=C&state=S"
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check_pending(
+                &config,
+                &with_query,
+                "https://app.example/?via=o&code=C&state=S"
+            ),
+            Err(CallbackError::WrongRedirect)
+        );
+    }
+
+    #[test]
+    fn a_tampered_pending_launch_is_refused() {
+        let config = two_servers();
+        let page = "https://app.example/?code=C&state=S";
+        type Tamper = fn(&mut PendingLaunch);
+        let tampers: &[(&str, Tamper)] = &[
+            ("token endpoint elsewhere", |p| {
+                p.token_endpoint = "https://evil.example/token".into()
+            }),
+            ("token endpoint of the other server", |p| {
+                p.token_endpoint = "https://other.example/token".into()
+            }),
+            ("token endpoint over http", |p| {
+                p.token_endpoint = "http://ehr.example/token".into()
+            }),
+            ("token endpoint unparsable", |p| {
+                p.token_endpoint = "token".into()
+            }),
+            ("unconfigured FHIR base", |p| {
+                p.fhir_base = "https://evil.example/fhir".into()
+            }),
+            ("FHIR base with a slash", |p| {
+                p.fhir_base = "https://ehr.example/fhir/".into()
+            }),
+            ("another client id", |p| p.client_id = "evil".into()),
+            ("the other server's client id", |p| {
+                p.client_id = "cairn-o".into()
+            }),
+            ("keys elsewhere", |p| {
+                p.jwks_uri = Some("https://evil.example/jwks".into())
+            }),
+            ("another issuer", |p| {
+                p.issuer = Some("https://evil.example/oauth2".into())
+            }),
+        ];
+        for (what, tamper) in tampers {
+            let mut p = configured_pending();
+            tamper(&mut p);
+            assert_eq!(
+                check_pending(&config, &p, page),
+                Err(CallbackError::NotConfigured),
+                "{what}"
+            );
+        }
+        // The other server's redirect URI, answered there: still not this server's.
+        let mut p = configured_pending();
+        p.redirect_uri = "https://app.example/index.html".into();
+        assert_eq!(
+            check_pending(&config, &p, "https://app.example/index.html?code=C&state=S"),
+            Err(CallbackError::NotConfigured)
+        );
+        // Untampered launches of either server pass.
+        assert_eq!(check_pending(&config, &configured_pending(), page), Ok(()));
+        let other = PendingLaunch {
+            fhir_base: "https://other.example/fhir".into(),
+            token_endpoint: "https://other.example/token".into(),
+            client_id: "cairn-o".into(),
+            redirect_uri: "https://app.example/index.html".into(),
+            ..pending(None, false)
+        };
+        assert_eq!(
+            check_pending(&config, &other, "https://app.example/index.html?code=C"),
+            Ok(())
+        );
+        // The refusal says nothing was sent and to start again.
+        let problem = CallbackError::NotConfigured.problem();
+        assert_eq!(problem.next_step, NextStep::Relaunch);
+        assert!(problem.detail.contains("Nothing was sent"), "{problem:?}");
     }
 
     #[test]

@@ -61,6 +61,16 @@ pub struct FhirServer {
     /// Which patient identifier is the medical record number, for the banner and the MRN
     /// search. `None`: the identifier typed HL7 v2-0203 `MR`.
     pub mrn: Option<MrnRule>,
+    /// The authorization server's issuer, pinned by the configuration (`fhir_servers[].issuer`):
+    /// discovery must name exactly this one, and the callback's RFC 9207 `iss` and the
+    /// id_token's `iss` are checked against it even when `.well-known` is missing. `None`: the
+    /// issuer discovery names, trusted only when its origin is one of `auth_origins` and no other
+    /// configured server's (see [`Config::trusted_issuer`]).
+    pub issuer: Option<String>,
+    /// Where this server's authorization server sends the browser back
+    /// (`fhir_servers[].redirect_uri`, default the top-level `redirect_uri`). A redirect URI of
+    /// its own per server lets Cairn tell at the callback which server the answer is meant for.
+    pub redirect_uri: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -148,6 +158,21 @@ pub enum ConfigError {
         "`fhir_servers[{index}].fhir_base` {value:?} is listed twice: keep one entry per FHIR base"
     )]
     DuplicateFhirBase { index: usize, value: String },
+    #[error(
+        "`fhir_servers[{index}].issuer` {value:?} must be an https: URL (http: only on \
+         localhost) on one of that server's `auth_origins`, without query or fragment"
+    )]
+    BadIssuer { index: usize, value: String },
+    #[error(
+        "`fhir_servers[{index}].issuer` {value:?} is also another server's issuer: each \
+         authorization server is configured once, with the issuer its discovery names"
+    )]
+    DuplicateIssuer { index: usize, value: String },
+    #[error(
+        "`fhir_servers[{index}].redirect_uri` {value:?} must be an absolute https: URL without a \
+         fragment (http: only on localhost)"
+    )]
+    BadServerRedirectUri { index: usize, value: String },
 }
 
 impl ConfigError {
@@ -217,6 +242,10 @@ struct RawServer {
     scope: Option<String>,
     #[serde(default)]
     mrn: Option<RawMrn>,
+    #[serde(default)]
+    issuer: Option<String>,
+    #[serde(default)]
+    redirect_uri: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -298,6 +327,31 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
             });
         }
         let mrn = s.mrn.map(|m| parse_mrn(index, m)).transpose()?;
+        let issuer = match s.issuer.filter(|i| !i.trim().is_empty()) {
+            None => None,
+            Some(value) => {
+                let on_auth_origin = Url::parse(&value).ok().is_some_and(|u| {
+                    urls::is_acceptable_endpoint(&u)
+                        && u.query().is_none()
+                        && u.fragment().is_none()
+                        && auth_origins.contains(&urls::origin(&u))
+                });
+                if !on_auth_origin {
+                    return Err(ConfigError::BadIssuer { index, value });
+                }
+                if servers.iter().any(|o| o.issuer.as_deref() == Some(&value)) {
+                    return Err(ConfigError::DuplicateIssuer { index, value });
+                }
+                Some(value)
+            }
+        };
+        let redirect_uri = match s.redirect_uri.filter(|r| !r.trim().is_empty()) {
+            None => raw.redirect_uri.clone(),
+            Some(value) => match Url::parse(&value) {
+                Ok(u) if urls::is_acceptable_endpoint(&u) && u.fragment().is_none() => value,
+                _ => return Err(ConfigError::BadServerRedirectUri { index, value }),
+            },
+        };
         servers.push(FhirServer {
             name,
             client_id,
@@ -307,6 +361,8 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
             logo,
             scope,
             mrn,
+            issuer,
+            redirect_uri,
         });
     }
     let brand_bundle = match raw.brand_bundle.filter(|b| !b.trim().is_empty()) {
@@ -437,29 +493,90 @@ impl Config {
     /// app's directory (`/cairn/` for `https://apps.example.org/cairn/` or
     /// `…/cairn/index.html`). Otherwise every sign-in would end on someone else's page.
     pub fn check_redirect_uri(&self, app_url: &str) -> Result<(), ConfigError> {
-        let app = Url::parse(app_url).ok();
-        let directory = app.as_ref().map(|app| {
-            let path = app.path();
-            let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-            format!("{}{dir}", urls::origin(app))
-        });
-        let redirect = Url::parse(&self.redirect_uri).ok();
-        let here = match (&app, &redirect, &directory) {
-            (Some(app), Some(redirect), Some(directory)) => {
-                urls::origin(app) == urls::origin(redirect)
-                    && redirect.as_str().starts_with(directory.as_str())
-            }
-            _ => false,
-        };
-        if here {
-            return Ok(());
+        let own = self.servers.iter().map(|s| s.redirect_uri.as_str());
+        for redirect_uri in std::iter::once(self.redirect_uri.as_str()).chain(own) {
+            check_one_redirect_uri(redirect_uri, app_url)?;
         }
-        Err(ConfigError::RedirectUriElsewhere {
-            redirect_uri: self.redirect_uri.clone(),
-            app_url: app_url.to_owned(),
-            suggested: directory.unwrap_or_else(|| app_url.to_owned()),
-        })
+        Ok(())
     }
+
+    /// The issuer the callback's RFC 9207 `iss` and the id_token's `iss` are checked against
+    /// for `server`, given the one its discovery names (`None` when it names none, or was not
+    /// read). A pinned issuer (`fhir_servers[].issuer`) is the only one accepted. Otherwise the
+    /// discovered one is trusted only on an origin of `server.auth_origins` that no other
+    /// configured server signs in at, and when no other server pins it: a configured server
+    /// cannot claim another's issuer (RFC 9700 §4.4 mix-up).
+    pub fn trusted_issuer(
+        &self,
+        server: &FhirServer,
+        discovered: Option<&str>,
+    ) -> Result<Option<String>, UntrustedIssuer> {
+        let untrusted = |issuer: &str| UntrustedIssuer {
+            issuer: crate::domain::problem::truncate_for_display(issuer, 200),
+        };
+        if let Some(pinned) = &server.issuer {
+            return match discovered {
+                Some(d) if d != pinned => Err(untrusted(d)),
+                _ => Ok(Some(pinned.clone())),
+            };
+        }
+        let Some(issuer) = discovered else {
+            return Ok(None);
+        };
+        let others = || {
+            self.servers
+                .iter()
+                .filter(|o| o.fhir_base != server.fhir_base)
+        };
+        let origin = Url::parse(issuer)
+            .ok()
+            .filter(urls::is_acceptable_endpoint)
+            .map(|u| urls::origin(&u));
+        let trusted = origin.is_some_and(|origin| {
+            server.auth_origins.contains(&origin)
+                && !others().any(|o| o.auth_origins.contains(&origin))
+        }) && !others().any(|o| o.issuer.as_deref() == Some(issuer));
+        if trusted {
+            Ok(Some(issuer.to_owned()))
+        } else {
+            Err(untrusted(issuer))
+        }
+    }
+}
+
+/// The issuer a server's discovery names is not one Cairn may trust for it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the EHR names the sign-in server {issuer:?}, which is not one Cairn's settings trust for it"
+)]
+pub struct UntrustedIssuer {
+    pub issuer: String,
+}
+
+/// See [`Config::check_redirect_uri`].
+fn check_one_redirect_uri(redirect_uri: &str, app_url: &str) -> Result<(), ConfigError> {
+    let app = Url::parse(app_url).ok();
+    let directory = app.as_ref().map(|app| {
+        let path = app.path();
+        let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+        format!("{}{dir}", urls::origin(app))
+    });
+    let redirect = Url::parse(redirect_uri).ok();
+    let here = match (&app, &redirect, &directory) {
+        (Some(app), Some(redirect), Some(directory)) => {
+            urls::origin(app) == urls::origin(redirect)
+                && redirect.as_str().starts_with(directory.as_str())
+        }
+        _ => false,
+    };
+    if here {
+        return Ok(());
+    }
+    Err(ConfigError::RedirectUriElsewhere {
+        redirect_uri: redirect_uri.to_owned(),
+        app_url: app_url.to_owned(),
+        suggested: directory.unwrap_or_else(|| app_url.to_owned()),
+    })
 }
 
 #[cfg(test)]
@@ -875,6 +992,126 @@ mod tests {
             ConfigError::EmptyMrn(2)
                 .to_string()
                 .starts_with("`fhir_servers[2].mrn` names no identifier")
+        );
+    }
+
+    fn servers(list: &str) -> Result<Config, ConfigError> {
+        let json = format!(r#"{{"redirect_uri":"https://app.example/","fhir_servers":[{list}]}}"#);
+        parse_config(json.as_bytes())
+    }
+
+    #[test]
+    fn each_server_may_pin_its_issuer_and_have_its_own_redirect_uri() {
+        let config = servers(
+            r#"{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir",
+                "issuer":"https://e.example/oauth2","redirect_uri":"https://app.example/index.html"},
+               {"name":"F","client_id":"c","fhir_base":"https://f.example/fhir"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            config.servers[0].issuer.as_deref(),
+            Some("https://e.example/oauth2")
+        );
+        assert_eq!(
+            config.servers[0].redirect_uri,
+            "https://app.example/index.html"
+        );
+        // Without its own, a server uses the top-level redirect URI.
+        assert_eq!(config.servers[1].issuer, None);
+        assert_eq!(config.servers[1].redirect_uri, "https://app.example/");
+        // Each redirect URI must lead back to Cairn.
+        assert!(config.check_redirect_uri("https://app.example/").is_ok());
+        let elsewhere = servers(
+            r#"{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir",
+                "redirect_uri":"https://evil.example/"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            elsewhere.check_redirect_uri("https://app.example/"),
+            Err(ConfigError::RedirectUriElsewhere {
+                redirect_uri: "https://evil.example/".into(),
+                app_url: "https://app.example/".into(),
+                suggested: "https://app.example/".into(),
+            })
+        );
+        for (list, message) in [
+            (
+                r#"{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir","issuer":"https://login.example/oauth2"}"#,
+                "`fhir_servers[0].issuer` \"https://login.example/oauth2\" must be an https: URL (http: only on localhost) on one of that server's `auth_origins`",
+            ),
+            (
+                r#"{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir","issuer":"http://e.example/oauth2"}"#,
+                "`fhir_servers[0].issuer`",
+            ),
+            (
+                r#"{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir","auth_origins":["https://login.example"]},
+                   {"name":"F","client_id":"c","fhir_base":"https://f.example/fhir","auth_origins":["https://login.example"],"issuer":"https://login.example/a"},
+                   {"name":"G","client_id":"c","fhir_base":"https://g.example/fhir","auth_origins":["https://login.example"],"issuer":"https://login.example/a"}"#,
+                "`fhir_servers[2].issuer` \"https://login.example/a\" is also another server's issuer",
+            ),
+            (
+                r#"{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir","redirect_uri":"http://app.example/"}"#,
+                "`fhir_servers[0].redirect_uri` \"http://app.example/\" must be an absolute https: URL",
+            ),
+            (
+                r#"{"name":"E","client_id":"c","fhir_base":"https://e.example/fhir","redirect_uri":"https://app.example/#x"}"#,
+                "`fhir_servers[0].redirect_uri`",
+            ),
+        ] {
+            let err = servers(list).unwrap_err().to_string();
+            assert!(err.starts_with(message), "{err}");
+        }
+    }
+
+    #[test]
+    fn only_an_issuer_of_this_server_alone_is_trusted() {
+        // RFC 9700 §4.4: a configured server (A) must not be able to name another's (H's)
+        // issuer as its own, which would let H's answer pass for A's at the callback.
+        let config = servers(
+            r#"{"name":"H","client_id":"h","fhir_base":"https://h.example/fhir"},
+               {"name":"A","client_id":"a","fhir_base":"https://a.example/fhir"},
+               {"name":"S1","client_id":"s","fhir_base":"https://s1.example/fhir","auth_origins":["https://login.example"]},
+               {"name":"S2","client_id":"s","fhir_base":"https://s2.example/fhir","auth_origins":["https://login.example"],"issuer":"https://login.example/s2"},
+               {"name":"P","client_id":"p","fhir_base":"https://p.example/fhir","issuer":"https://p.example/oauth2"}"#,
+        )
+        .unwrap();
+        let [h, a, s1, s2, p] = [0, 1, 2, 3, 4].map(|i| &config.servers[i]);
+        let trusted = |server, issuer| config.trusted_issuer(server, issuer);
+        assert_eq!(
+            trusted(h, Some("https://h.example/oauth2")),
+            Ok(Some("https://h.example/oauth2".into()))
+        );
+        assert_eq!(trusted(h, None), Ok(None));
+        for (server, issuer) in [
+            // A names H's issuer.
+            (a, "https://h.example/oauth2"),
+            (a, "https://evil.example/oauth2"),
+            (a, "not a url"),
+            (a, "http://a.example/oauth2"),
+            // A shared sign-in origin cannot tell its servers apart: only pins can.
+            (s1, "https://login.example/s1"),
+            (s1, "https://login.example/s2"),
+            // A pinned issuer is the only one accepted.
+            (s2, "https://login.example/s1"),
+            (p, "https://p.example/other"),
+        ] {
+            assert_eq!(
+                trusted(server, Some(issuer)),
+                Err(UntrustedIssuer {
+                    issuer: issuer.into()
+                }),
+                "{} naming {issuer}",
+                server.name
+            );
+        }
+        assert_eq!(
+            trusted(s2, Some("https://login.example/s2")),
+            Ok(Some("https://login.example/s2".into()))
+        );
+        // A pinned issuer stands when discovery names none (the CapabilityStatement fallback).
+        assert_eq!(
+            trusted(p, None),
+            Ok(Some("https://p.example/oauth2".into()))
         );
     }
 

@@ -5,7 +5,7 @@ use url::Url;
 
 use crate::domain::problem::{NextStep, Problem};
 use crate::http::{HttpRequest, HttpResponse, Method};
-use crate::smart::config::FhirServer;
+use crate::smart::config::{Config, FhirServer, UntrustedIssuer};
 use crate::smart::scope::ScopeSyntax;
 use crate::smart::urls;
 
@@ -60,6 +60,8 @@ pub enum DiscoveryError {
     ForeignEndpoint { field: &'static str, origin: String },
     #[error("the EHR does not support PKCE with S256, which Cairn requires")]
     NoS256,
+    #[error("{0}")]
+    UntrustedIssuer(#[from] UntrustedIssuer),
 }
 
 impl DiscoveryError {
@@ -69,7 +71,9 @@ impl DiscoveryError {
                 "Cairn could not reach your EHR's sign-in service",
                 NextStep::TryAgain,
             ),
-            DiscoveryError::ForeignEndpoint { .. } | DiscoveryError::NoS256 => (
+            DiscoveryError::ForeignEndpoint { .. }
+            | DiscoveryError::NoS256
+            | DiscoveryError::UntrustedIssuer(_) => (
                 "Your EHR's sign-in settings are not safe to use",
                 NextStep::ContactSupport,
             ),
@@ -148,14 +152,31 @@ pub fn parse_discovery(
 }
 
 impl DiscoveryError {
-    /// The `.well-known` document is unusable as a document (missing, HTML, broken), as opposed
-    /// to usable but unsafe: only then is the CapabilityStatement worth asking.
+    /// Only a `.well-known` that is not there (404: a server without SMART's discovery
+    /// document) sends Cairn to the CapabilityStatement. A 5xx, an HTML page, broken or
+    /// oversized JSON are failures someone on the path can cause: they stop the launch rather
+    /// than fall back to a document that names no issuer and no keys. What a fallback keeps is
+    /// said in docs/security.md #41: the pinned issuer if configured (`fhir_servers[].issuer`),
+    /// else any RFC 9207 `iss` at the callback is refused; endpoints pinned to `auth_origins`.
     pub fn allows_fallback(&self) -> bool {
-        matches!(
-            self,
-            DiscoveryError::Http(_) | DiscoveryError::NotJson | DiscoveryError::TooLarge
-        )
+        matches!(self, DiscoveryError::Http(404))
     }
+}
+
+/// Replaces the issuer discovery named with the one Cairn trusts for `server`
+/// ([`Config::trusted_issuer`]), or refuses the configuration. Run on every discovery result,
+/// the CapabilityStatement fallback (no issuer: the pinned one, if any) included.
+pub fn trust_issuer(
+    config: &Config,
+    server: &FhirServer,
+    mut smart: SmartConfiguration,
+) -> Result<SmartConfiguration, DiscoveryError> {
+    smart.issuer = config.trusted_issuer(server, smart.issuer.as_deref())?;
+    if smart.issuer.is_none() {
+        // No issuer to check an `iss` against: no promise of one either.
+        smart.iss_parameter_supported = false;
+    }
+    Ok(smart)
 }
 
 /// The fallback when `.well-known` is unusable: the server's CapabilityStatement. `Accept` must
@@ -351,6 +372,8 @@ mod tests {
             logo: None,
             scope: None,
             mrn: None,
+            issuer: None,
+            redirect_uri: "https://app.example/".into(),
         }
     }
 
@@ -539,7 +562,16 @@ mod tests {
     #[test]
     fn only_an_unusable_document_falls_back() {
         assert!(DiscoveryError::Http(404).allows_fallback());
-        assert!(DiscoveryError::NotJson.allows_fallback());
+        // Failures a network or a proxy can cause do not silently drop the issuer (#41).
+        for forced in [
+            DiscoveryError::Http(500),
+            DiscoveryError::Http(503),
+            DiscoveryError::Http(403),
+            DiscoveryError::NotJson,
+            DiscoveryError::TooLarge,
+        ] {
+            assert!(!forced.allows_fallback(), "{forced:?}");
+        }
         assert!(!DiscoveryError::NoS256.allows_fallback());
         assert!(
             !DiscoveryError::ForeignEndpoint {

@@ -718,3 +718,63 @@ pub fn query_param(path_and_query: &str, name: &str) -> Option<String> {
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
+
+/// Two configured servers and Cairn: the development EHR ([`Stack::ehr`], honest, listed first)
+/// and a second development EHR ([`TwoServers::second`], listed second as "Second health system"
+/// with client id `cairn-second`), which a test may turn hostile with
+/// [`sandbox::Ehr::set_mix_up`]. The second EHR has registered `<app>/index.html` as Cairn's
+/// redirect URI. Neither server's issuer is pinned, and both use the top-level redirect URI
+/// (`<app>/`) unless `configure` changes the configuration (a `serde_json::Value`).
+pub struct TwoServers {
+    pub stack: Stack,
+    pub second: sandbox::Ehr,
+}
+
+pub async fn start_two_servers(configure: impl FnOnce(&mut serde_json::Value)) -> TwoServers {
+    let dist = PathBuf::from(std::env::var("CAIRN_DIST").expect(
+        "CAIRN_DIST is not set: run the end-to-end tests with `cargo xtask test`, which builds dist/",
+    ));
+    let ehr_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let second_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ehr_port = ehr_listener.local_addr().unwrap().port();
+    let second_port = second_listener.local_addr().unwrap().port();
+    let app_port = app_listener.local_addr().unwrap().port();
+    let ehr = sandbox::Ehr::new(sandbox::Config::dev(ehr_port, app_port));
+    let second = sandbox::Ehr::new(sandbox::Config {
+        client_id: "cairn-second".into(),
+        redirect_uri: format!("http://127.0.0.1:{app_port}/index.html"),
+        ..sandbox::Config::dev(second_port, app_port)
+    });
+    let mut config: serde_json::Value =
+        serde_json::from_str(&sandbox::cairn_config_json(&ehr)).unwrap();
+    config["fhir_servers"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("issuer");
+    config["fhir_servers"].as_array_mut().unwrap().push(json!({
+        "name": "Second health system",
+        "client_id": "cairn-second",
+        "fhir_base": second.fhir_base(),
+        "auth_origins": [second.config().origin],
+    }));
+    configure(&mut config);
+    let config_json = config.to_string();
+    let site = sandbox::apphost::Site {
+        headers: headers_file_for(&dist, &config_json, "/"),
+        dist,
+        base_path: "/".into(),
+        config_json: Some(config_json),
+    };
+    tokio::spawn(ehr.clone().serve(ehr_listener));
+    tokio::spawn(second.clone().serve(second_listener));
+    tokio::spawn(sandbox::apphost::serve(app_listener, site));
+    TwoServers {
+        stack: Stack {
+            ehr,
+            ehr_url: format!("http://127.0.0.1:{ehr_port}/"),
+            app_url: format!("http://127.0.0.1:{app_port}/"),
+        },
+        second,
+    }
+}
