@@ -203,7 +203,7 @@ async fn a_refused_or_restricted_patient_read_says_what_it_means_and_shows_no_ch
 /// EHR's reason; and no FHIR read goes out with the expired token after the refusal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_refused_with_403_invalid_grant_ends_the_session_with_the_ehrs_reason() {
-    const LIFETIME: Duration = Duration::from_secs(6);
+    const LIFETIME: Duration = Duration::from_secs(8);
     let stack = start_stack().await;
     stack.ehr.set_token_lifetime(LIFETIME);
     let b = browser().await;
@@ -465,7 +465,8 @@ async fn a_refused_category_fails_alone_in_the_drill_down_and_all_results() {
     // The vital signs and labs are still shown above.
     assert!(count_of(c, ".vital").await > 0);
     c.execute(
-        "document.querySelector('.encounter-detail').scrollIntoView()",
+        "document.querySelector('.encounter-detail .notice--partial') \
+         .scrollIntoView({ block: 'center' })",
         vec![],
     )
     .await
