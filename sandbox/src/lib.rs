@@ -368,6 +368,8 @@ pub struct LoggedRequest {
     pub origin: Option<String>,
     pub referer: Option<String>,
     pub if_none_match: Option<String>,
+    /// The `Epic-Client-ID` header (Epic's client id on discovery, when configured).
+    pub epic_client_id: Option<String>,
     /// When the request arrived, since the EHR started.
     pub received: Duration,
     /// When its response (headers) left, since the EHR started; `None` while in progress.
@@ -829,6 +831,7 @@ fn logged(request: &Request, received: Duration) -> LoggedRequest {
         origin: header(header::ORIGIN),
         referer: header(header::REFERER),
         if_none_match: header(header::IF_NONE_MATCH),
+        epic_client_id: header(header::HeaderName::from_static("epic-client-id")),
         received,
         answered: None,
     }

@@ -396,3 +396,20 @@ async fn a_hostile_server_bounces_authorize_to_the_honest_one() {
         true
     );
 }
+
+/// The log keeps the `Epic-Client-ID` header a request carried (Cairn sends it on discovery
+/// when configured for Epic), and `None` when there was none.
+#[tokio::test]
+async fn the_request_log_records_the_epic_client_id_header() {
+    let h = harness();
+    let with = Request::get("/fhir/.well-known/smart-configuration")
+        .header("Epic-Client-ID", "cairn-dev")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(h.send(with).await.status, StatusCode::OK);
+    let without = Request::get("/fhir/metadata").body(Body::empty()).unwrap();
+    assert_eq!(h.send(without).await.status, StatusCode::OK);
+    let log = h.ehr.requests();
+    assert_eq!(log[0].epic_client_id.as_deref(), Some("cairn-dev"));
+    assert_eq!(log[1].epic_client_id, None);
+}

@@ -1,0 +1,581 @@
+//! End to end in real headless Chromium: the EHR faults of issue 11 (points 2, 7 and 8) that
+//! Cairn must meet with a precise message or a correct chart: CORS blocked on the discovery,
+//! token and key-set endpoints; a refused or restricted Patient read; a refresh refused with
+//! HTTP 403 `invalid_grant`; the encounter drill-down when Epic ignores `encounter=` or refuses
+//! one category; Epic's expired paging session on a 10 000-observation patient; and the
+//! `Epic-Client-ID` header on discovery. Run by `cargo xtask test` (which builds `dist/` and
+//! sets `CAIRN_DIST`); screenshots go to `target/e2e/`.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
+use support::*;
+
+const CORS_TITLE: &str = "Your EHR does not allow Cairn's web address";
+
+/// An origin as the page writes it: the URL without its trailing `/`.
+fn origin_of(url: &str) -> &str {
+    url.trim_end_matches('/')
+}
+
+/// The texts of every element matching `css`, in document order.
+async fn texts_of(c: &Client, css: &str) -> Vec<String> {
+    let mut texts = Vec::new();
+    for element in c.find_all(Locator::Css(css)).await.unwrap() {
+        texts.push(element.text().await.unwrap_or_default());
+    }
+    texts
+}
+
+async fn count_of(c: &Client, css: &str) -> usize {
+    c.find_all(Locator::Css(css)).await.unwrap().len()
+}
+
+/// The CORS problem as the user reads it: which endpoint answered but was blocked, the origin
+/// to allow (Cairn's), whom to ask, and a way forward.
+async fn assert_cors_problem(c: &Client, stack: &Stack, kind: &str, case: &str) {
+    assert_eq!(text_of(c, ".problem__title").await, CORS_TITLE, "{case}");
+    let detail = text_of(c, ".problem__detail").await;
+    let app = origin_of(&stack.app_url);
+    let ehr = origin_of(&stack.ehr_url);
+    let expected = format!(
+        "The EHR's {kind} at {ehr} answered, but not to pages from {app}, so the browser \
+         blocked the answer (CORS). Ask your EHR's integration team (for Epic, your Epic \
+         analyst: CORS on Interconnect) to allow the origin {app} on the {kind} at {ehr}."
+    );
+    assert_eq!(detail, expected, "{case}");
+    assert!(
+        !text_of(c, ".problem__next").await.trim().is_empty(),
+        "{case}: no way forward"
+    );
+    assert_eq!(count_of(c, ".banner").await, 0, "{case}: a chart is shown");
+}
+
+/// A FHIR server or token endpoint that answers without CORS headers for Cairn's origin: the
+/// browser blocks the answer, and Cairn says which endpoint, at which origin, must allow which
+/// origin, and whom to ask. Discovery is under the FHIR base, so a FHIR server that blocks
+/// Cairn is first met as its SMART configuration. Nothing reaches the token endpoint when
+/// discovery was blocked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_blocked_by_cors_names_the_origin_to_allow_and_whom_to_ask() {
+    use sandbox::Fault::*;
+    let cases = [
+        (
+            FhirCorsBlocked,
+            "SMART configuration (on the FHIR server)",
+            "cors-blocked-fhir",
+        ),
+        (
+            TokenCorsBlocked,
+            "token endpoint (sign-in)",
+            "cors-blocked-token",
+        ),
+    ];
+    let b = browser().await;
+    let c = &b.client;
+    for (fault, kind, shot) in cases {
+        let stack = start_stack().await;
+        stack.ehr.inject(fault);
+        let patient = &stack.ehr.patients()[0];
+        open_chart_of(c, &stack, &patient.id).await;
+        assert_cors_problem(c, &stack, kind, &format!("{fault:?}")).await;
+        screenshot(c, shot).await;
+        let log = stack.ehr.requests();
+        match fault {
+            FhirCorsBlocked => {
+                assert_eq!(count(&log, "POST", "/oauth2/token"), 0, "{log:#?}");
+                assert_eq!(count(&log, "GET", "/oauth2/authorize"), 0, "{log:#?}");
+            }
+            _ => {
+                // The code exchange was sent (and answered), once: a blocked answer is not
+                // retried.
+                assert_eq!(count(&log, "POST", "/oauth2/token"), 1, "{log:#?}");
+                assert_eq!(count(&log, "GET", "/fhir/Patient/"), 0, "{log:#?}");
+            }
+        }
+        assert_canary_contained(c, &stack).await;
+    }
+    c.clone().close().await.unwrap();
+}
+
+/// A key set (JWKS) blocked by CORS only serves "Signed in as": the chart is shown, no name
+/// is, and a notice on the chart says which origin the key set must allow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_set_blocked_by_cors_is_reported_on_the_chart_and_the_session_goes_on() {
+    let stack = start_stack().await;
+    stack.ehr.inject(sandbox::Fault::JwksCorsBlocked);
+    let b = browser().await;
+    let c = &b.client;
+    let patient = &stack.ehr.patients()[0];
+    open_chart_of(c, &stack, &patient.id).await;
+    assert_eq!(text_of(c, ".banner__name").await, patient.name);
+    wait_for_identity_check(c).await;
+    let app = origin_of(&stack.app_url);
+    let ehr = origin_of(&stack.ehr_url);
+    let notice = text_of(c, ".notice--report").await;
+    let kind = "key set (JWKS) that checks who signed in";
+    assert!(notice.starts_with(CORS_TITLE), "{notice}");
+    assert!(
+        notice.contains(&format!(
+            "The EHR's {kind} at {ehr} answered, but not to pages from {app}"
+        )),
+        "{notice}"
+    );
+    assert!(
+        notice.contains(&format!(
+            "to allow the origin {app} on the {kind} at {ehr}."
+        )),
+        "{notice}"
+    );
+    assert_eq!(
+        count_of(c, ".signed-in").await,
+        0,
+        "a name was shown without checking the id_token"
+    );
+    // The session goes on: the chart loads, and is still there after the check.
+    wait_until_loaded(c).await;
+    assert_eq!(text_of(c, ".banner__name").await, patient.name);
+    assert_eq!(count_of(c, ".problem__title").await, 0);
+    let log = stack.ehr.requests();
+    assert!(count(&log, "GET", "/oauth2/jwks") >= 1, "{log:#?}");
+    screenshot(c, "cors-blocked-jwks").await;
+    assert_canary_contained(c, &stack).await;
+    c.clone().close().await.unwrap();
+}
+
+/// A Patient read refused with 403 (`insufficient_scope`, no body) or Epic's break-the-glass
+/// (4130) says what it means, with a way forward, and shows nothing of the chart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_or_restricted_patient_read_says_what_it_means_and_shows_no_chart() {
+    let cases = [
+        (
+            "patient_read_insufficient_scope",
+            "Missing permission",
+            "Cairn lacks permission to read this patient (the EHR answered HTTP 403)",
+        ),
+        (
+            "break_the_glass",
+            "This record is restricted",
+            "This patient's record needs break-the-glass",
+        ),
+    ];
+    let stack = start_epic_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    let patient = stack.ehr.patients()[0].clone();
+    for (fault, title, detail) in cases {
+        assert!(sandbox::Fault::from_name(fault).is_some(), "{fault}");
+        open_epic_chart_of(c, &stack, &patient.id, Some(fault)).await;
+        assert_eq!(text_of(c, ".problem__title").await, title, "{fault}");
+        let shown = text_of(c, ".problem__detail").await;
+        assert!(shown.starts_with(detail), "{fault}: {shown:?}");
+        assert!(
+            !text_of(c, ".problem__next").await.trim().is_empty(),
+            "{fault}: no way forward"
+        );
+        for css in [
+            ".banner",
+            ".chart__body",
+            ".vital",
+            ".encounter",
+            "table.all tbody tr",
+        ] {
+            assert_eq!(count_of(c, css).await, 0, "{fault}: {css} is shown");
+        }
+        let markup = page_markup(c).await;
+        assert!(
+            !markup.contains(&patient.name),
+            "{fault}: the name is shown"
+        );
+        screenshot(c, &format!("patient-read-{fault}")).await;
+        assert_canary_contained(c, &stack).await;
+        c.enter_parent_frame().await.unwrap();
+    }
+    c.clone().close().await.unwrap();
+}
+
+/// A refresh refused with HTTP 403 and `invalid_grant` ends the session: with short-lived
+/// tokens, Cairn renews before a read; the EHR refuses, once; the session ends showing the
+/// EHR's reason; and no FHIR read goes out with the expired token after the refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_refused_with_403_invalid_grant_ends_the_session_with_the_ehrs_reason() {
+    const LIFETIME: Duration = Duration::from_secs(8);
+    let stack = start_stack().await;
+    stack.ehr.set_token_lifetime(LIFETIME);
+    let b = browser().await;
+    let c = &b.client;
+    let patient = &stack.ehr.patients()[2];
+    open_chart_of(c, &stack, &patient.id).await;
+    assert_eq!(text_of(c, ".banner__name").await, patient.name);
+    wait_until_loaded(c).await;
+    let loaded = Instant::now();
+    let log = stack.ehr.requests();
+    assert_eq!(
+        count(&log, "POST", "/oauth2/token"),
+        1,
+        "the chart loaded within the token's lifetime: {log:#?}"
+    );
+
+    // From now on the EHR refuses the refresh token with 403; the access token, issued after
+    // before the chart loaded, has expired once its lifetime has passed since (a deadline,
+    // not a guess).
+    stack
+        .ehr
+        .inject(sandbox::Fault::RefreshForbiddenInvalidGrant);
+    let expired = loaded + LIFETIME + Duration::from_millis(200);
+    tokio::time::sleep_until(expired.into()).await;
+    let before = stack.ehr.requests().len();
+    click(c, ".chart__reload").await;
+    assert_eq!(
+        text_of(c, ".problem__title").await,
+        "Your session has ended"
+    );
+    let detail = text_of(c, ".problem__detail").await;
+    assert!(
+        detail.contains("invalid_grant: “The refresh token has expired or was revoked.”"),
+        "the EHR's reason is not shown: {detail}"
+    );
+    assert!(!detail.contains("HTTP 403"), "{detail}");
+    assert!(!text_of(c, ".problem__next").await.trim().is_empty());
+    assert_eq!(count_of(c, ".banner").await, 0);
+
+    // Let anything Cairn might still send arrive: the log stops growing for a second.
+    let mut seen = stack.ehr.requests().len();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = stack.ehr.requests().len();
+        if now == seen {
+            break;
+        }
+        seen = now;
+    }
+    let log = stack.ehr.requests();
+    let after = &log[before..];
+    let refreshes: Vec<_> = after
+        .iter()
+        .filter(|r| r.method == "POST" && r.path_and_query.starts_with("/oauth2/token"))
+        .collect();
+    assert_eq!(refreshes.len(), 1, "{after:#?}");
+    let refused = refreshes[0].answered.expect("the refresh was answered");
+    let late: Vec<_> = after
+        .iter()
+        .filter(|r| r.method == "GET" && r.path_and_query.starts_with("/fhir/"))
+        .filter(|r| r.received >= refused)
+        .collect();
+    assert!(
+        late.is_empty(),
+        "FHIR reads were sent after the refusal: {late:#?}"
+    );
+    // Whatever went out before the refusal went out once: nothing was retried.
+    let reads: Vec<&str> = after
+        .iter()
+        .filter(|r| r.method == "GET" && r.path_and_query.starts_with("/fhir/"))
+        .map(|r| r.path_and_query.as_str())
+        .collect();
+    let unique: HashSet<&str> = reads.iter().copied().collect();
+    assert_eq!(reads.len(), unique.len(), "a read was retried: {reads:#?}");
+    screenshot(c, "refresh-refused-403").await;
+    assert_canary_contained(c, &stack).await;
+    c.clone().close().await.unwrap();
+}
+
+/// The observations of `patient_id` whose `encounter` names `encounter_id`.
+fn observations_of_encounter(
+    stack: &Stack,
+    patient_id: &str,
+    encounter_id: &str,
+) -> Vec<serde_json::Value> {
+    let reference = format!("Encounter/{encounter_id}");
+    stack
+        .ehr
+        .resources_of("Observation", patient_id)
+        .into_iter()
+        .filter(|o| o["encounter"]["reference"] == reference.as_str())
+        .collect()
+}
+
+fn category_of(o: &serde_json::Value) -> &str {
+    o["category"][0]["coding"][0]["code"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+/// A patient (of the three Synthea ones) and the encounter of theirs with the most
+/// observations, with the number of the patient's observations that belong to other
+/// encounters.
+fn busy_encounter(stack: &Stack) -> (String, String, usize) {
+    let mut best: Option<(String, String, usize, usize)> = None;
+    for p in stack.ehr.patients().into_iter().take(3) {
+        let observations = stack.ehr.resources_of("Observation", &p.id);
+        let mut per_encounter: HashMap<String, Vec<&serde_json::Value>> = HashMap::new();
+        for o in &observations {
+            if let Some(id) = o["encounter"]["reference"]
+                .as_str()
+                .and_then(|r| r.strip_prefix("Encounter/"))
+            {
+                per_encounter.entry(id.to_owned()).or_default().push(o);
+            }
+        }
+        for (id, of) in per_encounter {
+            if best.as_ref().is_none_or(|b| of.len() > b.2) {
+                best = Some((p.id.clone(), id, of.len(), observations.len() - of.len()));
+            }
+        }
+    }
+    let (patient, encounter, _, others) = best.expect("an encounter with observations");
+    (patient, encounter, others)
+}
+
+/// Opens encounter `encounter_id` on the chart and waits until its observations have loaded.
+async fn open_encounter(c: &Client, encounter_id: &str) {
+    wait_until_loaded(c).await;
+    click(
+        c,
+        &format!("button.encounter[data-encounter='{encounter_id}']"),
+    )
+    .await;
+    text_of(c, ".encounter-detail").await;
+    wait_for_absence(c, ".encounter-detail .feed__progress").await;
+}
+
+/// The drill-down's searches: one per category, each with `encounter=` (first pages only).
+fn drill_down_categories(stack: &Stack, encounter_id: &str) -> Vec<String> {
+    stack
+        .ehr
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path_and_query.starts_with("/fhir/Observation?"))
+        .filter(|r| {
+            query_param(&r.path_and_query, "encounter") == Some(format!("Encounter/{encounter_id}"))
+        })
+        .map(|r| query_param(&r.path_and_query, "category").unwrap_or_default())
+        .collect()
+}
+
+/// Epic ignores `encounter=` (warning 4122) and answers with every observation of the
+/// patient: the drill-down still lists exactly the chosen encounter's observations, from one
+/// search per category.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_drill_down_lists_only_its_encounters_observations_when_epic_ignores_encounter() {
+    let stack = start_epic_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    let (patient_id, encounter_id, others) = busy_encounter(&stack);
+    assert!(others > 0, "the filter has nothing to take away");
+    let expected = observations_of_encounter(&stack, &patient_id, &encounter_id);
+    open_epic_chart_of(
+        c,
+        &stack,
+        &patient_id,
+        Some("observation_encounter_ignored"),
+    )
+    .await;
+    open_encounter(c, &encounter_id).await;
+    let rows = ".encounter-detail__observations tbody tr";
+    assert_eq!(
+        count_of(c, rows).await,
+        expected.len(),
+        "{:?}",
+        texts_of(c, rows).await
+    );
+    assert_eq!(count_of(c, ".encounter-detail .notice--partial").await, 0);
+    // Each shown row is one of this encounter's observations (by its code's display).
+    let labels: HashSet<String> = expected
+        .iter()
+        .flat_map(|o| o["code"]["coding"].as_array().cloned().unwrap_or_default())
+        .filter_map(|coding| coding["display"].as_str().map(str::to_owned))
+        .chain(
+            expected
+                .iter()
+                .filter_map(|o| o["code"]["text"].as_str().map(str::to_owned)),
+        )
+        .collect();
+    for row in texts_of(c, ".encounter-detail__observations tbody th").await {
+        assert!(labels.contains(&row), "{row:?} is not of this encounter");
+    }
+    let mut categories = drill_down_categories(&stack, &encounter_id);
+    categories.sort();
+    let mut all: Vec<String> = [
+        "vital-signs",
+        "laboratory",
+        "social-history",
+        "survey",
+        "exam",
+        "imaging",
+        "procedure",
+        "therapy",
+        "activity",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    all.sort();
+    assert_eq!(categories, all, "one search per category, each once");
+    screenshot(c, "drill-down-encounter-ignored").await;
+    c.clone().close().await.unwrap();
+}
+
+/// Epic refuses the social-history category (59111): the drill-down and the table of all
+/// results each say that social history could not be read, and show every other category's
+/// observations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_category_fails_alone_in_the_drill_down_and_all_results() {
+    let stack = start_epic_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    // The Synthea patients have no social-history observations: the refused search hides
+    // nothing that exists, and every other observation must still be shown.
+    let (patient_id, encounter_id, _) = busy_encounter(&stack);
+    let of_encounter = observations_of_encounter(&stack, &patient_id, &encounter_id);
+    let readable = of_encounter
+        .iter()
+        .filter(|o| category_of(o) != "social-history")
+        .count();
+    assert!(readable > 0);
+    let all = stack.ehr.resources_of("Observation", &patient_id);
+    let all_readable = all
+        .iter()
+        .filter(|o| category_of(o) != "social-history")
+        .count();
+    open_epic_chart_of(c, &stack, &patient_id, Some("observation_category_refused")).await;
+    wait_until_loaded(c).await;
+    let notice = text_of(c, ".section--all .notice--partial").await;
+    assert!(
+        notice.starts_with("Social history could not be read"),
+        "{notice}"
+    );
+    assert_eq!(
+        text_of(c, ".all__count").await,
+        format!("{all_readable} of {all_readable} results")
+    );
+    open_encounter(c, &encounter_id).await;
+    let notices = texts_of(c, ".encounter-detail .notice--partial").await;
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(
+        notices[0].starts_with("Social history could not be read"),
+        "{notices:?}"
+    );
+    assert_eq!(
+        count_of(c, ".encounter-detail__observations tbody tr").await,
+        readable
+    );
+    // The vital signs and labs are still shown above.
+    assert!(count_of(c, ".vital").await > 0);
+    c.execute(
+        "document.querySelector('.encounter-detail .notice--partial') \
+         .scrollIntoView({ block: 'center' })",
+        vec![],
+    )
+    .await
+    .unwrap();
+    screenshot(c, "drill-down-category-refused").await;
+    c.clone().close().await.unwrap();
+}
+
+/// "Loading… N of M so far" is only shown with M > N.
+fn assert_credible_progress(text: &str) {
+    let Some(rest) = text.strip_prefix("Loading… ") else {
+        panic!("unexpected progress text {text:?}");
+    };
+    let rest = rest.trim_end_matches(" so far");
+    if let Some((n, m)) = rest.split_once(" of ") {
+        let n: usize = n.replace([',', ' ', '\u{202f}'], "").parse().unwrap();
+        let m: usize = m.replace([',', ' ', '\u{202f}'], "").parse().unwrap();
+        assert!(m > n, "the chart says {text:?}");
+    }
+}
+
+/// Epic's paging session expires (4113) the first time each search's `sessionID` link is
+/// used: the search starts again, every observation of the 10 000 is shown once, and the
+/// progress never reads "N of M" with M ≤ N (Epic's `Bundle.total` is the page size).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_epic_paging_session_restarts_the_search_and_shows_each_result_once() {
+    let stack = start_epic_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    let patient_id = sandbox::Ehr::scale_patient_id();
+    open_epic_chart_of(c, &stack, patient_id, Some("epic_paging_session_expired")).await;
+    text_of(c, ".chart__body").await;
+    let mut sampled = 0;
+    for _ in 0..1200 {
+        let progress: Vec<String> = serde_json::from_value(
+            c.execute(
+                "return [...document.querySelectorAll('.feed__progress')].map(e => e.textContent)",
+                vec![],
+            )
+            .await
+            .unwrap(),
+        )
+        .unwrap();
+        if progress.is_empty() {
+            break;
+        }
+        for text in &progress {
+            assert_credible_progress(text);
+            sampled += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    wait_until_loaded(c).await;
+    assert!(sampled > 0, "no progress was ever seen");
+    let total = stack.ehr.resources_of("Observation", patient_id).len();
+    assert_eq!(total, 10_000);
+    assert_eq!(
+        text_of(c, ".all__count").await,
+        format!("{total} of {total} results")
+    );
+    assert_eq!(count_of(c, ".notice--partial").await, 0);
+    // The restarts are in the log: each multi-page search's first page was asked for twice.
+    let log = stack.ehr.requests();
+    let first_pages: Vec<&str> = log
+        .iter()
+        .filter(|r| r.method == "GET" && r.path_and_query.starts_with("/fhir/Observation?"))
+        .filter(|r| !r.path_and_query.contains("sessionID="))
+        .map(|r| r.path_and_query.as_str())
+        .collect();
+    for category in ["vital-signs", "laboratory"] {
+        let asked: Vec<&&str> = first_pages
+            .iter()
+            .filter(|p| query_param(p, "category").as_deref() == Some(category))
+            .collect();
+        assert_eq!(asked.len(), 2, "{category}: {asked:#?}");
+        assert_eq!(asked[0], asked[1], "{category}: not the same first page");
+    }
+    let expired = log
+        .iter()
+        .filter(|r| r.path_and_query.contains("sessionID="))
+        .count();
+    assert!(expired > 0, "no sessionID page was asked for");
+    c.clone().close().await.unwrap();
+}
+
+/// Configured for Epic (`epic_client_id_header`), Cairn's discovery request carries
+/// `Epic-Client-ID` with its client id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_carries_the_epic_client_id_header_when_configured() {
+    let stack = start_epic_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    let patient = &stack.ehr.patients()[0];
+    open_epic_chart_of(c, &stack, &patient.id, None).await;
+    assert_eq!(text_of(c, ".banner__name").await, patient.name);
+    let log = stack.ehr.requests();
+    let discovery: Vec<_> = log
+        .iter()
+        .filter(|r| {
+            r.method == "GET" && r.path_and_query == "/fhir/.well-known/smart-configuration"
+        })
+        .collect();
+    assert!(!discovery.is_empty(), "{log:#?}");
+    for r in discovery {
+        assert_eq!(
+            r.epic_client_id.as_deref(),
+            Some(stack.ehr.config().client_id.as_str()),
+            "{r:?}"
+        );
+    }
+    c.clone().close().await.unwrap();
+}
