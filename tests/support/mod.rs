@@ -30,6 +30,11 @@ impl Stack {
 }
 
 pub async fn start_stack() -> Stack {
+    start_stack_in(false).await
+}
+
+/// The stack with the EHR in Epic mode or not, and Cairn configured for it.
+async fn start_stack_in(epic: bool) -> Stack {
     let dist = PathBuf::from(std::env::var("CAIRN_DIST").expect(
         "CAIRN_DIST is not set: run the end-to-end tests with `cargo xtask test`, which builds dist/",
     ));
@@ -43,7 +48,12 @@ pub async fn start_stack() -> Stack {
     let ehr_port = ehr_listener.local_addr().unwrap().port();
     let app_port = app_listener.local_addr().unwrap().port();
     let ehr = sandbox::Ehr::new(sandbox::Config::dev(ehr_port, app_port));
-    let config_json = sandbox::cairn_config_json(&ehr);
+    ehr.set_epic_mode(epic);
+    let config_json = if epic {
+        sandbox::cairn_epic_config_json(&ehr)
+    } else {
+        sandbox::cairn_config_json(&ehr)
+    };
     // The release with this EHR's configuration, under the headers `cargo xtask dist` would
     // generate for it.
     let site = sandbox::apphost::Site {
@@ -555,56 +565,9 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str
 
 /// [`start_stack`] with the development EHR in Epic mode ([`sandbox::Ehr::set_epic_mode`]) and
 /// Cairn configured for it as a deployer would for Epic ([`sandbox::cairn_epic_config_json`]:
-/// the MRN named by its Epic identifier type). A field of that configuration this build of
-/// Cairn does not know yet (it refuses unknown fields) is left out, so the tests run against
-/// what the app can read.
+/// the MRN named by its Epic identifier type, `Epic-Client-ID` on discovery).
 pub async fn start_epic_stack() -> Stack {
-    let dist = PathBuf::from(std::env::var("CAIRN_DIST").expect(
-        "CAIRN_DIST is not set: run the end-to-end tests with `cargo xtask test`, which builds dist/",
-    ));
-    assert!(
-        dist.join("index.html").exists(),
-        "no release build in {}",
-        dist.display()
-    );
-    let ehr_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let app_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let ehr_port = ehr_listener.local_addr().unwrap().port();
-    let app_port = app_listener.local_addr().unwrap().port();
-    let ehr = sandbox::Ehr::new(sandbox::Config::dev(ehr_port, app_port));
-    ehr.set_epic_mode(true);
-    let config_json = epic_config_this_build_reads(&ehr);
-    let site = sandbox::apphost::Site {
-        headers: headers_file_for(&dist, &config_json, "/"),
-        dist,
-        base_path: "/".into(),
-        config_json: Some(config_json),
-    };
-    tokio::spawn(ehr.clone().serve(ehr_listener));
-    tokio::spawn(sandbox::apphost::serve(app_listener, site));
-    Stack {
-        ehr,
-        ehr_url: format!("http://127.0.0.1:{ehr_port}/"),
-        app_url: format!("http://127.0.0.1:{app_port}/"),
-    }
-}
-
-/// [`sandbox::cairn_epic_config_json`], without the optional per-server fields this build's
-/// configuration parser refuses as unknown (`epic_client_id_header` before Cairn sends the
-/// header). The MRN rule must be read: without it the Epic banner has no MRN.
-fn epic_config_this_build_reads(ehr: &sandbox::Ehr) -> String {
-    let full = sandbox::cairn_epic_config_json(ehr);
-    if cairn::smart::config::parse_config(full.as_bytes()).is_ok() {
-        return full;
-    }
-    let mut config: serde_json::Value = serde_json::from_str(&full).unwrap();
-    if let Some(server) = config["fhir_servers"][0].as_object_mut() {
-        server.remove("epic_client_id_header");
-    }
-    let trimmed = config.to_string();
-    cairn::smart::config::parse_config(trimmed.as_bytes())
-        .unwrap_or_else(|e| panic!("the Epic configuration is refused: {e}"));
-    trimmed
+    start_stack_in(true).await
 }
 
 /// Opens Cairn in the EHR's frame for `patient_id` in Epic mode, with `fault` (a
