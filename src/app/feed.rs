@@ -253,6 +253,10 @@ pub fn resume(id: u32) {
         client,
     } in parked
     {
+        // An ended session is final: nothing resumes behind the problem screen.
+        if client.has_ended() {
+            continue;
+        }
         if pager.resume().is_some() {
             sink.update(|f| f.running += 1);
             sink.update_search(|s| {

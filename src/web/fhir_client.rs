@@ -56,6 +56,10 @@ impl FhirClient {
         let mut retried = false;
         let mut attempt = 1;
         loop {
+            // Ended is final: no request leaves after it, and none waiting on a refresh does.
+            if self.has_ended() {
+                return Err(self.ended_problem());
+            }
             let before = self
                 .session
                 .borrow_mut()
@@ -94,6 +98,10 @@ impl FhirClient {
             let (response, headers) = send_reading(&request, &["retry-after"])
                 .await
                 .map_err(|e| network_problem(&e, Endpoint::Fhir))?;
+            // The session ended while this request was out: its answer is not shown.
+            if self.has_ended() {
+                return Err(self.ended_problem());
+            }
             if response.status == 401 {
                 let next = self
                     .session
@@ -180,8 +188,9 @@ impl FhirClient {
         self.ended.borrow_mut().get_or_insert(why).clone()
     }
 
-    fn has_ended(&self) -> bool {
-        self.ended.borrow().is_some()
+    /// True once the session ended (here, or in the session itself): final.
+    pub fn has_ended(&self) -> bool {
+        self.ended.borrow().is_some() || self.session.borrow().has_ended()
     }
 
     fn ended_problem(&self) -> Problem {
