@@ -36,7 +36,7 @@ use crate::smart::style::{parse_style, readable, style_request};
 use crate::smart::token::{parse_token_response, token_request};
 use crate::smart::urls::same_origin_as_any;
 use crate::web::fhir_client::{FhirClient, unreachable_ehr};
-use crate::web::http::{fetch_own_file, send, send_reading};
+use crate::web::http::{fetch_own_file, send, send_pinned, send_reading};
 use crate::web::storage::SessionStore;
 use crate::web::webcrypto::verify_rs256;
 use crate::web::{clock, location, random};
@@ -244,7 +244,8 @@ async fn callback(
     // against the configuration (and the address the answer came to) before the code is spent.
     let config = load_config().await?;
     check_pending(&config, &pending, page_url).map_err(|e| e.problem())?;
-    let response = send(&token_request(&pending, &code))
+    // The code and verifier go to the pinned token endpoint only: a redirect is refused.
+    let response = send_pinned(&token_request(&pending, &code))
         .await
         .map_err(|e| sign_in_failed(&e))?;
     let tokens = parse_token_response(&pending, &response).map_err(|e| e.problem())?;
@@ -701,7 +702,7 @@ fn pending_key(state: &str) -> String {
 /// EHR blocks Cairn's origin (CORS), which only its integration team can change.
 fn sign_in_failed(err: &crate::web::http::SendError) -> Problem {
     let mut problem = unreachable_ehr(err);
-    if !err.blocked_by_cors() {
+    if !err.blocked_by_cors() && err.failure != crate::domain::problem::FetchFailure::Redirected {
         problem.next_step = NextStep::Relaunch;
     }
     problem
