@@ -225,11 +225,14 @@ pub enum Fault {
     /// endpoint would (and is logged): a client that follows re-posts the code and verifier
     /// (or refresh token) there.
     TokenRedirect,
+    /// Encounter and Observation searches also return the matching rows of another patient
+    /// (the next one listed), as a server with a broken compartment filter would.
+    FhirLeakOtherPatient,
 }
 
 impl Fault {
     /// Every fault, in the order the EHR page lists them.
-    pub const ALL: [Fault; 51] = [
+    pub const ALL: [Fault; 52] = [
         Fault::DiscoveryNotFound,
         Fault::DiscoveryHtml,
         Fault::DiscoveryForeignEndpoints,
@@ -281,6 +284,7 @@ impl Fault {
         Fault::ScopeV2Split,
         Fault::EpicPagingSessionExpired,
         Fault::TokenRedirect,
+        Fault::FhirLeakOtherPatient,
     ];
 
     /// The snake_case name, e.g. `auth_invalid_client_id`.
@@ -337,6 +341,7 @@ impl Fault {
             Fault::ScopeV2Split => "scope_v2_split",
             Fault::EpicPagingSessionExpired => "epic_paging_session_expired",
             Fault::TokenRedirect => "token_redirect",
+            Fault::FhirLeakOtherPatient => "fhir_leak_other_patient",
         }
     }
 

@@ -439,7 +439,7 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
             for &category in categories {
                 if let Some(url) = observation_search_url(base, patient_id, &[category], None) {
                     let label = named.then_some(category);
-                    feed::load_observations(&client, base, url, feed, label, None);
+                    feed::load_observations(&client, base, patient_id, url, feed, label, None);
                 }
             }
             feed
@@ -450,7 +450,7 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
     let encounters = View::Encounters.allowed(&grants).then(|| {
         let feed = feed::new_encounter_feed();
         if let Some(url) = encounter_search_url(base, patient_id) {
-            feed::load_encounters(&client, base, url, feed);
+            feed::load_encounters(&client, base, patient_id, url, feed);
         }
         feed
     });
@@ -523,6 +523,7 @@ pub fn select_encounter(chart: &Chart, encounter: Encounter) {
             feed::load_observations(
                 &client,
                 &base,
+                &chart.patient_id,
                 url,
                 observations,
                 Some(category),
