@@ -479,15 +479,15 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
         .filter(|_| View::Encounters.allowed(&grants))
     {
         let fhir_base = context.fhir_base.clone();
+        let patient_id = patient_id.to_owned();
         leptos::task::spawn_local(async move {
             let response = client
                 .send(|token| fhir::request::read_request(&fhir_base, "Encounter", &id, token))
                 .await;
-            // An unreadable encounter is left out, not fatal.
-            if let Some(e) = response
-                .ok()
-                .and_then(|r| fhir::encounter::parse_encounter(&r, &id).ok())
-            {
+            // An unreadable encounter, or another patient's, is left out, not fatal.
+            if let Some(e) = response.ok().and_then(|r| {
+                fhir::encounter::parse_launch_encounter(&r, &id, &patient_id, &fhir_base).ok()
+            }) {
                 encounter.set(Some(e.summary_parts()));
             }
         });
