@@ -200,3 +200,80 @@ async fn a_rewritten_pending_launch_is_refused_before_any_token_request() {
         c.clone().close().await.unwrap();
     }
 }
+
+/// docs/security.md #44: the token endpoint answers the code exchange with a 307 to another
+/// path. Cairn does not follow it: the code and verifier never reach the redirect's target, and
+/// the user gets a plain message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_from_the_token_endpoint_is_not_followed() {
+    let stack = start_stack().await;
+    stack.ehr.inject(sandbox::Fault::TokenRedirect);
+    let b = browser().await;
+    let c = &b.client;
+    let patient = &stack.ehr.patients()[0];
+    open_chart(c, &stack, &patient.name).await;
+    wait_for_log(&stack, |log| count(log, "POST", "/oauth2/token") >= 1).await;
+    // Time for a followed redirect to arrive, before the message (which a follower never shows).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let log = stack.ehr.requests();
+    let elsewhere = count(&log, "POST", "/oauth2/token-elsewhere");
+    let token_posts = count(&log, "POST", "/oauth2/token") - elsewhere;
+    assert_eq!(
+        elsewhere, 0,
+        "the code and verifier were re-posted to the redirect's target: {log:#?}"
+    );
+    assert_eq!(token_posts, 1, "{log:#?}");
+    wait_for_text(c, ".problem__title", "Cairn stopped a request").await;
+    let detail = text_of(c, ".problem__detail").await;
+    assert!(detail.contains("another address"), "{detail:?}");
+    assert!(!text_of(c, ".problem__next").await.is_empty());
+    assert_no_token_in_storage(c).await;
+    c.clone().close().await.unwrap();
+}
+
+/// docs/security.md #46: searches that also return another patient's encounters and
+/// observations (development-EHR fault `fhir_leak_other_patient`). None of them is shown, and
+/// the user is told that results were left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_patients_results_are_never_shown() {
+    let stack = start_stack().await;
+    stack.ehr.inject(sandbox::Fault::FhirLeakOtherPatient);
+    let patients = stack.ehr.patients();
+    let (patient, other) = (&patients[0], &patients[1]);
+    let own = stack.ehr.resources_of("Encounter", &patient.id);
+    let leaked = stack.ehr.resources_of("Encounter", &other.id);
+    assert!(!own.is_empty() && !leaked.is_empty());
+    let b = browser().await;
+    let c = &b.client;
+    open_chart_of(c, &stack, &patient.id).await;
+    wait_until_loaded(c).await;
+    // The EHR did send the other patient's rows.
+    let log = stack.ehr.requests();
+    assert!(count(&log, "GET", "/fhir/Encounter?") >= 1, "{log:#?}");
+    let rows = c
+        .find_all(fantoccini::Locator::Css(".encounter"))
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.len(),
+        own.len(),
+        "another patient's encounters are shown ({} leaked by the EHR)",
+        leaked.len()
+    );
+    let mut notices = Vec::new();
+    for notice in c
+        .find_all(fantoccini::Locator::Css(".notice--partial"))
+        .await
+        .unwrap()
+    {
+        notices.push(notice.text().await.unwrap());
+    }
+    assert!(
+        notices.iter().any(|n| n.contains(&format!(
+            "{} results from your EHR were left out: they were not for this patient",
+            leaked.len()
+        ))),
+        "{notices:#?}"
+    );
+    c.clone().close().await.unwrap();
+}

@@ -220,11 +220,19 @@ pub enum Fault {
     /// Each search's first `sessionID` next link is already expired the first time it is used
     /// (4113); the same search started again pages normally.
     EpicPagingSessionExpired,
+    /// The token endpoint answers every grant with `307 Temporary Redirect` to
+    /// `/oauth2/token-elsewhere`, another path of this server that takes the grant as the token
+    /// endpoint would (and is logged): a client that follows re-posts the code and verifier
+    /// (or refresh token) there.
+    TokenRedirect,
+    /// Encounter and Observation searches also return the matching rows of another patient
+    /// (the next one listed), as a server with a broken compartment filter would.
+    FhirLeakOtherPatient,
 }
 
 impl Fault {
     /// Every fault, in the order the EHR page lists them.
-    pub const ALL: [Fault; 50] = [
+    pub const ALL: [Fault; 52] = [
         Fault::DiscoveryNotFound,
         Fault::DiscoveryHtml,
         Fault::DiscoveryForeignEndpoints,
@@ -275,6 +283,8 @@ impl Fault {
         Fault::EpicScopeUnprefixed,
         Fault::ScopeV2Split,
         Fault::EpicPagingSessionExpired,
+        Fault::TokenRedirect,
+        Fault::FhirLeakOtherPatient,
     ];
 
     /// The snake_case name, e.g. `auth_invalid_client_id`.
@@ -330,6 +340,8 @@ impl Fault {
             Fault::EpicScopeUnprefixed => "epic_scope_unprefixed",
             Fault::ScopeV2Split => "scope_v2_split",
             Fault::EpicPagingSessionExpired => "epic_paging_session_expired",
+            Fault::TokenRedirect => "token_redirect",
+            Fault::FhirLeakOtherPatient => "fhir_leak_other_patient",
         }
     }
 
@@ -704,6 +716,7 @@ impl Ehr {
             .route("/fhir/Observation", get(search::search_observations))
             .route("/fhir/Observation/{id}", get(search::read_observation))
             .route("/oauth2/token", post(oauth::token))
+            .route("/oauth2/token-elsewhere", post(oauth::token_elsewhere))
             .route("/oauth2/jwks", get(jwt::jwks))
             .route("/ehr/smart-style.json", get(fhir::smart_style))
             .route("/brands.json", get(fhir::brands))

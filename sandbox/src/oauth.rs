@@ -447,9 +447,29 @@ fn issue_code(ehr: &Ehr, request: &AuthRequest, context: Context) -> Response {
 /// `POST /oauth2/token`: `grant_type=authorization_code` (PKCE, exact redirect_uri) or
 /// `grant_type=refresh_token` (rotation; a reused refresh token revokes its whole family).
 pub async fn token(State(ehr): State<Ehr>, Form(form): Form<HashMap<String, String>>) -> Response {
+    if ehr.has_fault(Fault::TokenRedirect) {
+        return (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(header::LOCATION, "/oauth2/token-elsewhere")],
+        )
+            .into_response();
+    }
+    grant(&ehr, &form)
+}
+
+/// `POST /oauth2/token-elsewhere`: where [`Fault::TokenRedirect`] sends token requests. It
+/// answers them as the token endpoint would, so a client that followed the redirect signs in.
+pub async fn token_elsewhere(
+    State(ehr): State<Ehr>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    grant(&ehr, &form)
+}
+
+fn grant(ehr: &Ehr, form: &HashMap<String, String>) -> Response {
     match form.get("grant_type").map(String::as_str) {
-        Some("authorization_code") => code_grant(&ehr, &form),
-        Some("refresh_token") => refresh_grant(&ehr, &form),
+        Some("authorization_code") => code_grant(ehr, form),
+        Some("refresh_token") => refresh_grant(ehr, form),
         _ => oauth_error(
             "unsupported_grant_type",
             "grant_type must be authorization_code or refresh_token",

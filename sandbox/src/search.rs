@@ -551,10 +551,18 @@ async fn search(
         };
         return outcome(StatusCode::FORBIDDEN, "forbidden", &message);
     }
-    let mut matches: Vec<Match> = ehr
-        .inner
-        .store
-        .compartment(resource_type, patient)
+    let store = &ehr.inner.store;
+    let mut rows = store.compartment(resource_type, patient);
+    if ehr.has_fault(Fault::FhirLeakOtherPatient) {
+        let patients = store.patients();
+        if let Some(at) = patients.iter().position(|p| p.id == patient) {
+            let other = &patients[(at + 1) % patients.len()].id;
+            if other != patient {
+                rows.extend(store.compartment(resource_type, other));
+            }
+        }
+    }
+    let mut matches: Vec<Match> = rows
         .into_iter()
         .filter(|r| criteria.matches(resource_type, r))
         .map(|r| {

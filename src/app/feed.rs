@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::domain::problem::NextStep;
 use crate::fhir::drill::{
     category_label, combined_total, failed_notice, failure_reason, labelled, of_encounter,
+    of_patient, other_patient_notice,
 };
 use crate::fhir::encounter::{Encounter, decode_encounter};
 use crate::fhir::error::FhirError;
@@ -51,6 +52,8 @@ pub struct SearchMeta {
     pub notice: Option<String>,
     /// A failed page that can be asked for again.
     pub can_resume: bool,
+    /// Results left out because they named another patient (or none).
+    pub dropped: usize,
 }
 
 impl FeedMeta {
@@ -59,12 +62,18 @@ impl FeedMeta {
         combined_total(self.searches.iter().map(|s| s.total))
     }
 
-    /// Each search's notice, in order.
+    /// Each search's notice, in order, then one for results of another patient left out.
     pub fn notices(&self) -> Vec<String> {
-        self.searches
+        let mut notices: Vec<String> = self
+            .searches
             .iter()
             .filter_map(|s| s.notice.clone())
-            .collect()
+            .collect();
+        let dropped: usize = self.searches.iter().map(|s| s.dropped).sum();
+        if dropped > 0 {
+            notices.push(other_patient_notice(dropped));
+        }
+        notices
     }
 
     /// True when a failed page of some search can be asked for again.
@@ -107,6 +116,8 @@ struct Sink {
     target: Target,
     /// Index of the search in [`FeedMeta::searches`].
     slot: usize,
+    /// The patient in context and the FHIR base: every result must name that patient.
+    patient: (String, String),
 }
 
 impl Sink {
@@ -147,14 +158,17 @@ impl Sink {
         }
     }
 
-    fn push(&self, resources: &[Value]) {
+    /// Shows the results that belong to the patient; returns how many were left out.
+    fn push(&self, resources: &[Value]) -> usize {
+        let (patient_id, base) = &self.patient;
+        let (resources, dropped) = of_patient(resources, patient_id, base);
+        let resources = resources.into_iter();
         match &self.target {
-            Target::Encounters(s) => s.update(|f| {
-                f.items
-                    .extend(resources.iter().filter_map(decode_encounter))
-            }),
+            Target::Encounters(s) => {
+                s.update(|f| f.items.extend(resources.filter_map(decode_encounter)))
+            }
             Target::Observations(s, encounter) => {
-                let decoded = resources.iter().filter_map(decode_observation);
+                let decoded = resources.filter_map(decode_observation);
                 let kept = match encounter {
                     Some((id, base)) => of_encounter(decoded, id, base),
                     None => decoded.collect(),
@@ -162,6 +176,7 @@ impl Sink {
                 s.update(|f| f.items.extend(kept));
             }
         }
+        dropped
     }
 }
 
@@ -194,17 +209,30 @@ pub fn new_observation_feed() -> ObservationFeed {
     RwSignal::new(Feed::new(next_id()))
 }
 
-/// Starts reading every page of `first_url` into `feed`.
-pub fn load_encounters(client: &FhirClient, base: &str, first_url: String, feed: EncounterFeed) {
-    start(client, base, first_url, Target::Encounters(feed), None);
+/// Starts reading every page of `first_url` into `feed`, keeping `patient_id`'s only.
+pub fn load_encounters(
+    client: &FhirClient,
+    base: &str,
+    patient_id: &str,
+    first_url: String,
+    feed: EncounterFeed,
+) {
+    start(
+        client,
+        (base, patient_id),
+        first_url,
+        Target::Encounters(feed),
+        None,
+    );
 }
 
 /// Starts one search of `feed` for observations: `category`, when given, names it in the
 /// search's notices (a feed of several categories); `encounter`, when given, keeps only the
-/// observations that name that encounter.
+/// observations that name that encounter. Only `patient_id`'s are kept.
 pub fn load_observations(
     client: &FhirClient,
     base: &str,
+    patient_id: &str,
     first_url: String,
     feed: ObservationFeed,
     category: Option<&str>,
@@ -213,7 +241,7 @@ pub fn load_observations(
     let target = Target::Observations(feed, encounter.map(|id| (id.to_owned(), base.to_owned())));
     start(
         client,
-        base,
+        (base, patient_id),
         first_url,
         target,
         category.map(category_label),
@@ -222,13 +250,17 @@ pub fn load_observations(
 
 fn start(
     client: &FhirClient,
-    base: &str,
+    (base, patient_id): (&str, &str),
     first_url: String,
     target: Target,
     label: Option<&'static str>,
 ) {
     let pager = Pager::new(base, first_url, Limits::default());
-    let mut sink = Sink { target, slot: 0 };
+    let mut sink = Sink {
+        target,
+        slot: 0,
+        patient: (patient_id.to_owned(), base.to_owned()),
+    };
     let mut slot = 0;
     sink.update(|f| {
         f.running += 1;
@@ -253,6 +285,10 @@ pub fn resume(id: u32) {
         client,
     } in parked
     {
+        // An ended session is final: nothing resumes behind the problem screen.
+        if client.has_ended() {
+            continue;
+        }
         if pager.resume().is_some() {
             sink.update(|f| f.running += 1);
             sink.update_search(|s| {
@@ -297,11 +333,16 @@ async fn run(client: FhirClient, mut pager: Pager, sink: Sink) {
             }
         };
         let progress = pager.receive(&response);
-        sink.push(&progress.new);
+        let dropped = sink.push(&progress.new);
         sink.update(|f| f.pages += 1);
         let filters = sink.filters();
-        // A page without a total keeps the one an earlier page gave.
-        sink.update_search(|s| s.total = progress.total.or(s.total).filter(|_| !filters));
+        // A page without a total keeps the one an earlier page gave. A search that returned
+        // another patient's results has no credible total.
+        sink.update_search(|s| {
+            s.dropped += dropped;
+            let credible = !filters && s.dropped == 0;
+            s.total = progress.total.or(s.total).filter(|_| credible);
+        });
         match progress.status {
             PagerStatus::Running { .. } => {}
             PagerStatus::Done => break,

@@ -36,7 +36,7 @@ use crate::smart::style::{parse_style, readable, style_request};
 use crate::smart::token::{parse_token_response, token_request};
 use crate::smart::urls::same_origin_as_any;
 use crate::web::fhir_client::{FhirClient, unreachable_ehr};
-use crate::web::http::{fetch_own_file, send, send_reading};
+use crate::web::http::{fetch_own_file, send, send_pinned, send_reading};
 use crate::web::storage::SessionStore;
 use crate::web::webcrypto::verify_rs256;
 use crate::web::{clock, location, random};
@@ -244,7 +244,8 @@ async fn callback(
     // against the configuration (and the address the answer came to) before the code is spent.
     let config = load_config().await?;
     check_pending(&config, &pending, page_url).map_err(|e| e.problem())?;
-    let response = send(&token_request(&pending, &code))
+    // The code and verifier go to the pinned token endpoint only: a redirect is refused.
+    let response = send_pinned(&token_request(&pending, &code))
         .await
         .map_err(|e| sign_in_failed(&e))?;
     let tokens = parse_token_response(&pending, &response).map_err(|e| e.problem())?;
@@ -438,7 +439,7 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
             for &category in categories {
                 if let Some(url) = observation_search_url(base, patient_id, &[category], None) {
                     let label = named.then_some(category);
-                    feed::load_observations(&client, base, url, feed, label, None);
+                    feed::load_observations(&client, base, patient_id, url, feed, label, None);
                 }
             }
             feed
@@ -449,7 +450,7 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
     let encounters = View::Encounters.allowed(&grants).then(|| {
         let feed = feed::new_encounter_feed();
         if let Some(url) = encounter_search_url(base, patient_id) {
-            feed::load_encounters(&client, base, url, feed);
+            feed::load_encounters(&client, base, patient_id, url, feed);
         }
         feed
     });
@@ -478,15 +479,15 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
         .filter(|_| View::Encounters.allowed(&grants))
     {
         let fhir_base = context.fhir_base.clone();
+        let patient_id = patient_id.to_owned();
         leptos::task::spawn_local(async move {
             let response = client
                 .send(|token| fhir::request::read_request(&fhir_base, "Encounter", &id, token))
                 .await;
-            // An unreadable encounter is left out, not fatal.
-            if let Some(e) = response
-                .ok()
-                .and_then(|r| fhir::encounter::parse_encounter(&r, &id).ok())
-            {
+            // An unreadable encounter, or another patient's, is left out, not fatal.
+            if let Some(e) = response.ok().and_then(|r| {
+                fhir::encounter::parse_launch_encounter(&r, &id, &patient_id, &fhir_base).ok()
+            }) {
                 encounter.set(Some(e.summary_parts()));
             }
         });
@@ -522,6 +523,7 @@ pub fn select_encounter(chart: &Chart, encounter: Encounter) {
             feed::load_observations(
                 &client,
                 &base,
+                &chart.patient_id,
                 url,
                 observations,
                 Some(category),
@@ -701,7 +703,7 @@ fn pending_key(state: &str) -> String {
 /// EHR blocks Cairn's origin (CORS), which only its integration team can change.
 fn sign_in_failed(err: &crate::web::http::SendError) -> Problem {
     let mut problem = unreachable_ehr(err);
-    if !err.blocked_by_cors() {
+    if !err.blocked_by_cors() && err.failure != crate::domain::problem::FetchFailure::Redirected {
         problem.next_step = NextStep::Relaunch;
     }
     problem

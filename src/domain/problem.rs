@@ -111,6 +111,9 @@ pub enum FetchFailure {
     BlockedByCors,
     /// The server could not be reached at all (offline, DNS, refused connection).
     Unreachable,
+    /// The server answered with a redirect (3xx) to a request that carries a token, a code or
+    /// a verifier: Cairn does not follow it (the request would go, body and all, elsewhere).
+    Redirected,
 }
 
 impl FetchFailure {

@@ -6,6 +6,8 @@
 //! 4122) and then answers as if it had not been sent: an `encounter=` search may come back with
 //! every encounter's observations, so the drill-down keeps only those that name its encounter.
 
+use serde_json::Value;
+
 use crate::fhir::error::FhirError;
 use crate::fhir::observation::Observation;
 
@@ -29,6 +31,12 @@ pub fn category_label(category: &str) -> &'static str {
 /// (`Encounter/<id>`) or absolute under the FHIR base (`<base>/Encounter/<id>`), optionally with
 /// a version (`/_history/<n>`). No reference, or another encounter's, is false.
 pub fn names_encounter(reference: &str, encounter_id: &str, fhir_base: &str) -> bool {
+    names("Encounter", reference, encounter_id, fhir_base)
+}
+
+/// True when `reference` names the `resource_type` resource `id` on this server: relative or
+/// absolute under the FHIR base, optionally with a version.
+fn names(resource_type: &str, reference: &str, id: &str, fhir_base: &str) -> bool {
     let reference = reference.trim();
     let base = fhir_base.trim_end_matches('/');
     let relative = match reference.strip_prefix(base) {
@@ -38,15 +46,59 @@ pub fn names_encounter(reference: &str, encounter_id: &str, fhir_base: &str) -> 
         },
         _ => reference,
     };
-    let Some(rest) = relative.strip_prefix("Encounter/") else {
+    let Some(rest) = relative
+        .strip_prefix(resource_type)
+        .and_then(|r| r.strip_prefix('/'))
+    else {
         return false;
     };
-    let id = match rest.split_once("/_history/") {
-        Some((id, version)) if !version.is_empty() && !version.contains('/') => id,
+    let named = match rest.split_once("/_history/") {
+        Some((named, version)) if !version.is_empty() && !version.contains('/') => named,
         Some(_) => return false,
         None => rest,
     };
-    !encounter_id.is_empty() && id == encounter_id
+    !id.is_empty() && named == id
+}
+
+/// True when a search result (Observation, Encounter) belongs to patient `patient_id`: its
+/// `subject.reference` (or, without a subject, `patient.reference`) is `Patient/<id>`,
+/// relative or absolute under the FHIR base. No subject, or another patient's, is false.
+pub fn belongs_to_patient(resource: &Value, patient_id: &str, fhir_base: &str) -> bool {
+    let subject = resource
+        .get("subject")
+        .or_else(|| resource.get("patient"))
+        .and_then(|s| s.get("reference"))
+        .and_then(Value::as_str);
+    subject.is_some_and(|r| names("Patient", r, patient_id, fhir_base))
+}
+
+/// The resources of a search page that belong to patient `patient_id`, in their order, and
+/// how many were dropped because they name another patient or none.
+pub fn of_patient<'a>(
+    resources: &'a [Value],
+    patient_id: &str,
+    fhir_base: &str,
+) -> (Vec<&'a Value>, usize) {
+    let kept: Vec<&Value> = resources
+        .iter()
+        .filter(|r| belongs_to_patient(r, patient_id, fhir_base))
+        .collect();
+    let dropped = resources.len() - kept.len();
+    (kept, dropped)
+}
+
+/// The notice for results left out of a search because they named another patient.
+pub fn other_patient_notice(dropped: usize) -> String {
+    let (count, verb) = if dropped == 1 {
+        ("1 result".to_owned(), "was")
+    } else {
+        (format!("{dropped} results"), "were")
+    };
+    format!(
+        "{count} from your EHR {verb} left out: {} not for this patient. Tell your EHR's \
+         support team.",
+        if dropped == 1 { "it was" } else { "they were" }
+    )
 }
 
 /// The observations that belong to encounter `encounter_id`, in their order.
@@ -139,6 +191,68 @@ mod tests {
     use crate::fhir::search::all_categories;
 
     const BASE: &str = "https://ehr.example/api/FHIR/R4";
+
+    #[test]
+    fn only_the_patients_own_results_are_kept() {
+        use serde_json::json;
+        // (resource, belongs to Patient/p1)
+        let table = [
+            (json!({"subject": {"reference": "Patient/p1"}}), true),
+            (json!({"subject": {"reference": " Patient/p1 "}}), true),
+            (
+                json!({"subject": {"reference": format!("{BASE}/Patient/p1")}}),
+                true,
+            ),
+            (
+                json!({"subject": {"reference": format!("{BASE}/Patient/p1/_history/3")}}),
+                true,
+            ),
+            (json!({"patient": {"reference": "Patient/p1"}}), true),
+            (json!({"subject": {"reference": "Patient/p2"}}), false),
+            (json!({"subject": {"reference": "Patient/p12"}}), false),
+            (json!({"subject": {"reference": "Patient/p"}}), false),
+            (json!({"subject": {"reference": "Group/p1"}}), false),
+            (json!({"subject": {"reference": "Patientp1"}}), false),
+            (
+                json!({"subject": {"reference": "https://other.example/fhir/Patient/p1"}}),
+                false,
+            ),
+            (
+                json!({"subject": {"reference": format!("{BASE}x/Patient/p1")}}),
+                false,
+            ),
+            (
+                json!({"subject": {"reference": "Patient/p1/_history/"}}),
+                false,
+            ),
+            (json!({"subject": {"display": "Jane"}}), false),
+            (json!({"subject": {"reference": 7}}), false),
+            (
+                json!({"subject": {"reference": "Patient/p2"}, "patient": {"reference": "Patient/p1"}}),
+                false,
+            ),
+            (json!({}), false),
+        ];
+        for (resource, expected) in &table {
+            assert_eq!(
+                belongs_to_patient(resource, "p1", BASE),
+                *expected,
+                "{resource}"
+            );
+        }
+        assert!(!belongs_to_patient(&table[0].0, "", BASE));
+        let page: Vec<Value> = table.iter().map(|(r, _)| r.clone()).collect();
+        let (kept, dropped) = of_patient(&page, "p1", BASE);
+        assert_eq!(kept.len(), 5);
+        assert_eq!(dropped, table.len() - 5);
+        assert!(std::ptr::eq(kept[0], &page[0]) && std::ptr::eq(kept[4], &page[4]));
+        assert_eq!(
+            other_patient_notice(1),
+            "1 result from your EHR was left out: it was not for this patient. Tell your EHR's \
+             support team."
+        );
+        assert!(other_patient_notice(3).starts_with("3 results from your EHR were left out: they"));
+    }
 
     #[test]
     fn references_to_the_chosen_encounter() {

@@ -63,6 +63,23 @@ pub fn parse_encounter(resp: &HttpResponse, expected_id: &str) -> Result<Encount
         .ok_or(FhirError::Malformed)
 }
 
+/// The launch's Encounter `expected_id`, which must also belong to patient `patient_id` (its
+/// `subject`, relative or absolute under `fhir_base`): another patient's is refused.
+pub fn parse_launch_encounter(
+    resp: &HttpResponse,
+    expected_id: &str,
+    patient_id: &str,
+    fhir_base: &str,
+) -> Result<Encounter, FhirError> {
+    let encounter = parse_encounter(resp, expected_id)?;
+    // `parse_encounter` read this body whole and capped: parsing it again costs little.
+    let v: Value = serde_json::from_slice(&resp.body).map_err(|_| FhirError::Malformed)?;
+    if !crate::fhir::drill::belongs_to_patient(&v, patient_id, fhir_base) {
+        return Err(FhirError::Malformed);
+    }
+    Ok(encounter)
+}
+
 /// Decodes whatever is usable in an Encounter with a valid id; `None` for anything else.
 pub fn decode_encounter(v: &Value) -> Option<Encounter> {
     if v.get("resourceType").and_then(Value::as_str) != Some("Encounter") {
@@ -171,5 +188,34 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    #[test]
+    fn the_launch_encounter_must_be_the_patients() {
+        const BASE: &str = "https://ehr.example/fhir";
+        let with = |subject: &str| {
+            resp(&format!(
+                r#"{{"resourceType":"Encounter","id":"e1","subject":{{"reference":"{subject}"}}}}"#
+            ))
+        };
+        for ok in ["Patient/p1", "https://ehr.example/fhir/Patient/p1"] {
+            assert!(
+                parse_launch_encounter(&with(ok), "e1", "p1", BASE).is_ok(),
+                "{ok}"
+            );
+        }
+        for wrong in [
+            "Patient/p2",
+            "https://other.example/fhir/Patient/p1",
+            "Group/p1",
+        ] {
+            assert_eq!(
+                parse_launch_encounter(&with(wrong), "e1", "p1", BASE),
+                Err(FhirError::Malformed),
+                "{wrong}"
+            );
+        }
+        let no_subject = resp(r#"{"resourceType":"Encounter","id":"e1"}"#);
+        assert!(parse_launch_encounter(&no_subject, "e1", "p1", BASE).is_err());
     }
 }

@@ -46,6 +46,8 @@ pub struct Session {
     last_proactive_ms: Option<f64>,
     generation: u64,
     refreshing: bool,
+    /// Set by [`Session::end`] and never cleared: a refresh answered afterwards is discarded.
+    ended: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -140,6 +142,7 @@ impl Session {
             last_proactive_ms: None,
             generation: 0,
             refreshing: false,
+            ended: false,
         };
         session.set_lifetime(tokens.expires_in_s, now_ms);
         session
@@ -163,6 +166,11 @@ impl Session {
         &self.grants
     }
 
+    /// True once [`Session::end`] ran: final, nothing brings the tokens back.
+    pub fn has_ended(&self) -> bool {
+        self.ended
+    }
+
     pub fn can_refresh(&self) -> bool {
         self.refresh_token.is_some()
     }
@@ -173,6 +181,10 @@ impl Session {
     }
 
     pub fn before_request(&mut self, now_ms: f64) -> Before {
+        if self.ended {
+            // No token to send: the caller finds none and reports the end.
+            return Before::Send;
+        }
         if self.refreshing {
             return Before::Join;
         }
@@ -211,6 +223,9 @@ impl Session {
     }
 
     fn start_refresh(&mut self) -> Option<HttpRequest> {
+        if self.ended {
+            return None;
+        }
         let token = self.refresh_token.as_ref()?;
         self.refreshing = true;
         Some(refresh_request(
@@ -227,6 +242,10 @@ impl Session {
         now_ms: f64,
     ) -> Result<(), RefreshError> {
         self.refreshing = false;
+        if self.ended {
+            // The grant was out when the session ended: whatever it brought stays unused.
+            return Err(RefreshError::Ended("this sign-in had already ended".into()));
+        }
         let Some(response) = response else {
             return Err(RefreshError::Failed("the connection failed".into()));
         };
@@ -258,6 +277,7 @@ impl Session {
 
     /// Forgets every token: after this the session can make no request.
     pub fn end(&mut self) {
+        self.ended = true;
         self.access_token = None;
         self.refresh_token = None;
         self.refreshing = false;
@@ -508,6 +528,26 @@ mod tests {
         s.end();
         assert!(s.access_token().is_none());
         assert!(!s.can_refresh());
+        assert_eq!(s.after_unauthorized(0, false), AfterUnauthorized::Ended);
+    }
+
+    #[test]
+    fn an_ended_session_stays_ended_when_a_refresh_in_flight_completes() {
+        let mut s = session(100.0, Some("RT-1"), 0.0);
+        let AfterUnauthorized::Refresh(_) = s.after_unauthorized(0, false) else {
+            panic!()
+        };
+        assert!(!s.has_ended());
+        // The user's session ends (a fatal 401 elsewhere) while the refresh grant is out...
+        s.end();
+        assert!(s.has_ended());
+        // ...and then the EHR grants it: the new tokens are thrown away.
+        let late = s.finish_refresh(Some(&granted("AT-LATE", Some("RT-LATE"), 3600)), 2.0);
+        assert!(matches!(late, Err(RefreshError::Ended(_))), "{late:?}");
+        assert!(s.access_token().is_none());
+        assert!(!s.can_refresh());
+        assert!(s.has_ended());
+        assert_eq!(s.before_request(3.0), Before::Send);
         assert_eq!(s.after_unauthorized(0, false), AfterUnauthorized::Ended);
     }
 }

@@ -16,7 +16,7 @@ use crate::fhir::retry::retry_delay_ms;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::smart::secret::AccessToken;
 use crate::smart::session::{AfterUnauthorized, Before, RefreshError, Session, session_ended};
-use crate::web::http::{SendError, send, send_reading};
+use crate::web::http::{SendError, send_pinned, send_pinned_reading};
 use crate::web::{clock, random};
 
 type RefreshFuture = Shared<LocalBoxFuture<'static, Result<(), RefreshError>>>;
@@ -56,6 +56,10 @@ impl FhirClient {
         let mut retried = false;
         let mut attempt = 1;
         loop {
+            // Ended is final: no request leaves after it, and none waiting on a refresh does.
+            if self.has_ended() {
+                return Err(self.ended_problem());
+            }
             let before = self
                 .session
                 .borrow_mut()
@@ -91,9 +95,13 @@ impl FhirClient {
                 }
                 (request, generation)
             };
-            let (response, headers) = send_reading(&request, &["retry-after"])
+            let (response, headers) = send_pinned_reading(&request, &["retry-after"])
                 .await
                 .map_err(|e| network_problem(&e, Endpoint::Fhir))?;
+            // The session ended while this request was out: its answer is not shown.
+            if self.has_ended() {
+                return Err(self.ended_problem());
+            }
             if response.status == 401 {
                 let next = self
                     .session
@@ -147,7 +155,7 @@ impl FhirClient {
     async fn run_refresh(&self, request: HttpRequest, fatal: bool) -> Result<(), RefreshError> {
         let client = self.clone();
         let future: RefreshFuture = async move {
-            let response = send(&request).await.ok();
+            let response = send_pinned(&request).await.ok();
             let result = client
                 .session
                 .borrow_mut()
@@ -180,8 +188,9 @@ impl FhirClient {
         self.ended.borrow_mut().get_or_insert(why).clone()
     }
 
-    fn has_ended(&self) -> bool {
-        self.ended.borrow().is_some()
+    /// True once the session ended (here, or in the session itself): final.
+    pub fn has_ended(&self) -> bool {
+        self.ended.borrow().is_some() || self.session.borrow().has_ended()
     }
 
     fn ended_problem(&self) -> Problem {
@@ -202,6 +211,9 @@ pub fn unreachable_ehr(err: &SendError) -> Problem {
 /// answered a `no-cors` probe), which names the origins and whom to ask; else a connection
 /// that may work again.
 pub fn network_problem(err: &SendError, endpoint: Endpoint) -> Problem {
+    if err.failure == crate::domain::problem::FetchFailure::Redirected {
+        return redirect_problem();
+    }
     if err.blocked_by_cors() {
         return cors_problem(endpoint, &err.url, &crate::web::location::page_url());
     }
@@ -209,5 +221,15 @@ pub fn network_problem(err: &SendError, endpoint: Endpoint) -> Problem {
         "Cairn could not reach your EHR",
         format!("The connection failed ({err}). Check the network and try again."),
         NextStep::TryAgain,
+    )
+}
+
+/// A server answered a request that carries a token, a code or a verifier with a redirect.
+pub fn redirect_problem() -> Problem {
+    Problem::new(
+        "Cairn stopped a request",
+        "Your EHR answered by sending Cairn to another address. Cairn does not send your \
+         sign-in there, so it stopped.",
+        NextStep::ContactSupport,
     )
 }

@@ -2,7 +2,10 @@
 
 use gloo_net::http::Request;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{AbortSignal, Headers, ReferrerPolicy, RequestCredentials, RequestInit};
+use web_sys::{
+    AbortSignal, Headers, ReferrerPolicy, RequestCredentials, RequestInit, RequestRedirect,
+    ResponseType,
+};
 
 use crate::http::{HttpRequest, HttpResponse, Method};
 
@@ -38,6 +41,24 @@ pub async fn send(req: &HttpRequest) -> Result<HttpResponse, SendError> {
     send_reading(req, &[]).await.map(|(response, _)| response)
 }
 
+/// [`send`] for a request that carries a secret (an access or refresh token, a code and its
+/// verifier): a redirect is not followed (`redirect: "manual"`, so the browser would send the
+/// same request, body and all, to wherever the server points) and is a failure of its own,
+/// [`FetchFailure::Redirected`](crate::domain::problem::FetchFailure::Redirected).
+pub async fn send_pinned(req: &HttpRequest) -> Result<HttpResponse, SendError> {
+    send_pinned_reading(req, &[])
+        .await
+        .map(|(response, _)| response)
+}
+
+/// [`send_pinned`], also returning the named response headers (see [`send_reading`]).
+pub async fn send_pinned_reading(
+    req: &HttpRequest,
+    header_names: &[&str],
+) -> Result<(HttpResponse, Vec<Option<String>>), SendError> {
+    send_with(req, header_names, Redirects::Refuse).await
+}
+
 /// [`send`], also returning the values of the named response headers that the browser lets
 /// the page read (CORS exposes only the safelisted ones and those in
 /// `Access-Control-Expose-Headers`).
@@ -45,12 +66,32 @@ pub async fn send_reading(
     req: &HttpRequest,
     header_names: &[&str],
 ) -> Result<(HttpResponse, Vec<Option<String>>), SendError> {
+    send_with(req, header_names, Redirects::Follow).await
+}
+
+/// Whether a request follows the server's redirects.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Redirects {
+    Follow,
+    Refuse,
+}
+
+async fn send_with(
+    req: &HttpRequest,
+    header_names: &[&str],
+    redirects: Redirects,
+) -> Result<(HttpResponse, Vec<Option<String>>), SendError> {
     let started = crate::web::clock::monotonic_ms();
-    let sent = fetch(req, header_names, RequestCredentials::Omit).await;
+    let sent = fetch(req, header_names, RequestCredentials::Omit, redirects).await;
     let timed_out = crate::web::clock::monotonic_ms() - started >= f64::from(REQUEST_TIMEOUT_MS);
     match sent {
         Ok(answer) => Ok(answer),
-        Err(error) => Err(SendError {
+        Err(Fetched::Redirected) => Err(SendError {
+            error: NetworkError("the server answered with a redirect".into()),
+            failure: crate::domain::problem::FetchFailure::Redirected,
+            url: req.url.clone(),
+        }),
+        Err(Fetched::Failed(error)) => Err(SendError {
             error,
             failure: diagnose(&req.url, timed_out).await,
             url: req.url.clone(),
@@ -95,18 +136,37 @@ pub async fn fetch_own_file(url: &str) -> Result<HttpResponse, NetworkError> {
         headers: vec![],
         body: None,
     };
-    fetch(&request, &[], RequestCredentials::SameOrigin)
-        .await
-        .map(|(response, _)| response)
+    match fetch(
+        &request,
+        &[],
+        RequestCredentials::SameOrigin,
+        Redirects::Follow,
+    )
+    .await
+    {
+        Ok((response, _)) => Ok(response),
+        Err(Fetched::Failed(error)) => Err(error),
+        Err(Fetched::Redirected) => Err(NetworkError("redirected".into())),
+    }
+}
+
+/// Why [`fetch`] brought no answer.
+enum Fetched {
+    Failed(NetworkError),
+    /// A redirect, not followed ([`Redirects::Refuse`]).
+    Redirected,
 }
 
 async fn fetch(
     req: &HttpRequest,
     header_names: &[&str],
     credentials: RequestCredentials,
-) -> Result<(HttpResponse, Vec<Option<String>>), NetworkError> {
+    redirects: Redirects,
+) -> Result<(HttpResponse, Vec<Option<String>>), Fetched> {
     let deadline = AbortSignal::timeout_with_u32(REQUEST_TIMEOUT_MS);
-    let request = Request::from(browser_request(req, credentials, &deadline)?);
+    let request = Request::from(
+        browser_request(req, credentials, redirects, &deadline).map_err(Fetched::Failed)?,
+    );
     let failed = |e: gloo_net::Error| {
         if deadline.aborted() {
             NetworkError(format!(
@@ -117,14 +177,23 @@ async fn fetch(
             NetworkError(e.to_string())
         }
     };
-    let response = request.send().await.map_err(failed)?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| Fetched::Failed(failed(e)))?;
+    if response.type_() == ResponseType::Opaqueredirect {
+        return Err(Fetched::Redirected);
+    }
     let status = response.status();
     let content_type = response.headers().get("content-type");
     let headers = header_names
         .iter()
         .map(|name| response.headers().get(name))
         .collect();
-    let body = response.binary().await.map_err(failed)?;
+    let body = response
+        .binary()
+        .await
+        .map_err(|e| Fetched::Failed(failed(e)))?;
     Ok((
         HttpResponse {
             status,
@@ -141,6 +210,7 @@ async fn fetch(
 fn browser_request(
     req: &HttpRequest,
     credentials: RequestCredentials,
+    redirects: Redirects,
     deadline: &AbortSignal,
 ) -> Result<web_sys::Request, NetworkError> {
     let js_error = |e: JsValue| {
@@ -157,6 +227,11 @@ fn browser_request(
     init.set_credentials(credentials);
     init.set_referrer_policy(ReferrerPolicy::NoReferrer);
     init.set_signal(Some(deadline));
+    if redirects == Redirects::Refuse {
+        // `manual`, not `error`: the answer is an opaque redirect Cairn can tell from a
+        // network failure, and nothing is sent to the redirect's target.
+        init.set_redirect(RequestRedirect::Manual);
+    }
     let headers = Headers::new().map_err(js_error)?;
     for (name, value) in &req.headers {
         headers.append(name, value).map_err(js_error)?;
