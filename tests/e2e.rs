@@ -787,11 +787,7 @@ async fn standalone_clinician_finds_a_patient_by_mrn() {
     let c = &b.client;
     let patients = stack.ehr.patients();
     let patient = &patients[2];
-    c.goto(&stack.launch_page()).await.unwrap();
-    click(c, "details.clinician summary").await;
-    click(c, "button[data-clinician-server='0']").await;
-    click(c, "button[name=user][value=practitioner]").await;
-    click(c, "button[name=decision][value=allow]").await;
+    sign_in_as_clinician(c, &stack).await;
 
     // By name: family name, given name and birth date, Epic's minimum data set.
     let (given, family) = split_name(&patient.name);
@@ -1631,11 +1627,7 @@ async fn every_screen_passes_axe() {
             .map(|v| format!("chart: {v}")),
     );
 
-    c.goto(&stack.launch_page()).await.unwrap();
-    click(c, "details.clinician summary").await;
-    click(c, "button[data-clinician-server='0']").await;
-    click(c, "button[name=user][value=practitioner]").await;
-    click(c, "button[name=decision][value=allow]").await;
+    sign_in_as_clinician(c, &stack).await;
     let (given, family) = split_name(&patient.name);
     search_by_name(c, family, given, &patient.birth_date).await;
     text_of(c, ".result").await;

@@ -298,11 +298,7 @@ async fn epic_clinician_finds_a_patient_by_mrn_and_by_name_with_the_forms_guidan
     let patient = &stack.ehr.patients()[2];
     let (given, family) = patient.name.rsplit_once(' ').unwrap();
     let sex = patient.gender.as_str();
-    c.goto(&stack.launch_page()).await.unwrap();
-    click(c, "details.clinician summary").await;
-    click(c, "button[data-clinician-server='0']").await;
-    click(c, "button[name=user][value=practitioner]").await;
-    click(c, "button[name=decision][value=allow]").await;
+    sign_in_as_clinician(c, &stack).await;
     text_of(c, "#search-family").await;
     assert_v1_scope(&authorize_scope(&stack), "user");
 

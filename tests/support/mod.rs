@@ -741,3 +741,13 @@ pub async fn start_two_servers(configure: impl FnOnce(&mut serde_json::Value)) -
         second,
     }
 }
+
+/// On the start page, "Are you a clinician?": signs in at the first server as its clinician and
+/// allows what Cairn asks for, which ends on the patient search.
+pub async fn sign_in_as_clinician(c: &Client, stack: &Stack) {
+    c.goto(&stack.launch_page()).await.unwrap();
+    click(c, "details.clinician summary").await;
+    click(c, "button[data-clinician-server='0']").await;
+    click(c, "button[name=user][value=practitioner]").await;
+    click(c, "button[name=decision][value=allow]").await;
+}
