@@ -338,8 +338,9 @@ pub fn encounter_search_url(fhir_base: &str, patient: &str) -> Option<String> {
 pub const VITAL_SIGNS: &str = "vital-signs";
 /// Laboratory results: the chart's grouped table.
 pub const LABORATORY: &str = "laboratory";
-/// The rest of FHIR's observation-category code system, asked for in one search. Epic refuses
-/// an Observation search without a category, so "everything else" has to be named.
+/// The rest of FHIR's observation-category code system, one search each (each may fail
+/// alone). Epic refuses an Observation search without a category, so "everything else" has to
+/// be named.
 pub const OTHER_CATEGORIES: [&str; 7] = [
     "social-history",
     "survey",
