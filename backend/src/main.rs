@@ -113,8 +113,12 @@ async fn run(command: Command) -> Result<(), String> {
             );
             println!("kid:         {}", written.kid);
             println!(
-                "\nIn the configuration file:\n[auth]\nmethod = \"private_key_jwt\"\nkey = {:?}\nkid = {:?}\nalg = {:?}",
-                written.private_key.display().to_string(),
+                "\nIn the configuration file (`key` is relative to the file's directory, or \
+                 absolute):\n[auth]\nmethod = \"private_key_jwt\"\nkey = {:?}\nkid = {:?}\nalg = {:?}",
+                std::fs::canonicalize(&written.private_key)
+                    .unwrap_or(written.private_key)
+                    .display()
+                    .to_string(),
                 written.kid,
                 alg.name()
             );
