@@ -631,3 +631,32 @@ async fn a_sign_in_cannot_obtain_a_system_scope() {
     let location = resp.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.contains("error=invalid_scope"), "{location}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn since_keeps_the_records_from_that_day_on() {
+    let ehr = start(&[]).await;
+    let dir = scratch("since");
+    let auth = register_key(&ehr, &dir, "svc", Alg::Es384, SCOPE);
+    let config = write_config(&ehr, &dir, "svc", SYNTHEA_MRN_SYSTEM, "", &auth);
+    let (_, mrn) = alfreda(&ehr);
+    let mut client = client(&config);
+    let all = client.export(&mrn, None, &mut |_, _| {}).await.unwrap();
+    let dates: Vec<&str> = all
+        .collected
+        .observations
+        .iter()
+        .filter_map(|o| o["effectiveDateTime"].as_str())
+        .collect();
+    let mut sorted = dates.clone();
+    sorted.sort();
+    // A day in the middle of the record.
+    let since = &sorted[sorted.len() / 2][..10];
+    let recent = client
+        .export(&mrn, Some(since), &mut |_, _| {})
+        .await
+        .unwrap();
+    let expected = dates.iter().filter(|d| d[..10] >= *since).count();
+    assert_eq!(recent.collected.observations.len(), expected);
+    assert!(expected > 0 && expected < dates.len(), "{since}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
