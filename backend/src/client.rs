@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use cairn::fhir::bundle::MAX_PAGE_BYTES;
 use cairn::fhir::drill::belongs_to_patient;
 use cairn::fhir::error::operation_outcome_text;
 use cairn::fhir::pager::{Limits, Pager, PagerStatus};
@@ -131,15 +132,27 @@ impl Client {
         };
         let content_type = header(reqwest::header::CONTENT_TYPE);
         let retry_after = header(reqwest::header::RETRY_AFTER);
-        let body = resp
-            .bytes()
+        let mut resp = resp;
+        let mut body = Vec::new();
+        // Read no further than the largest page the decoders accept (the app's cap).
+        while let Some(chunk) = resp
+            .chunk()
             .await
-            .map_err(|e| format!("reading the answer of {shown}: {}", error_chain(&e)))?;
+            .map_err(|e| format!("reading the answer of {shown}: {}", error_chain(&e)))?
+        {
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_PAGE_BYTES {
+                return Err(format!(
+                    "the answer of {shown} is larger than {} MiB",
+                    MAX_PAGE_BYTES / (1024 * 1024)
+                ));
+            }
+        }
         Ok((
             HttpResponse {
                 status,
                 content_type,
-                body: body.to_vec(),
+                body,
             },
             retry_after,
         ))
