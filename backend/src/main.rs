@@ -11,7 +11,7 @@ use cairn_backend::client::{Client, write_atomic};
 use cairn_backend::export::Format;
 use cairn_backend::{config, keys};
 use clap::{Parser, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressDrawTarget};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 #[derive(Parser)]
 #[command(
@@ -150,7 +150,12 @@ async fn run(command: Command) -> Result<(), String> {
         } => {
             let started = Instant::now();
             let mut client = Client::new(config::load(&config)?)?;
+            // On standard error, and only when it is a terminal (indicatif hides it otherwise).
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed} {wide_msg}") {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
             let mut counts: Vec<(String, usize)> = Vec::new();
             let mut progress = |label: &str, entries: usize| {
                 match counts.iter_mut().find(|(l, _)| l == label) {
