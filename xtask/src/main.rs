@@ -406,7 +406,7 @@ fn test() -> Result<()> {
         load.within(*budget)?;
     }
 
-    step("native tests: core, development EHR, tidy, end to end in Chromium");
+    step("native tests: core, development EHR, backend companion, tidy, end to end in Chromium");
     run(env
         .command("cargo")
         .args(["test", "--workspace"])
