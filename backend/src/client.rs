@@ -397,3 +397,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
         format!("cannot write {}: {e}", path.display())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_atomic_write_replaces_the_whole_file_and_leaves_no_temporary_one() {
+        let dir = std::env::temp_dir().join(format!("cairn-atomic-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("out.ndjson");
+        std::fs::write(&path, "old, longer content\n").unwrap();
+        write_atomic(&path, b"new\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        let missing = write_atomic(&dir.join("no-such-dir/out.ndjson"), b"x").unwrap_err();
+        assert!(missing.starts_with("cannot write "), "{missing}");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
