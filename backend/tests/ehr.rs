@@ -660,3 +660,38 @@ async fn since_keeps_the_records_from_that_day_on() {
     assert!(expected > 0 && expected < dates.len(), "{since}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_from_the_ehr_in_epic_mode() {
+    let ehr = start(&[]).await;
+    ehr.set_epic_mode(true);
+    let dir = scratch("epic");
+    let auth = register_key(&ehr, &dir, "svc", Alg::Es384, SCOPE);
+    // Epic's MRN: type text "MRN", an OID system.
+    let config = write_config(
+        &ehr,
+        &dir,
+        "svc",
+        "urn:oid:1.2.840.114350.1.13.0.1.7.5.737384.14",
+        "",
+        &auth,
+    );
+    let (id, mrn) = alfreda(&ehr);
+    let exported = client(&config)
+        .export(&mrn, None, &mut |_, _| {})
+        .await
+        .unwrap();
+    let categories = cairn::fhir::search::all_categories();
+    assert_eq!(exported.patient_id, id);
+    assert_eq!(
+        exported.collected.encounters.len(),
+        ehr.resources_of("Encounter", &id).len()
+    );
+    assert_eq!(
+        exported.collected.observations.len(),
+        observations_in(&ehr, &id, &categories)
+    );
+    assert!(exported.collected.observations.len() > 50);
+    assert_eq!(exported.other_patients, 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
