@@ -59,13 +59,17 @@ pub async fn smart_configuration(State(ehr): State<Ehr>) -> Response {
         "jwks_uri": format!("{origin}/oauth2/jwks"),
         "authorization_endpoint": format!("{origin}/oauth2/authorize"),
         "token_endpoint": token_endpoint(&ehr),
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "response_types_supported": ["code"],
         "scopes_supported": ["openid", "fhirUser", "launch", "launch/patient",
             "online_access", "offline_access",
             "patient/Patient.rs", "patient/Encounter.rs", "patient/Observation.rs",
-            "user/Patient.rs", "user/Encounter.rs", "user/Observation.rs"],
-        "token_endpoint_auth_methods_supported": ["none"],
+            "user/Patient.rs", "user/Encounter.rs", "user/Observation.rs",
+            "system/Patient.rs", "system/Encounter.rs", "system/Observation.rs"],
+        // Public apps (`none`) and backend services (module `backend`).
+        "token_endpoint_auth_methods_supported":
+            ["none", "private_key_jwt", "client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
         "code_challenge_methods_supported": pkce,
         "authorization_response_iss_parameter_supported": true,
         "user_access_brand_bundle": format!("{origin}/brands.json"),
@@ -73,7 +77,8 @@ pub async fn smart_configuration(State(ehr): State<Ehr>) -> Response {
             "context-banner", "context-style", "context-ehr-patient", "context-ehr-encounter",
             "context-standalone-patient", "permission-patient", "permission-user",
             "permission-online", "permission-offline", "permission-v1", "permission-v2",
-            "sso-openid-connect"],
+            "sso-openid-connect", "client-confidential-asymmetric",
+            "client-confidential-symmetric"],
     });
     if let Some(mix_up) = ehr.mix_up() {
         // The hostile server names the issuer its attack needs, or none (and then promises no
@@ -110,6 +115,7 @@ fn epic_smart_configuration(ehr: &Ehr, pkce: Value) -> Value {
         "token_endpoint": token_endpoint(ehr),
         "token_endpoint_auth_methods_supported":
             ["client_secret_post", "client_secret_basic", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
         "scopes_supported": ["epic.scanning.dmsusername", "fhirUser", "launch", "openid",
             "profile", "offline_access"],
         "response_types_supported": ["code"],
@@ -347,7 +353,9 @@ pub(crate) fn allowed(
         && oauth::permits(&context.scope, "patient", resource_type, action);
     let clinician = context.user == oauth::User::Practitioner
         && oauth::permits(&context.scope, "user", resource_type, action);
-    own || clinician
+    // Only backend services hold `system/` scopes (authorize refuses them).
+    let system = oauth::permits(&context.scope, "system", resource_type, action);
+    own || clinician || system
 }
 
 /// The id in `Patient/<id>`, `Encounter/<id>`, `urn:uuid:<id>` or a full URL ending so.
@@ -483,8 +491,10 @@ pub async fn search_patients(
     let Some(context) = authorized(&ehr, &headers) else {
         return invalid_token();
     };
-    if context.user != oauth::User::Practitioner
-        || !oauth::permits(&context.scope, "user", "Patient", 's')
+    let system = oauth::permits(&context.scope, "system", "Patient", 's');
+    if (context.user != oauth::User::Practitioner
+        || !oauth::permits(&context.scope, "user", "Patient", 's'))
+        && !system
     {
         return outcome(
             StatusCode::FORBIDDEN,

@@ -12,6 +12,7 @@
 //! paging that expires, ids longer than 64 characters and Epic codings (module `epic`).
 
 pub mod apphost;
+mod backend;
 mod epic;
 mod fhir;
 mod generated;
@@ -33,6 +34,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use tower_http::cors::CorsLayer;
 
+pub use backend::{BackendClient, ClientKeys};
 pub use pages::url_encode;
 pub use store::PatientSummary;
 
@@ -403,6 +405,8 @@ struct Inner {
     log: Mutex<Vec<LoggedRequest>>,
     faults: Mutex<Vec<Fault>>,
     settings: Mutex<Settings>,
+    /// Backend-services clients and the assertion ids they used (module `backend`).
+    backends: Mutex<backend::Backends>,
 }
 
 /// What tests may change about how the EHR answers.
@@ -460,11 +464,17 @@ struct Launch {
 
 impl Ehr {
     pub fn new(config: Config) -> Ehr {
+        Ehr::with_bundles(config, &[])
+    }
+
+    /// An EHR that also holds the patients of `bundles` (Synthea bundles, JSON text), listed
+    /// after the built-in ones.
+    pub fn with_bundles(config: Config, bundles: &[String]) -> Ehr {
         Ehr {
             inner: Arc::new(Inner {
                 config,
                 started: Instant::now(),
-                store: store::Store::load(),
+                store: store::Store::load(bundles),
                 state: Mutex::new(Sessions::default()),
                 log: Mutex::new(Vec::new()),
                 faults: Mutex::new(Vec::new()),
@@ -483,6 +493,7 @@ impl Ehr {
                     patient_search_requires_gender: false,
                     mix_up: None,
                 }),
+                backends: Mutex::default(),
             }),
         }
     }

@@ -1,13 +1,18 @@
-//! `sandbox [--ehr-port 9090] [--app-port 8080] [--dist PATH] [--latency-ms 0] [--epic]`: the
-//! development EHR on 127.0.0.1, and Cairn's build from `--dist` on its own port; `--latency-ms`
-//! holds back every response of both, as a hospital's wide-area network would; `--epic` starts
-//! the EHR in Epic mode (the EHR page's launches keep it unless unticked).
+//! `sandbox [--ehr-port 9090] [--app-port 8080] [--dist PATH] [--latency-ms 0] [--epic]
+//! [--synthea FILE]… [--backend-demo DIR]`: the development EHR on 127.0.0.1, and Cairn's build
+//! from `--dist` on its own port; `--latency-ms` holds back every response of both, as a
+//! hospital's wide-area network would; `--epic` starts the EHR in Epic mode (the EHR page's
+//! launches keep it unless unticked); `--synthea` adds the patient of a Synthea bundle;
+//! `--backend-demo` registers the backend client `cairn-backend-demo` with `DIR/jwks.json` and
+//! prints a `cairn-backend export` command that uses `DIR/cairn-backend.toml`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use sandbox::{Config, Ehr, apphost, cairn_config_json, cairn_epic_config_json};
+use sandbox::{
+    BackendClient, ClientKeys, Config, Ehr, apphost, cairn_config_json, cairn_epic_config_json,
+};
 use tokio::net::TcpListener;
 
 struct Args {
@@ -16,6 +21,8 @@ struct Args {
     dist: Option<PathBuf>,
     latency: Duration,
     epic: bool,
+    synthea: Vec<PathBuf>,
+    backend_demo: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -25,6 +32,8 @@ fn parse_args() -> Result<Args, String> {
         dist: None,
         latency: Duration::ZERO,
         epic: false,
+        synthea: Vec::new(),
+        backend_demo: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -38,6 +47,8 @@ fn parse_args() -> Result<Args, String> {
             }
             "--epic" => args.epic = true,
             "--dist" => args.dist = Some(PathBuf::from(value()?)),
+            "--synthea" => args.synthea.push(PathBuf::from(value()?)),
+            "--backend-demo" => args.backend_demo = Some(PathBuf::from(value()?)),
             "--latency-ms" => {
                 let ms = value()?.parse().map_err(|e| format!("--latency-ms: {e}"))?;
                 args.latency = Duration::from_millis(ms);
@@ -55,12 +66,28 @@ async fn main() -> ExitCode {
         Err(e) => {
             eprintln!(
                 "sandbox: {e}\nusage: sandbox [--ehr-port 9090] [--app-port 8080] [--dist PATH] \
-                 [--latency-ms 0] [--epic]"
+                 [--latency-ms 0] [--epic] [--synthea FILE]... [--backend-demo DIR]"
             );
             return ExitCode::from(2);
         }
     };
-    let ehr = Ehr::new(Config::dev(args.ehr_port, args.app_port));
+    let mut bundles = Vec::new();
+    for file in &args.synthea {
+        match std::fs::read_to_string(file) {
+            Ok(text) => bundles.push(text),
+            Err(e) => {
+                eprintln!("sandbox: cannot read {}: {e}", file.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let ehr = Ehr::with_bundles(Config::dev(args.ehr_port, args.app_port), &bundles);
+    if let Some(dir) = &args.backend_demo
+        && let Err(e) = register_backend_demo(&ehr, dir)
+    {
+        eprintln!("sandbox: {e}");
+        return ExitCode::FAILURE;
+    }
     ehr.set_latency(args.latency);
     ehr.set_epic_mode(args.epic);
     let ehr_listener = match TcpListener::bind(("127.0.0.1", args.ehr_port)).await {
@@ -122,4 +149,33 @@ async fn main() -> ExitCode {
         _ = tokio::signal::ctrl_c() => {}
     }
     ExitCode::SUCCESS
+}
+
+/// Registers `cairn-backend-demo` with the JWKS in `dir` and prints the export command.
+fn register_backend_demo(ehr: &Ehr, dir: &std::path::Path) -> Result<(), String> {
+    let path = dir.join("jwks.json");
+    let jwks = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .ok_or_else(|| format!("{} is not a JWK Set", path.display()))?;
+    ehr.register_backend_client(BackendClient {
+        client_id: "cairn-backend-demo".into(),
+        keys: ClientKeys::Jwks(jwks),
+        scope: "system/Patient.rs system/Encounter.rs system/Observation.rs".into(),
+    });
+    let patient = ehr
+        .patients()
+        .into_iter()
+        .next()
+        .ok_or("the EHR has no patients")?;
+    println!(
+        "Backend services: export {}'s record (MRN {}) with\n  cargo run --quiet --package \
+         cairn-backend -- export --config {} --mrn {} --out {}.ndjson",
+        patient.name,
+        patient.mrn,
+        dir.join("cairn-backend.toml").display(),
+        patient.mrn,
+        patient.name.replace(' ', "-").to_lowercase()
+    );
+    Ok(())
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -164,6 +164,12 @@ fn authorize(ehr: &Ehr, params: Vec<(String, String)>) -> Response {
         return fail("invalid_scope", "this app may not ask for that scope");
     }
     let scope = param("scope");
+    if let Some(system) = scope.split_whitespace().find(|s| s.starts_with("system/")) {
+        return fail(
+            "invalid_scope",
+            &format!("{system} is for backend services (client_credentials), not a sign-in"),
+        );
+    }
     if ehr.epic_mode()
         && let Err(why) = epic::grant(scope, false, &ehr.registered_apis())
     {
@@ -446,7 +452,11 @@ fn issue_code(ehr: &Ehr, request: &AuthRequest, context: Context) -> Response {
 
 /// `POST /oauth2/token`: `grant_type=authorization_code` (PKCE, exact redirect_uri) or
 /// `grant_type=refresh_token` (rotation; a reused refresh token revokes its whole family).
-pub async fn token(State(ehr): State<Ehr>, Form(form): Form<HashMap<String, String>>) -> Response {
+pub async fn token(
+    State(ehr): State<Ehr>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     if ehr.has_fault(Fault::TokenRedirect) {
         return (
             StatusCode::TEMPORARY_REDIRECT,
@@ -454,25 +464,27 @@ pub async fn token(State(ehr): State<Ehr>, Form(form): Form<HashMap<String, Stri
         )
             .into_response();
     }
-    grant(&ehr, &form)
+    grant(&ehr, &headers, &form).await
 }
 
 /// `POST /oauth2/token-elsewhere`: where [`Fault::TokenRedirect`] sends token requests. It
 /// answers them as the token endpoint would, so a client that followed the redirect signs in.
 pub async fn token_elsewhere(
     State(ehr): State<Ehr>,
+    headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    grant(&ehr, &form)
+    grant(&ehr, &headers, &form).await
 }
 
-fn grant(ehr: &Ehr, form: &HashMap<String, String>) -> Response {
+async fn grant(ehr: &Ehr, headers: &HeaderMap, form: &HashMap<String, String>) -> Response {
     match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => code_grant(ehr, form),
         Some("refresh_token") => refresh_grant(ehr, form),
+        Some("client_credentials") => crate::backend::client_credentials(ehr, headers, form).await,
         _ => oauth_error(
             "unsupported_grant_type",
-            "grant_type must be authorization_code or refresh_token",
+            "grant_type must be authorization_code, refresh_token or client_credentials",
         ),
     }
 }
@@ -735,6 +747,22 @@ fn issue_tokens(
         fields.remove("expires_in");
     }
     no_store((StatusCode::OK, axum::Json(body)).into_response())
+}
+
+/// A new access token for `context` alone (no refresh token, no id_token), as the
+/// client-credentials grant issues: the token and its lifetime.
+pub(crate) fn issue_access_token(ehr: &Ehr, context: Context) -> (String, Duration) {
+    let lifetime = ehr.token_lifetime();
+    let access_token = random_token("AT-CANARY-");
+    ehr.sessions().tokens.insert(
+        access_token.clone(),
+        Token {
+            family: random_token("system-"),
+            context,
+            expires: Instant::now() + lifetime,
+        },
+    );
+    (access_token, lifetime)
 }
 
 /// The context behind an `Authorization: Bearer …` header, if its token is valid now.

@@ -60,37 +60,46 @@ fn resolve_references(value: &mut Value, types: &HashMap<String, String>) {
     }
 }
 
+/// The resources of a Synthea bundle, references resolved. A bundle that is not JSON has none.
+fn bundle_resources(bundle: &str) -> Vec<Value> {
+    let bundle: Value = serde_json::from_str(bundle).unwrap_or_default();
+    let entries = bundle["entry"].as_array().cloned().unwrap_or_default();
+    // Synthea writes a transaction bundle whose references are `urn:uuid:<id>`; a FHIR
+    // server stores them as `<Type>/<id>`, and so does this one (a client that only
+    // understood the bundle's form would fail at every hospital).
+    let types: HashMap<String, String> = entries
+        .iter()
+        .filter_map(|e| {
+            let r = &e["resource"];
+            Some((
+                r["id"].as_str()?.to_owned(),
+                r["resourceType"].as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    entries
+        .into_iter()
+        .map(|entry| {
+            let mut resource = entry["resource"].clone();
+            resolve_references(&mut resource, &types);
+            resource
+        })
+        .collect()
+}
+
 impl Store {
-    pub fn load() -> Store {
+    /// The bundled patients, then those of `extra` Synthea bundles (JSON text).
+    pub fn load(extra: &[String]) -> Store {
         let mut resources = HashMap::new();
         let mut patients = Vec::new();
         let mut encounters: HashMap<String, Vec<(String, String)>> = HashMap::new();
         let mut compartments: HashMap<(String, String), Vec<String>> = HashMap::new();
-        let synthea = BUNDLES.into_iter().flat_map(|bundle| {
-            let bundle: Value = serde_json::from_str(bundle).expect("bundled data is valid JSON");
-            let entries = bundle["entry"].as_array().cloned().unwrap_or_default();
-            // Synthea writes a transaction bundle whose references are `urn:uuid:<id>`; a FHIR
-            // server stores them as `<Type>/<id>`, and so does this one (a client that only
-            // understood the bundle's form would fail at every hospital).
-            let types: HashMap<String, String> = entries
-                .iter()
-                .filter_map(|e| {
-                    let r = &e["resource"];
-                    Some((
-                        r["id"].as_str()?.to_owned(),
-                        r["resourceType"].as_str()?.to_owned(),
-                    ))
-                })
-                .collect();
-            entries.into_iter().map(move |entry| {
-                let mut resource = entry["resource"].clone();
-                resolve_references(&mut resource, &types);
-                resource
-            })
-        });
-        // The generated patients come after the Synthea ones, so that indexes stay stable.
+        let synthea = BUNDLES.into_iter().flat_map(bundle_resources);
+        // The generated patients come after the Synthea ones, and extra bundles after them, so
+        // that indexes stay stable.
         let generated = std::iter::once(generated::scale_patient()).chain(generated::hostile());
-        for resource in synthea.chain(generated) {
+        let extra = extra.iter().flat_map(|bundle| bundle_resources(bundle));
+        for resource in synthea.chain(generated).chain(extra) {
             let (Some(ty), Some(id)) = (resource["resourceType"].as_str(), resource["id"].as_str())
             else {
                 continue;

@@ -293,7 +293,21 @@ async fn authorize_accepts_post_for_both_launches() {
     );
     assert_eq!(
         smart["grant_types_supported"],
-        serde_json::json!(["authorization_code", "refresh_token"])
+        serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
+    );
+    // Backend services (docs/backend.md): signed assertions or secrets.
+    assert_eq!(
+        smart["token_endpoint_auth_methods_supported"],
+        serde_json::json!([
+            "none",
+            "private_key_jwt",
+            "client_secret_basic",
+            "client_secret_post"
+        ])
+    );
+    assert_eq!(
+        smart["token_endpoint_auth_signing_alg_values_supported"],
+        serde_json::json!(["RS384", "ES384"])
     );
     let scopes = smart["scopes_supported"].as_array().unwrap();
     assert!(scopes.contains(&"online_access".into()) && scopes.contains(&"offline_access".into()));

@@ -42,6 +42,11 @@ secret_type!(
     IdToken
 );
 secret_type!(
+    /// A confidential client's secret (the backend companion's `client_secret_basic` and
+    /// `client_secret_post`). The browser app is a public client and never has one.
+    ClientSecret
+);
+secret_type!(
     /// The PKCE code verifier. Kept in sessionStorage across the authorize redirect, deleted at
     /// the callback.
     #[derive(serde::Serialize, serde::Deserialize)]

@@ -17,7 +17,8 @@ usage: cargo xtask <command>
 
 commands:
   demo [--epic]  build Cairn (release) and run it against the development EHR; with --epic
-                 the EHR starts in Epic mode (answers as Epic does)
+                 the EHR starts in Epic mode (answers as Epic does); also registers a demo
+                 backend client and prints a ready `cairn-backend export` command
   test           run every test: lint, native, browser (wasm-bindgen-test) and end to end in
                  Chromium
   dist [--config FILE] [--public-url PATH] [--out DIR]
@@ -302,6 +303,8 @@ fn demo(args: &[String]) -> Result<()> {
     };
     let env = tools::ensure_build_tools()?;
     dist(&env, &Dist::default_release())?;
+    let backend = project_root().join("target").join("demo-backend");
+    backend_demo(&env, &backend)?;
     step("starting the development EHR and Cairn (Ctrl-C stops them)");
     println!("Open the EHR page below, pick a patient, and Cairn launches inside it.");
     run(env
@@ -318,8 +321,49 @@ fn demo(args: &[String]) -> Result<()> {
             "8080",
             "--dist",
             "dist",
+            "--backend-demo",
         ])
+        .arg(&backend)
         .args(epic.then_some("--epic")))
+}
+
+/// The backend companion's demo client (docs/backend.md): a key pair made once by
+/// `cairn-backend keygen` in `dir`, and a configuration for the development EHR on port 9090.
+/// The EHR registers the key and prints the export command.
+fn backend_demo(env: &tools::ToolEnv, dir: &Path) -> Result<()> {
+    if !dir.join("private-key.pem").exists() {
+        step("making the backend companion's demo key (cairn-backend keygen)");
+        run(env
+            .command("cargo")
+            .args(["run", "--quiet", "--package", "cairn-backend", "--"])
+            .args(["keygen", "--alg", "es384", "--out"])
+            .arg(dir))?;
+    }
+    let jwks = dir.join("jwks.json");
+    let text = std::fs::read_to_string(&jwks).map_err(|e| format!("{}: {e}", jwks.display()))?;
+    let kid = text
+        .split("\"kid\": \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .ok_or(format!("{} has no kid", jwks.display()))?;
+    let alg = if text.contains("\"RS384\"") {
+        "RS384"
+    } else {
+        "ES384"
+    };
+    let config = format!(
+        "# Written by `cargo xtask demo`: the development EHR's demo backend client.\n\
+         fhir_base = \"http://127.0.0.1:9090/fhir\"\n\
+         client_id = \"cairn-backend-demo\"\n\
+         mrn_system = \"http://hospital.smarthealthit.org\"\n\n\
+         [auth]\n\
+         method = \"private_key_jwt\"\n\
+         key = \"private-key.pem\"\n\
+         kid = \"{kid}\"\n\
+         alg = \"{alg}\"\n"
+    );
+    let path = dir.join("cairn-backend.toml");
+    std::fs::write(&path, config).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn test() -> Result<()> {
@@ -362,7 +406,7 @@ fn test() -> Result<()> {
         load.within(*budget)?;
     }
 
-    step("native tests: core, development EHR, tidy, end to end in Chromium");
+    step("native tests: core, development EHR, backend companion, tidy, end to end in Chromium");
     run(env
         .command("cargo")
         .args(["test", "--workspace"])

@@ -109,6 +109,81 @@ fn trunk_pins_the_locked_wasm_bindgen() {
     );
 }
 
+/// Crates of the native backend companion (`backend/`, docs/backend.md) that must never reach
+/// the wasm app: a private key's crypto, a native HTTP stack, a command line. (`toml` is not
+/// listed: leptos's configuration loader already brings it.)
+const COMPANION_ONLY_CRATES: &[&str] = &[
+    "cairn-backend",
+    "reqwest",
+    "rsa",
+    "p384",
+    "clap",
+    "indicatif",
+    "tokio",
+    "rustls",
+];
+
+/// The packages compiled into the wasm app: `cairn`'s normal dependencies for
+/// `wasm32-unknown-unknown`, from `cargo tree` (names only).
+fn wasm_dependency_tree() -> Vec<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = std::process::Command::new(cargo)
+        .args([
+            "tree",
+            "--package",
+            "cairn",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--edges",
+            "normal",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
+        .current_dir(project_root())
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        output.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_backend_companion_stays_out_of_the_wasm() {
+    let tree = wasm_dependency_tree();
+    assert!(
+        tree.iter().any(|p| p == "leptos"),
+        "the tree is the app's: {tree:?}"
+    );
+    let leaked: Vec<&String> = tree
+        .iter()
+        .filter(|p| COMPANION_ONLY_CRATES.contains(&p.as_str()))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "the wasm app depends on {leaked:?}: keep the companion's crates in backend/Cargo.toml"
+    );
+    // The core is a library the companion uses, never the other way round.
+    let manifest = std::fs::read_to_string(project_root().join("Cargo.toml")).unwrap();
+    assert!(
+        !manifest.contains("cairn-backend") && !manifest.contains("path = \"backend\""),
+        "Cargo.toml (the cairn crate) must not depend on the backend companion"
+    );
+    let companion = std::fs::read_to_string(project_root().join("backend/Cargo.toml")).unwrap();
+    assert!(
+        companion.contains("cairn = { path = \"..\" }"),
+        "backend/ uses the core as the `cairn` library"
+    );
+}
+
 /// Returns the browser crate a line of code names as a path (`crate::` or `crate ::`), if any.
 fn names_browser_crate(line: &str) -> Option<&'static str> {
     let code = line.split("//").next().unwrap_or("");
