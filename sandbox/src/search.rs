@@ -6,7 +6,7 @@
 
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::fhir::{
@@ -498,6 +498,49 @@ fn refused_category(ehr: &Ehr, criteria: &Criteria) -> Option<Response> {
     None
 }
 
+/// The size of [`Fault::ObservationHugeBody`]'s body, before its empty searchset.
+const HUGE_BODY_BYTES: usize = 24 * 1024 * 1024;
+
+/// An answer larger than any client should read: [`Fault::ObservationHugeBody`] and
+/// [`Fault::ObservationEndlessBody`].
+fn oversized_body(ehr: &Ehr) -> Option<Response> {
+    if ehr.has_fault(Fault::ObservationHugeBody) {
+        let mut body = vec![b' '; HUGE_BODY_BYTES];
+        body.extend_from_slice(br#"{"resourceType":"Bundle","type":"searchset","entry":[]}"#);
+        // A `Vec` body: axum sends its exact `Content-Length`.
+        return Some(
+            (
+                StatusCode::OK,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/fhir+json"),
+                )],
+                body,
+            )
+                .into_response(),
+        );
+    }
+    if ehr.has_fault(Fault::ObservationEndlessBody) {
+        static SPACES: [u8; 64 * 1024] = [b' '; 64 * 1024];
+        let endless = futures_util::stream::iter(std::iter::repeat_with(|| {
+            Ok::<_, std::convert::Infallible>(axum::body::Bytes::from_static(&SPACES))
+        }));
+        // A stream body: no `Content-Length`, chunked.
+        return Some(
+            (
+                StatusCode::OK,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/fhir+json"),
+                )],
+                axum::body::Body::from_stream(endless),
+            )
+                .into_response(),
+        );
+    }
+    None
+}
+
 async fn search(
     ehr: &Ehr,
     resource_type: &str,
@@ -511,6 +554,11 @@ async fn search(
     let Some(context) = authorized(ehr, headers) else {
         return invalid_token();
     };
+    if resource_type == "Observation"
+        && let Some(response) = oversized_body(ehr)
+    {
+        return response;
+    }
     let epic_mode = ehr.epic_mode();
     let session = params
         .iter()
