@@ -228,8 +228,9 @@ pub enum Fault {
     /// Encounter and Observation searches also return the matching rows of another patient
     /// (the next one listed), as a server with a broken compartment filter would.
     FhirLeakOtherPatient,
-    /// Observation searches answer 200 with a 24 MiB body (spaces, then an empty searchset)
-    /// and an honest `Content-Length`: more than Cairn reads for any answer.
+    /// Observation searches answer 200 with a 24 MiB body (spaces) and an honest
+    /// `Content-Length`, more than Cairn reads for any answer, sent slowly (about 40 s): only
+    /// a client that trusts the length stops at once.
     ObservationHugeBody,
     /// Observation searches answer 200 with a body streamed without `Content-Length` (chunked)
     /// that never ends: spaces, as fast as the client takes them.

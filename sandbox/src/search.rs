@@ -498,47 +498,43 @@ fn refused_category(ehr: &Ehr, criteria: &Criteria) -> Option<Response> {
     None
 }
 
-/// The size of [`Fault::ObservationHugeBody`]'s body, before its empty searchset.
+/// The size of [`Fault::ObservationHugeBody`]'s body: 24 MiB of spaces.
 const HUGE_BODY_BYTES: usize = 24 * 1024 * 1024;
+/// The pieces the faults' bodies are sent in.
+static SPACES: [u8; 64 * 1024] = [b' '; 64 * 1024];
 
 /// An answer larger than any client should read: [`Fault::ObservationHugeBody`] and
 /// [`Fault::ObservationEndlessBody`].
 fn oversized_body(ehr: &Ehr) -> Option<Response> {
-    if ehr.has_fault(Fault::ObservationHugeBody) {
-        let mut body = vec![b' '; HUGE_BODY_BYTES];
-        body.extend_from_slice(br#"{"resourceType":"Bundle","type":"searchset","entry":[]}"#);
-        // A `Vec` body: axum sends its exact `Content-Length`.
-        return Some(
-            (
-                StatusCode::OK,
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/fhir+json"),
-                )],
-                body,
-            )
-                .into_response(),
-        );
-    }
-    if ehr.has_fault(Fault::ObservationEndlessBody) {
-        static SPACES: [u8; 64 * 1024] = [b' '; 64 * 1024];
-        let endless = futures_util::stream::iter(std::iter::repeat_with(|| {
-            Ok::<_, std::convert::Infallible>(axum::body::Bytes::from_static(&SPACES))
-        }));
-        // A stream body: no `Content-Length`, chunked.
-        return Some(
-            (
-                StatusCode::OK,
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/fhir+json"),
-                )],
-                axum::body::Body::from_stream(endless),
-            )
-                .into_response(),
-        );
-    }
-    None
+    let spaces = || Ok::<_, std::convert::Infallible>(axum::body::Bytes::from_static(&SPACES));
+    let mut response = if ehr.has_fault(Fault::ObservationHugeBody) {
+        // Declared whole, sent slowly (a piece every 100 ms, about 40 s in all): a client that
+        // trusts the length refuses at once; one that only counts would read for over 30 s.
+        let pieces = HUGE_BODY_BYTES / SPACES.len();
+        let slow = futures_util::stream::unfold(0, move |sent| async move {
+            if sent == pieces {
+                return None;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            Some((spaces(), sent + 1))
+        });
+        let mut response = axum::body::Body::from_stream(slow).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(HUGE_BODY_BYTES));
+        response
+    } else if ehr.has_fault(Fault::ObservationEndlessBody) {
+        // No `Content-Length`: chunked, as fast as the client reads.
+        let endless = futures_util::stream::iter(std::iter::repeat_with(spaces));
+        axum::body::Body::from_stream(endless).into_response()
+    } else {
+        return None;
+    };
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/fhir+json"),
+    );
+    Some(response)
 }
 
 async fn search(
