@@ -1,6 +1,7 @@
 //! What a host must send with Cairn's static files, generated from the configuration and the
 //! built pages (`index.html`, `launch.html`): the security headers (a CSP derived from the configuration,
-//! `Referrer-Policy`, `X-Content-Type-Options`) and caching (files with a content hash in their
+//! also written into each page as a `<meta>` for hosts that send no headers,
+//! `Cross-Origin-Opener-Policy`, `Referrer-Policy`, `X-Content-Type-Options`) and caching (files with a content hash in their
 //! name are immutable; `index.html`, the configuration and anything else are revalidated), as a
 //! `_headers` file (static hosts such as Cloudflare Pages and Netlify read it) and as an nginx
 //! server block.
@@ -87,8 +88,66 @@ pub fn check_base_path(config: &Config, base_path: &str) -> Result<(), DeployErr
     Ok(())
 }
 
-/// The headers every response of a Cairn deployment carries.
+/// The headers every response of a Cairn deployment carries. `Cross-Origin-Opener-Policy:
+/// same-origin` puts a top-level Cairn in a browsing context group of its own: a page that
+/// opened it (or that it opens) gets no handle on its window. It does not apply inside a frame
+/// (the EHR's iframe launch) and does not affect navigations (the authorize redirect, the
+/// `authorize-post` form).
 pub fn security_headers(config: &Config, index_html: &str) -> Vec<(&'static str, String)> {
+    let ancestors = if config.ehr_origins.is_empty() {
+        "'none'".to_owned()
+    } else {
+        config.ehr_origins.join(" ")
+    };
+    let mut csp = policy(config, index_html);
+    csp.push(format!("frame-ancestors {ancestors}"));
+    vec![
+        ("Content-Security-Policy", csp.join("; ")),
+        ("Cross-Origin-Opener-Policy", "same-origin".to_owned()),
+        ("Referrer-Policy", "no-referrer".to_owned()),
+        ("X-Content-Type-Options", "nosniff".to_owned()),
+    ]
+}
+
+/// The CSP of [`security_headers`] without `frame-ancestors`, for a `<meta http-equiv>` in each
+/// page ([`with_meta_csp`]): the fallback on a host that ignores `_headers`. A policy in a
+/// `<meta>` cannot carry `frame-ancestors` (browsers ignore it there), so on such a host any
+/// site may frame Cairn; only the header can forbid that.
+pub fn meta_csp(config: &Config, pages_html: &str) -> String {
+    policy(config, pages_html).join("; ")
+}
+
+/// `page` with `<meta http-equiv="Content-Security-Policy" content="{policy}">` early in its
+/// `<head>`, before anything it governs; a policy written before is replaced.
+pub fn with_meta_csp(page: &str, policy: &str) -> String {
+    const META: &str = "<meta http-equiv=\"Content-Security-Policy\" content=\"";
+    let page = match page.split_once(META) {
+        Some((before, rest)) => match rest.split_once("\">\n") {
+            Some((_, after)) => format!("{}{after}", before.strip_suffix('\n').unwrap_or(before)),
+            None => page.to_owned(),
+        },
+        None => page.to_owned(),
+    };
+    let content = policy
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;");
+    // After `<meta charset>` (which must stay in the first 1 024 bytes), else first in `<head>`.
+    let Some(head) = page.find("<meta charset").or_else(|| page.find("<head")) else {
+        return page;
+    };
+    match page[head..].find('>') {
+        Some(end) => {
+            let at = head + end + 1;
+            format!("{}\n{META}{content}\">\n{}", &page[..at], &page[at..])
+        }
+        None => page,
+    }
+}
+
+/// The CSP directives both the header and the `<meta>` carry: every inline script of
+/// `pages_html` by hash, and the configured servers.
+fn policy(config: &Config, pages_html: &str) -> Vec<String> {
     let mut connect = vec!["'self'".to_owned()];
     // Forms go only to authorization servers (`authorize-post`), and come back to Cairn
     // through their redirect, which Chromium also checks against `form-action`.
@@ -105,23 +164,18 @@ pub fn security_headers(config: &Config, index_html: &str) -> Vec<(&'static str,
         &mut connect,
         config.brand_bundle.as_deref().and_then(origin_of),
     );
-    let ancestors = if config.ehr_origins.is_empty() {
-        "'none'".to_owned()
-    } else {
-        config.ehr_origins.join(" ")
-    };
     let mut script = vec!["'self'".to_owned(), "'wasm-unsafe-eval'".to_owned()];
     // Pages share scripts (the browser check): each hash once.
     add_unique(
         &mut script,
-        inline_scripts(index_html).map(|body| {
+        inline_scripts(pages_html).map(|body| {
             format!(
                 "'sha256-{}'",
                 STANDARD.encode(Sha256::digest(body.as_bytes()))
             )
         }),
     );
-    let csp = [
+    vec![
         "default-src 'none'".to_owned(),
         format!("script-src {}", script.join(" ")),
         format!("connect-src {}", connect.join(" ")),
@@ -130,13 +184,6 @@ pub fn security_headers(config: &Config, index_html: &str) -> Vec<(&'static str,
         "base-uri 'none'".to_owned(),
         format!("form-action {}", form.join(" ")),
         "object-src 'none'".to_owned(),
-        format!("frame-ancestors {ancestors}"),
-    ]
-    .join("; ");
-    vec![
-        ("Content-Security-Policy", csp),
-        ("Referrer-Policy", "no-referrer".to_owned()),
-        ("X-Content-Type-Options", "nosniff".to_owned()),
     ]
 }
 
@@ -433,10 +480,44 @@ mod tests {
         assert_eq!(
             headers[1..],
             [
+                ("Cross-Origin-Opener-Policy", "same-origin".to_owned()),
                 ("Referrer-Policy", "no-referrer".to_owned()),
                 ("X-Content-Type-Options", "nosniff".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn each_page_carries_the_policy_in_a_meta_without_frame_ancestors() {
+        let config = config(r#","ehr_origins":["https://ehr.example"]"#);
+        let header = &security_headers(&config, INDEX)[0].1;
+        let meta = meta_csp(&config, INDEX);
+        assert_eq!(
+            format!("{meta}; frame-ancestors https://ehr.example"),
+            *header
+        );
+        assert!(!meta.contains("frame-ancestors"), "{meta}");
+        let page = with_meta_csp(INDEX, &meta);
+        // First in the head, before the scripts it governs.
+        assert!(
+            page.starts_with(&format!(
+                "<head>\n<meta http-equiv=\"Content-Security-Policy\" content=\"{meta}\">\n<script"
+            )),
+            "{page}"
+        );
+        // Written again (a rebuilt policy), it replaces the first; the scripts are untouched.
+        assert_eq!(with_meta_csp(&page, &meta), page);
+        let other = with_meta_csp(&page, "default-src 'none'");
+        assert_eq!(other.matches("http-equiv").count(), 1, "{other}");
+        assert!(other.contains("content=\"default-src 'none'\">"), "{other}");
+        assert_eq!(
+            inline_scripts(&page).collect::<Vec<_>>(),
+            inline_scripts(INDEX).collect::<Vec<_>>()
+        );
+        // A quote cannot end the attribute.
+        assert!(with_meta_csp(INDEX, "a\"b<c").contains("content=\"a&quot;b&lt;c\">"));
+        // No head, nothing to add to.
+        assert_eq!(with_meta_csp("<p>x</p>", &meta), "<p>x</p>");
     }
 
     #[test]
@@ -559,8 +640,8 @@ mod tests {
         );
         assert!(
             text.contains(&format!(
-                "\n/cairn/*\n  Content-Security-Policy: {}\n  Referrer-Policy: no-referrer\n  \
-                 X-Content-Type-Options: nosniff\n",
+                "\n/cairn/*\n  Content-Security-Policy: {}\n  Cross-Origin-Opener-Policy: \
+                 same-origin\n  Referrer-Policy: no-referrer\n  X-Content-Type-Options: nosniff\n",
                 rules[0].headers[0].1
             )),
             "{text}"
@@ -600,7 +681,7 @@ mod tests {
                 .count(),
             1
         );
-        assert_eq!(conf.matches("add_header").count(), 8);
+        assert_eq!(conf.matches("add_header").count(), 10);
         // Precompressed copies, and the wasm compressed when there are none.
         assert!(conf.contains("\n        gzip_static on;\n"), "{conf}");
         assert!(conf.contains("\n        # brotli_static on;\n"), "{conf}");

@@ -20,7 +20,8 @@ impl Method {
 }
 
 /// A request to send. `headers` never carry cookies: the browser layer always sends
-/// `credentials: "omit"`.
+/// `credentials: "omit"`. `max_body` is the largest answer body the browser layer reads for it
+/// ([`BodyLimit`]): each request names its own cap, set by the core function that builds it.
 ///
 /// `Debug` is written by hand so that an `Authorization` header never reaches a log.
 #[derive(Clone, PartialEq, Eq)]
@@ -29,6 +30,7 @@ pub struct HttpRequest {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Option<String>,
+    pub max_body: usize,
 }
 
 impl std::fmt::Debug for HttpRequest {
@@ -49,6 +51,7 @@ impl std::fmt::Debug for HttpRequest {
             .field("url", &self.url)
             .field("headers", &headers)
             .field("body", &self.body.as_ref().map(|_| "[redacted]"))
+            .field("max_body", &self.max_body)
             .finish()
     }
 }
@@ -59,6 +62,61 @@ impl HttpRequest {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reading an answer's body within its request's cap ([`HttpRequest::max_body`]), sans IO.
+/// The browser layer asks [`BodyLimit::admits`] before it reads anything, then
+/// [`BodyLimit::chunk`] after each piece of the stream; on [`Read::Abort`] it aborts the fetch,
+/// so a hostile or broken server cannot make Cairn hold more than the cap (matrix #45).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimit {
+    max: usize,
+    received: usize,
+}
+
+/// Whether to go on reading a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    Continue,
+    Abort,
+}
+
+impl BodyLimit {
+    pub fn new(max: usize) -> BodyLimit {
+        BodyLimit { max, received: 0 }
+    }
+
+    /// The cap, in bytes.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// Before reading: a body whose `Content-Length` says it is larger than the cap is refused
+    /// unread. A missing or unreadable length proves nothing: the running count decides.
+    pub fn admits(&self, content_length: Option<&str>) -> Read {
+        let Some(declared) = content_length
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            return Read::Continue;
+        };
+        // Digits too many for a `u64` declare more than any cap.
+        match declared.parse::<u64>() {
+            Ok(n) if n <= u64::try_from(self.max).unwrap_or(u64::MAX) => Read::Continue,
+            _ => Read::Abort,
+        }
+    }
+
+    /// After `len` more bytes arrived: abort once the total passes the cap, whatever the
+    /// server declared (a chunked body has no length; a declared one may lie).
+    pub fn chunk(&mut self, len: usize) -> Read {
+        self.received = self.received.saturating_add(len);
+        if self.received > self.max {
+            Read::Abort
+        } else {
+            Read::Continue
+        }
     }
 }
 
@@ -100,11 +158,51 @@ mod tests {
             url: "https://ehr.example/token".into(),
             headers: vec![("Authorization".into(), "Bearer AT-CANARY-1".into())],
             body: Some("code=SECRET".into()),
+            max_body: 1024,
         };
         let shown = format!("{req:?}");
         assert!(!shown.contains("AT-CANARY-1"), "{shown}");
         assert!(!shown.contains("SECRET"), "{shown}");
         assert!(shown.contains("https://ehr.example/token"));
+    }
+
+    #[test]
+    fn body_limit_refuses_a_declared_length_over_the_cap_before_reading() {
+        let limit = BodyLimit::new(1000);
+        let cases = [
+            (None, Read::Continue),
+            (Some("0"), Read::Continue),
+            (Some("1000"), Read::Continue),
+            (Some(" 1000 "), Read::Continue),
+            (Some("1001"), Read::Abort),
+            (Some("20971520"), Read::Abort),
+            (Some("99999999999999999999999"), Read::Abort),
+            (Some("-1"), Read::Continue),
+            (Some("lots"), Read::Continue),
+        ];
+        for (declared, expected) in cases {
+            assert_eq!(limit.admits(declared), expected, "{declared:?}");
+        }
+    }
+
+    #[test]
+    fn body_limit_aborts_as_soon_as_the_running_total_passes_the_cap() {
+        // (chunks, the decision after each)
+        let cases: [(&[usize], &[Read]); 5] = [
+            (&[], &[]),
+            (&[400, 600], &[Read::Continue, Read::Continue]),
+            (&[400, 601], &[Read::Continue, Read::Abort]),
+            (&[1001], &[Read::Abort]),
+            (
+                &[0, usize::MAX, 1],
+                &[Read::Continue, Read::Abort, Read::Abort],
+            ),
+        ];
+        for (chunks, expected) in cases {
+            let mut limit = BodyLimit::new(1000);
+            let decided: Vec<Read> = chunks.iter().map(|&len| limit.chunk(len)).collect();
+            assert_eq!(decided, expected, "{chunks:?}");
+        }
     }
 
     #[test]

@@ -93,6 +93,24 @@ async fn a_release_under_a_path_prefix_launches_from_the_ehr_under_its_generated
             Some("nosniff"),
             "{path}"
         );
+        assert_eq!(
+            header(&headers, "cross-origin-opener-policy"),
+            Some("same-origin"),
+            "{path}"
+        );
+    }
+    // Both pages carry the same policy in a <meta>, for a host that ignores `_headers`: all
+    // of it but `frame-ancestors`, which a <meta> cannot carry.
+    let (without_framing, framing) = csp.split_once("; frame-ancestors ").unwrap();
+    assert_eq!(framing, "http://127.0.0.1:19090");
+    for page in ["index.html", "launch.html"] {
+        let html = std::fs::read_to_string(dist.join(page)).unwrap();
+        let meta =
+            format!("<meta http-equiv=\"Content-Security-Policy\" content=\"{without_framing}\">");
+        assert_eq!(html.matches(&meta).count(), 1, "{page}: {html}");
+        assert_eq!(html.matches("http-equiv").count(), 1, "{page}");
+        // Before any script it governs.
+        assert!(html.find(&meta) < html.find("<script"), "{page}");
     }
     let (status, headers) = http_get(APP_PORT, "/cairn").await;
     assert_eq!(

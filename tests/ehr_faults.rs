@@ -579,3 +579,53 @@ async fn discovery_carries_the_epic_client_id_header_when_configured() {
     }
     c.clone().close().await.unwrap();
 }
+
+/// docs/security.md #45: Observation searches answered with more than Cairn reads for one
+/// answer (20 MB): 24 MiB with an honest `Content-Length` (`observation_huge_body`), and a
+/// chunked body that never ends (`observation_endless_body`). Cairn stops reading at once (well
+/// before its 30-second deadline), says in plain words that the EHR sent too much and whom to
+/// ask, and the tab is alive: the banner and encounters are shown, and opening an encounter
+/// still works (and says the same of its own searches).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_larger_than_cairn_reads_is_stopped_with_a_plain_message() {
+    let stack = start_stack().await;
+    let (patient_id, encounter_id, _) = busy_encounter(&stack);
+    let b = browser().await;
+    let c = &b.client;
+    for fault in [
+        sandbox::Fault::ObservationHugeBody,
+        sandbox::Fault::ObservationEndlessBody,
+    ] {
+        stack.ehr.set_fault(Some(fault));
+        let started = Instant::now();
+        open_chart_of(c, &stack, &patient_id).await;
+        wait_until_loaded(c).await;
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed < Duration::from_secs(20),
+            "{fault:?}: the chart took {elapsed:?}"
+        );
+        let notice = text_of(c, ".section--all .notice--partial").await;
+        for words in [
+            "Your EHR sent too much",
+            "The EHR sent more than 20 MB in one answer from its FHIR API",
+            "Ask your EHR's integration team",
+        ] {
+            assert!(notice.contains(words), "{fault:?}: {notice:?}");
+        }
+        assert!(count_of(c, ".banner").await > 0, "{fault:?}: no banner");
+        assert!(
+            count_of(c, ".encounter").await > 0,
+            "{fault:?}: no encounters"
+        );
+        open_encounter(c, &encounter_id).await;
+        let notices = texts_of(c, ".encounter-detail .notice--partial").await;
+        assert!(
+            notices.iter().any(|n| n.contains("Your EHR sent too much")),
+            "{fault:?}: {notices:?}"
+        );
+        screenshot(c, &format!("too-large-{}", fault.name())).await;
+        c.enter_parent_frame().await.unwrap();
+    }
+    c.clone().close().await.unwrap();
+}

@@ -277,3 +277,47 @@ async fn another_patients_results_are_never_shown() {
     );
     c.clone().close().await.unwrap();
 }
+
+/// docs/security.md #29: on a host that ignores `_headers`, the policy in the pages' `<meta>`
+/// still applies: Cairn starts and signs in under it (its inline scripts allowed by hash, its
+/// EHR by `connect-src`), and a request to an origin the configuration does not list is
+/// blocked by `connect-src`. (`frame-ancestors` cannot be in a `<meta>`: such a host lets any
+/// page frame Cairn, as docs/deploy.md says.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_own_policy_applies_when_the_host_sends_no_headers() {
+    let stack = start_stack_without_headers().await;
+    let (status, headers) = http_get(app_port(&stack), "/launch.html").await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-security-policy"), None);
+    let b = browser().await;
+    let c = &b.client;
+    c.goto(&stack.launch_page()).await.unwrap();
+    text_of(c, ".screen--start").await;
+    let unlisted = "http://127.0.0.1:9/fhir/metadata";
+    let outcome = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             let violated = null;
+             document.addEventListener('securitypolicyviolation', e => { violated = e.effectiveDirective; });
+             fetch(arguments[0]).then(() => done('fetched'), () => setTimeout(() => done('blocked:' + violated), 50));",
+            vec![json!(unlisted)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, json!("blocked:connect-src"));
+    // The app itself runs under the policy: an EHR launch reaches the banner.
+    let patient = &stack.ehr.patients()[0];
+    open_chart(c, &stack, &patient.name).await;
+    assert_eq!(text_of(c, ".banner__name").await, patient.name);
+    c.clone().close().await.unwrap();
+}
+
+fn app_port(stack: &Stack) -> u16 {
+    stack
+        .app_url
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap()
+}

@@ -52,6 +52,7 @@ async fn send_reads_status_content_type_and_body() {
         url: "data:application/fhir+json,%7B%22resourceType%22%3A%22Patient%22%7D".into(),
         headers: vec![("Accept".into(), "application/fhir+json".into())],
         body: None,
+        max_body: 1024,
     };
     let response = http::send(&request).await.expect("a data: URL answers");
     assert_eq!(response.status, 200);
@@ -67,6 +68,7 @@ async fn send_leaves_the_query_as_the_core_wrote_it() {
         url: "data:text/plain,echo?patient=p-1&_count=200".into(),
         headers: vec![],
         body: None,
+        max_body: 1024,
     };
     let response = http::send(&request).await.expect("a data: URL answers");
     assert_eq!(
@@ -82,8 +84,29 @@ async fn send_reports_an_unreachable_server_as_a_network_error() {
         url: "http://127.0.0.1:9/unreachable".into(),
         headers: vec![],
         body: None,
+        max_body: 1024,
     };
     assert!(http::send(&request).await.is_err());
+}
+
+#[wasm_bindgen_test]
+async fn send_stops_reading_a_body_past_the_requests_cap() {
+    // A data: URL has no Content-Length: the running count over the stream decides.
+    let body = "a".repeat(5000);
+    let request = |max_body| HttpRequest {
+        method: Method::Get,
+        url: format!("data:text/plain,{body}"),
+        headers: vec![],
+        body: None,
+        max_body,
+    };
+    let whole = http::send(&request(5000)).await.expect("within the cap");
+    assert_eq!(whole.body.len(), 5000);
+    let err = http::send(&request(4999)).await.expect_err("past the cap");
+    assert_eq!(
+        err.failure,
+        cairn::domain::problem::FetchFailure::TooLarge { max_bytes: 4999 }
+    );
 }
 
 // RFC 7515 Appendix A.2: an RS256 JWS, its signing input and the RSA public key.

@@ -317,6 +317,8 @@ async fn start(args: &Args) -> Result<Bench, String> {
         }
         let site = apphost::Site {
             headers: support::headers_file_for(&args.dist, &config_json, "/"),
+            // Cairn's pages carry their CSP in a <meta> too; the baseline's carry none.
+            page_policy: Some(support::page_policy_for(&args.dist, &config_json)),
             dist: dir.clone(),
             base_path: "/".into(),
             config_json: Some(config_json.clone()),

@@ -153,11 +153,18 @@ fn headers(dir: &Path, base_path: &str) -> Result<(), String> {
     read(&dir.join("index.html"))?;
     let mut names: Vec<&String> = files.iter().filter(|f| f.ends_with(".html")).collect();
     names.sort_by_key(|f| *f != "index.html");
+    let mut built = Vec::new();
     let mut pages = String::new();
     for name in names {
         let page = deploy::with_preconnects(&config, &read(&dir.join(name))?);
-        write(&dir.join(name), &page)?;
         pages.push_str(&page);
+        built.push((name, page));
+    }
+    // The same policy in each page, for a host that ignores `_headers` (less `frame-ancestors`,
+    // which a `<meta>` cannot carry). Writing it changes no inline script, so no hash.
+    let meta = deploy::meta_csp(&config, &pages);
+    for (name, page) in built {
+        write(&dir.join(name), &deploy::with_meta_csp(&page, &meta))?;
     }
     let release = Release {
         config: &config,

@@ -31,6 +31,9 @@ pub struct Site {
     pub headers: String,
     /// Served as `cairn.config.json` instead of the release's own file, when set.
     pub config_json: Option<String>,
+    /// With `config_json`: the pages' `<meta http-equiv="Content-Security-Policy">` policy for
+    /// that configuration, served in place of the one written at build time.
+    pub page_policy: Option<String>,
 }
 
 impl Site {
@@ -43,6 +46,7 @@ impl Site {
             base_path: base_path.to_owned(),
             headers,
             config_json: None,
+            page_policy: None,
         })
     }
 }
@@ -206,8 +210,28 @@ fn file_response(site: &Site, path: &str) -> Response {
         return not_found();
     }
     match std::fs::read(site.dist.join(file)) {
+        Ok(bytes) if relative.ends_with(".html") && site.page_policy.is_some() => {
+            let page = String::from_utf8_lossy(&bytes);
+            let policy = site.page_policy.as_deref().unwrap_or_default();
+            with_type(
+                content_type(&relative),
+                with_page_policy(&page, policy).into_bytes(),
+            )
+        }
         Ok(bytes) => with_type(content_type(&relative), bytes),
         Err(_) => not_found(),
+    }
+}
+
+/// `page` with the content of its CSP `<meta>` replaced by `policy` (no `"` in it).
+fn with_page_policy(page: &str, policy: &str) -> String {
+    const META: &str = "<meta http-equiv=\"Content-Security-Policy\" content=\"";
+    match page.split_once(META) {
+        Some((before, rest)) => match rest.split_once('"') {
+            Some((_, after)) => format!("{before}{META}{policy}\"{after}"),
+            None => page.to_owned(),
+        },
+        None => page.to_owned(),
     }
 }
 
@@ -304,6 +328,7 @@ mod tests {
             base_path: "/cairn/".into(),
             headers: String::new(),
             config_json: Some("{}".into()),
+            page_policy: None,
         };
         let status = |path: &str| file_response(&site, path).status();
         assert_eq!(status("/cairn/"), StatusCode::OK);

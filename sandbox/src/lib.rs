@@ -230,11 +230,18 @@ pub enum Fault {
     /// Encounter and Observation searches also return the matching rows of another patient
     /// (the next one listed), as a server with a broken compartment filter would.
     FhirLeakOtherPatient,
+    /// Observation searches answer 200 with a 24 MiB body (spaces) and an honest
+    /// `Content-Length`, more than Cairn reads for any answer, sent slowly (about 40 s): only
+    /// a client that trusts the length stops at once.
+    ObservationHugeBody,
+    /// Observation searches answer 200 with a body streamed without `Content-Length` (chunked)
+    /// that never ends: spaces, as fast as the client takes them.
+    ObservationEndlessBody,
 }
 
 impl Fault {
     /// Every fault, in the order the EHR page lists them.
-    pub const ALL: [Fault; 52] = [
+    pub const ALL: [Fault; 54] = [
         Fault::DiscoveryNotFound,
         Fault::DiscoveryHtml,
         Fault::DiscoveryForeignEndpoints,
@@ -287,6 +294,8 @@ impl Fault {
         Fault::EpicPagingSessionExpired,
         Fault::TokenRedirect,
         Fault::FhirLeakOtherPatient,
+        Fault::ObservationHugeBody,
+        Fault::ObservationEndlessBody,
     ];
 
     /// The snake_case name, e.g. `auth_invalid_client_id`.
@@ -344,6 +353,8 @@ impl Fault {
             Fault::EpicPagingSessionExpired => "epic_paging_session_expired",
             Fault::TokenRedirect => "token_redirect",
             Fault::FhirLeakOtherPatient => "fhir_leak_other_patient",
+            Fault::ObservationHugeBody => "observation_huge_body",
+            Fault::ObservationEndlessBody => "observation_endless_body",
         }
     }
 

@@ -6,7 +6,7 @@
 
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::fhir::{
@@ -498,6 +498,45 @@ fn refused_category(ehr: &Ehr, criteria: &Criteria) -> Option<Response> {
     None
 }
 
+/// The size of [`Fault::ObservationHugeBody`]'s body: 24 MiB of spaces.
+const HUGE_BODY_BYTES: usize = 24 * 1024 * 1024;
+/// The pieces the faults' bodies are sent in.
+static SPACES: [u8; 64 * 1024] = [b' '; 64 * 1024];
+
+/// An answer larger than any client should read: [`Fault::ObservationHugeBody`] and
+/// [`Fault::ObservationEndlessBody`].
+fn oversized_body(ehr: &Ehr) -> Option<Response> {
+    let spaces = || Ok::<_, std::convert::Infallible>(axum::body::Bytes::from_static(&SPACES));
+    let mut response = if ehr.has_fault(Fault::ObservationHugeBody) {
+        // Declared whole, sent slowly (a piece every 100 ms, about 40 s in all): a client that
+        // trusts the length refuses at once; one that only counts would read for over 30 s.
+        let pieces = HUGE_BODY_BYTES / SPACES.len();
+        let slow = futures_util::stream::unfold(0, move |sent| async move {
+            if sent == pieces {
+                return None;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            Some((spaces(), sent + 1))
+        });
+        let mut response = axum::body::Body::from_stream(slow).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(HUGE_BODY_BYTES));
+        response
+    } else if ehr.has_fault(Fault::ObservationEndlessBody) {
+        // No `Content-Length`: chunked, as fast as the client reads.
+        let endless = futures_util::stream::iter(std::iter::repeat_with(spaces));
+        axum::body::Body::from_stream(endless).into_response()
+    } else {
+        return None;
+    };
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/fhir+json"),
+    );
+    Some(response)
+}
+
 async fn search(
     ehr: &Ehr,
     resource_type: &str,
@@ -511,6 +550,11 @@ async fn search(
     let Some(context) = authorized(ehr, headers) else {
         return invalid_token();
     };
+    if resource_type == "Observation"
+        && let Some(response) = oversized_body(ehr)
+    {
+        return response;
+    }
     let epic_mode = ehr.epic_mode();
     let session = params
         .iter()

@@ -700,10 +700,11 @@ fn pending_key(state: &str) -> String {
 }
 
 /// A connection failure during sign-in: the code (if any) is spent, so relaunch; unless the
-/// EHR blocks Cairn's origin (CORS), which only its integration team can change.
+/// EHR blocks Cairn's origin (CORS), redirects or sends too much, which only its integration
+/// team can change.
 fn sign_in_failed(err: &crate::web::http::SendError) -> Problem {
     let mut problem = unreachable_ehr(err);
-    if !err.blocked_by_cors() && err.failure != crate::domain::problem::FetchFailure::Redirected {
+    if err.relaunch_may_help() {
         problem.next_step = NextStep::Relaunch;
     }
     problem

@@ -114,6 +114,9 @@ pub enum FetchFailure {
     /// The server answered with a redirect (3xx) to a request that carries a token, a code or
     /// a verifier: Cairn does not follow it (the request would go, body and all, elsewhere).
     Redirected,
+    /// The answer's body was larger than the request's cap, `max_bytes` (by its
+    /// `Content-Length`, or as it streamed in): Cairn stopped reading it (matrix #45).
+    TooLarge { max_bytes: usize },
 }
 
 impl FetchFailure {
@@ -126,6 +129,27 @@ impl FetchFailure {
             FetchFailure::Unreachable
         }
     }
+}
+
+/// The problem for an answer larger than Cairn reads ([`FetchFailure::TooLarge`]): the EHR, not
+/// the user, must change, so the way forward is whom to ask.
+pub fn too_large_problem(endpoint: Endpoint, max_bytes: usize) -> Problem {
+    const MIB: usize = 1024 * 1024;
+    let size = if max_bytes >= MIB {
+        format!("{} MB", max_bytes.div_ceil(MIB))
+    } else {
+        format!("{} KB", max_bytes.div_ceil(1024))
+    };
+    Problem::new(
+        "Your EHR sent too much",
+        format!(
+            "The EHR sent more than {size} in one answer from its {}, more than Cairn reads at \
+             once, so Cairn stopped reading it. Ask your EHR's integration team to check what \
+             that server sends.",
+            endpoint.describe()
+        ),
+        NextStep::ContactSupport,
+    )
 }
 
 /// The problem for a request blocked by CORS: which origin must be allowed (Cairn's own,
@@ -217,6 +241,33 @@ mod tests {
             assert!(p.detail.contains("Cairn's web address"), "{p:?}");
             assert_capitalised(&p);
         }
+    }
+
+    #[test]
+    fn an_answer_too_large_says_how_large_and_whom_to_ask() {
+        let p = too_large_problem(Endpoint::Fhir, 5 * 1024 * 1024);
+        assert_eq!(p.title, "Your EHR sent too much");
+        assert_eq!(
+            p.detail,
+            format!(
+                "The EHR sent more than 5 MB in one answer from its {}, more than Cairn reads \
+                 at once, so Cairn stopped reading it. Ask your EHR's integration team to check \
+                 what that server sends.",
+                Endpoint::Fhir.describe()
+            )
+        );
+        assert_eq!(p.next_step, NextStep::ContactSupport);
+        assert_capitalised(&p);
+        assert!(
+            too_large_problem(Endpoint::Token, 256 * 1024)
+                .detail
+                .contains("256 KB")
+        );
+        assert!(
+            too_large_problem(Endpoint::Jwks, 1000)
+                .detail
+                .contains("1 KB")
+        );
     }
 
     #[test]

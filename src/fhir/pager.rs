@@ -13,7 +13,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-use crate::fhir::bundle::{Page, parse_searchset};
+use crate::fhir::bundle::{MAX_PAGE_BYTES, Page, parse_searchset};
 use crate::fhir::error::FhirError;
 use crate::fhir::request::token_may_go_to;
 use crate::http::{HttpRequest, HttpResponse, Method};
@@ -188,6 +188,7 @@ impl Pager {
                 ("Authorization".into(), format!("Bearer {}", token.secret())),
             ],
             body: None,
+            max_body: MAX_PAGE_BYTES,
         })
     }
 

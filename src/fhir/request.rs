@@ -1,6 +1,7 @@
 //! FHIR request builders. The token goes in the `Authorization` header only.
 
 use crate::fhir::error::FhirError;
+use crate::fhir::patient::MAX_RESOURCE_BYTES;
 use crate::http::{HttpRequest, Method};
 use crate::smart::secret::AccessToken;
 
@@ -24,6 +25,7 @@ pub fn read_request(
             ("Authorization".into(), format!("Bearer {}", token.secret())),
         ],
         body: None,
+        max_body: MAX_RESOURCE_BYTES,
     })
 }
 

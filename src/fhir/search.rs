@@ -206,6 +206,7 @@ pub fn patient_search_request(
             ("Authorization".into(), format!("Bearer {}", token.secret())),
         ],
         body: None,
+        max_body: MAX_RESOURCE_BYTES,
     })
 }
 

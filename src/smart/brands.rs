@@ -99,6 +99,7 @@ pub fn brands_request(url: &str, etag: Option<&str>) -> HttpRequest {
         url: url.to_owned(),
         headers,
         body: None,
+        max_body: MAX_BRANDS_BYTES,
     }
 }
 

@@ -257,6 +257,9 @@ struct RawMrn {
     system: Option<String>,
 }
 
+/// The largest `cairn.config.json` Cairn reads.
+pub const MAX_CONFIG_BYTES: usize = 1024 * 1024;
+
 /// Parses and validates `cairn.config.json`. Every error names the field and how to fix it.
 /// Whether `redirect_uri` is Cairn's own address needs that address: see
 /// [`Config::check_redirect_uri`].

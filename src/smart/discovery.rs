@@ -92,6 +92,7 @@ pub fn discovery_request(server: &FhirServer) -> HttpRequest {
         url: format!("{}/.well-known/smart-configuration", server.fhir_base),
         headers: discovery_headers(server, "application/json"),
         body: None,
+        max_body: MAX_DISCOVERY_BYTES,
     }
 }
 
@@ -187,6 +188,7 @@ pub fn metadata_request(server: &FhirServer) -> HttpRequest {
         url: format!("{}/metadata", server.fhir_base),
         headers: discovery_headers(server, "application/fhir+json"),
         body: None,
+        max_body: MAX_DISCOVERY_BYTES,
     }
 }
 

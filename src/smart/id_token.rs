@@ -31,7 +31,7 @@ pub const MAX_JWKS_BYTES: usize = 64 * 1024;
 pub const MAX_ID_TOKEN_BYTES: usize = 16 * 1024;
 /// Tolerated clock difference for `exp`, in seconds.
 pub const EXPIRY_SKEW_S: f64 = 60.0;
-/// How far in the future `iat` may lie, in seconds.
+/// How far in the future `iat` (and `nbf`) may lie, in seconds.
 pub const MAX_IAT_AHEAD_S: f64 = 300.0;
 /// Smallest RSA modulus accepted: 2048 bits.
 const MIN_MODULUS_BYTES: usize = 256;
@@ -216,6 +216,8 @@ pub enum IdTokenError {
     Expired,
     #[error("the identity token was issued in the future (is this device's clock right?)")]
     IssuedInFuture,
+    #[error("the identity token is not valid yet (is this device's clock right?)")]
+    NotYetValid,
     #[error("the identity token does not say who signed in")]
     MissingSubject,
     #[error("the signed-in user's record is on a different FHIR server")]
@@ -260,6 +262,7 @@ pub fn jwks_request(jwks_uri: &str) -> HttpRequest {
         url: jwks_uri.to_owned(),
         headers: vec![("Accept".into(), "application/json".into())],
         body: None,
+        max_body: MAX_JWKS_BYTES,
     }
 }
 
@@ -447,8 +450,11 @@ fn check_issuer_and_audience(
         Some(Value::Array(auds)) if auds.iter().any(|a| a.as_str() == Some(client_id)) => {}
         _ => return Err(IdTokenError::AudienceMismatch),
     }
-    // OpenID Connect Core §3.1.3.7: a present `azp` must be this client.
-    if claims.contains_key("azp") && text("azp") != Some(client_id) {
+    // OpenID Connect Core §3.1.3.7: a present `azp` must be this client, and a token that also
+    // names other audiences (which Cairn cannot judge) must name this client as `azp`.
+    let other_audiences = matches!(claims.get("aud"), Some(Value::Array(auds))
+        if auds.iter().any(|a| a.as_str() != Some(client_id)));
+    if (claims.contains_key("azp") || other_audiences) && text("azp") != Some(client_id) {
         return Err(IdTokenError::AuthorizedPartyMismatch);
     }
     Ok(())
@@ -474,6 +480,15 @@ fn check_claims(
     let issued_by_now = iat <= now_s + MAX_IAT_AHEAD_S;
     if !issued_by_now {
         return Err(IdTokenError::IssuedInFuture);
+    }
+    // `nbf`, when present, with the same allowance for a slow clock as `iat`.
+    match claims.get("nbf") {
+        None => {}
+        Some(nbf)
+            if nbf
+                .as_f64()
+                .is_some_and(|nbf| nbf <= now_s + MAX_IAT_AHEAD_S) => {}
+        Some(_) => return Err(IdTokenError::NotYetValid),
     }
 
     let subject = text("sub")
@@ -1025,6 +1040,16 @@ mod tests {
                 Want::End(AuthorizedPartyMismatch),
             ),
             (
+                "another audience beside Cairn, no azp",
+                token(
+                    header(),
+                    with(claims(), set("aud", json!(["cairn", "other-app"]))),
+                ),
+                named(),
+                Some(true),
+                Want::End(AuthorizedPartyMismatch),
+            ),
+            (
                 "wrong issuer, even when no key matches",
                 token(
                     unknown_kid.clone(),
@@ -1148,6 +1173,13 @@ mod tests {
                 named(),
                 Some(true),
                 Want::NoName(IssuedInFuture),
+            ),
+            (
+                "clock behind: not valid yet",
+                token(header(), with(claims(), set("nbf", json!(NOW + 3600.0)))),
+                named(),
+                Some(true),
+                Want::NoName(NotYetValid),
             ),
             (
                 "Epic's five minutes, read six minutes late",
@@ -1327,8 +1359,13 @@ mod tests {
                 Ok(practitioner("123")),
             ),
             (
-                "aud array with cairn, no azp",
+                "aud array with cairn and another, no azp",
                 with(claims(), set("aud", json!(["other", "cairn"]))),
+                Err(AuthorizedPartyMismatch),
+            ),
+            (
+                "aud array with cairn twice, no azp",
+                with(claims(), set("aud", json!(["cairn", "cairn"]))),
                 Ok(practitioner("123")),
             ),
             (
@@ -1394,6 +1431,26 @@ mod tests {
                 "iat a little ahead",
                 with(claims(), set("iat", json!(NOW + 299.0))),
                 Ok(practitioner("123")),
+            ),
+            (
+                "nbf past",
+                with(claims(), set("nbf", json!(NOW - 100.0))),
+                Ok(practitioner("123")),
+            ),
+            (
+                "nbf a little ahead",
+                with(claims(), set("nbf", json!(NOW + 299.0))),
+                Ok(practitioner("123")),
+            ),
+            (
+                "nbf in the future",
+                with(claims(), set("nbf", json!(NOW + 301.0))),
+                Err(NotYetValid),
+            ),
+            (
+                "nbf as a string",
+                with(claims(), set("nbf", json!("1700000000"))),
+                Err(NotYetValid),
             ),
             // sub
             (
@@ -1743,6 +1800,7 @@ mod tests {
             MissingTimes,
             Expired,
             IssuedInFuture,
+            NotYetValid,
             MissingSubject,
             FhirUserOtherServer,
             FhirUserInvalid,

@@ -80,6 +80,7 @@ pub fn style_request(url: &str) -> HttpRequest {
         url: url.to_owned(),
         headers: vec![("Accept".into(), "application/json".into())],
         body: None,
+        max_body: MAX_STYLE_BYTES,
     }
 }
 

@@ -123,6 +123,7 @@ pub fn token_request(pending: &PendingLaunch, code: &AuthCode) -> HttpRequest {
             ("Accept".into(), "application/json".into()),
         ],
         body: Some(body),
+        max_body: MAX_TOKEN_RESPONSE_BYTES,
     }
 }
 
@@ -193,6 +194,7 @@ pub fn refresh_request(
             ("Accept".into(), "application/json".into()),
         ],
         body: Some(body),
+        max_body: MAX_TOKEN_RESPONSE_BYTES,
     }
 }
 

@@ -10,7 +10,9 @@ use std::rc::Rc;
 use futures::FutureExt;
 use futures::future::{LocalBoxFuture, Shared};
 
-use crate::domain::problem::{Endpoint, NextStep, Problem, cors_problem};
+use crate::domain::problem::{
+    Endpoint, FetchFailure, NextStep, Problem, cors_problem, too_large_problem,
+};
 use crate::fhir::request::token_may_go_to;
 use crate::fhir::retry::retry_delay_ms;
 use crate::http::{HttpRequest, HttpResponse};
@@ -209,10 +211,12 @@ pub fn unreachable_ehr(err: &SendError) -> Problem {
 
 /// A request to `endpoint` that failed before any answer: blocked by CORS (the server
 /// answered a `no-cors` probe), which names the origins and whom to ask; else a connection
-/// that may work again.
+/// that may work again. A redirect or an answer too large is the EHR's to fix.
 pub fn network_problem(err: &SendError, endpoint: Endpoint) -> Problem {
-    if err.failure == crate::domain::problem::FetchFailure::Redirected {
-        return redirect_problem();
+    match err.failure {
+        FetchFailure::Redirected => return redirect_problem(),
+        FetchFailure::TooLarge { max_bytes } => return too_large_problem(endpoint, max_bytes),
+        _ => {}
     }
     if err.blocked_by_cors() {
         return cors_problem(endpoint, &err.url, &crate::web::location::page_url());

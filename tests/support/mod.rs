@@ -33,8 +33,18 @@ pub async fn start_stack() -> Stack {
     start_stack_in(false).await
 }
 
+/// The stack on a host that ignores `_headers`: Cairn's pages are served without any header
+/// of the release, so only their `<meta>` policy applies.
+pub async fn start_stack_without_headers() -> Stack {
+    start_stack_with(false, false).await
+}
+
 /// The stack with the EHR in Epic mode or not, and Cairn configured for it.
 async fn start_stack_in(epic: bool) -> Stack {
+    start_stack_with(epic, true).await
+}
+
+async fn start_stack_with(epic: bool, host_sends_headers: bool) -> Stack {
     let dist = PathBuf::from(std::env::var("CAIRN_DIST").expect(
         "CAIRN_DIST is not set: run the end-to-end tests with `cargo xtask test`, which builds dist/",
     ));
@@ -57,7 +67,12 @@ async fn start_stack_in(epic: bool) -> Stack {
     // The release with this EHR's configuration, under the headers `cargo xtask dist` would
     // generate for it.
     let site = sandbox::apphost::Site {
-        headers: headers_file_for(&dist, &config_json, "/"),
+        headers: if host_sends_headers {
+            headers_file_for(&dist, &config_json, "/")
+        } else {
+            String::new()
+        },
+        page_policy: Some(page_policy_for(&dist, &config_json)),
         dist,
         base_path: "/".into(),
         config_json: Some(config_json),
@@ -96,6 +111,17 @@ pub fn headers_file_for(dist: &std::path::Path, config_json: &str, base_path: &s
         files: &files,
         base_path,
     })
+}
+
+/// The pages' `<meta>` CSP for the release in `dist` with `config_json` instead of its own
+/// configuration (see [`headers_file_for`]).
+pub fn page_policy_for(dist: &std::path::Path, config_json: &str) -> String {
+    let config = cairn::smart::config::parse_config(config_json.as_bytes()).unwrap();
+    let mut pages = String::new();
+    for name in ["index.html", "launch.html"] {
+        pages.push_str(&std::fs::read_to_string(dist.join(name)).unwrap_or_default());
+    }
+    cairn::deploy::meta_csp(&config, &pages)
 }
 
 /// A private headless Chromium driven through ChromeDriver; both end with it.
@@ -725,6 +751,7 @@ pub async fn start_two_servers(configure: impl FnOnce(&mut serde_json::Value)) -
     let config_json = config.to_string();
     let site = sandbox::apphost::Site {
         headers: headers_file_for(&dist, &config_json, "/"),
+        page_policy: Some(page_policy_for(&dist, &config_json)),
         dist,
         base_path: "/".into(),
         config_json: Some(config_json),

@@ -268,7 +268,8 @@ const MESSAGING: &[&str] = &[
 ];
 
 /// Storage that outlives the tab or is shared with other code (lower case). Matrix #22: tokens
-/// live in memory; sessionStorage holds only the pending launch.
+/// live in memory; sessionStorage holds no token, only the pending launch (its verifier read
+/// once) and the EHR's public SMART configuration.
 const PERSISTENT_STORAGE: &[&str] = &[
     "local_storage",
     "localstorage",
@@ -279,6 +280,11 @@ const PERSISTENT_STORAGE: &[&str] = &[
     ".cookie",
     "cookie_store",
     "cookiestore",
+    // Cache Storage: `window.caches()` in web-sys, `caches.open(…)` in script.
+    "cache_storage",
+    "cachestorage",
+    ".caches(",
+    "caches.",
 ];
 
 /// Names through which code writes to the browser console, as words (matrix #24).
@@ -354,8 +360,9 @@ fn no_persistent_browser_storage() {
     });
     assert!(
         offences.is_empty(),
-        "no localStorage, IndexedDB or cookies: tokens live in memory, sessionStorage holds \
-         only the pending launch (matrix #22):\n{}",
+        "no localStorage, IndexedDB, Cache Storage or cookies: tokens live in memory; \
+         sessionStorage holds no token, only the pending launch (its verifier read once) and \
+         the EHR's public SMART configuration (matrix #22):\n{}",
         offences.join("\n")
     );
 }
@@ -481,6 +488,14 @@ fn the_detectors_see_what_they_ban() {
     assert_eq!(
         persistent_storage("indexedDB.open(\"c\")"),
         Some("indexeddb")
+    );
+    assert_eq!(
+        persistent_storage("let c = window.caches()?;"),
+        Some(".caches(")
+    );
+    assert_eq!(
+        persistent_storage("caches.open(\"cairn\").then(put)"),
+        Some("caches.")
     );
     assert_eq!(persistent_storage("window.session_storage()"), None);
 
