@@ -5,12 +5,11 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cairn::fhir::bundle::MAX_PAGE_BYTES;
 use cairn::fhir::drill::belongs_to_patient;
 use cairn::fhir::error::operation_outcome_text;
 use cairn::fhir::pager::{Limits, Pager, PagerStatus};
 use cairn::fhir::retry::retry_delay_ms;
-use cairn::http::{HttpRequest, HttpResponse, Method};
+use cairn::http::{BodyLimit, HttpRequest, HttpResponse, Method, Read};
 use cairn::smart::config::FhirServer;
 use cairn::smart::discovery::{discovery_request, parse_discovery};
 use cairn::smart::secret::{AccessToken, ClientSecret};
@@ -132,21 +131,28 @@ impl Client {
         };
         let content_type = header(reqwest::header::CONTENT_TYPE);
         let retry_after = header(reqwest::header::RETRY_AFTER);
+        // Read within the request's own cap, as the app does (`BodyLimit`, matrix #45).
+        let mut limit = BodyLimit::new(req.max_body);
+        let too_large = || {
+            format!(
+                "the answer of {shown} is larger than {} KiB",
+                req.max_body / 1024
+            )
+        };
+        if limit.admits(header(reqwest::header::CONTENT_LENGTH).as_deref()) == Read::Abort {
+            return Err(too_large());
+        }
         let mut resp = resp;
         let mut body = Vec::new();
-        // Read no further than the largest page the decoders accept (the app's cap).
         while let Some(chunk) = resp
             .chunk()
             .await
             .map_err(|e| format!("reading the answer of {shown}: {}", error_chain(&e)))?
         {
-            body.extend_from_slice(&chunk);
-            if body.len() > MAX_PAGE_BYTES {
-                return Err(format!(
-                    "the answer of {shown} is larger than {} MiB",
-                    MAX_PAGE_BYTES / (1024 * 1024)
-                ));
+            if limit.chunk(chunk.len()) == Read::Abort {
+                return Err(too_large());
             }
+            body.extend_from_slice(&chunk);
         }
         Ok((
             HttpResponse {

@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use cairn::http::{HttpRequest, HttpResponse, Method};
 use cairn::smart::secret::{AccessToken, ClientSecret};
-use cairn::smart::token::{TokenError, parse_refresh_response};
+use cairn::smart::token::{MAX_TOKEN_RESPONSE_BYTES, TokenError, parse_refresh_response};
 
 use crate::assertion::ASSERTION_TYPE;
 
@@ -65,6 +65,7 @@ pub fn token_request(
         url: token_endpoint.to_owned(),
         headers,
         body: Some(form.finish()),
+        max_body: MAX_TOKEN_RESPONSE_BYTES,
     }
 }
 

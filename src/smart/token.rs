@@ -11,7 +11,8 @@ use crate::smart::secret::{AccessToken, AuthCode, IdToken, RefreshToken};
 pub const DEFAULT_EXPIRES_IN_S: f64 = 300.0;
 /// Longest lifetime believed.
 pub const MAX_EXPIRES_IN_S: f64 = 86_400.0;
-const MAX_TOKEN_RESPONSE_BYTES: usize = 256 * 1024;
+/// The largest token answer read (a token, an id_token and a few claims fit many times over).
+pub const MAX_TOKEN_RESPONSE_BYTES: usize = 256 * 1024;
 
 /// What the token endpoint granted.
 #[derive(Clone)]
