@@ -4,6 +4,7 @@
 //! machine. Installing is idempotent and takes milliseconds once done.
 
 mod bench;
+mod bloat;
 mod bytes;
 #[cfg(test)]
 mod tidy;
@@ -31,6 +32,9 @@ commands:
   bench [--pairs N] [--latency-ms MS]
                  measure Cairn against a fhirclient baseline in Chromium (not a test; see
                  docs/performance.md)
+  bloat [--wasm-opt LEVEL]
+                 where each page's wasm bytes go: sizes (raw, brotli) and twiggy's largest
+                 items, crates and generic copies (see docs/performance.md)
   tools          install the build and test tools only
 ";
 
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(&args[1..]),
         Some("test") => test(),
         Some("bench") => bench::run(&args[1..]),
+        Some("bloat") => bloat::run_bloat(&args[1..]),
         Some("dist") => Dist::parse(&args[1..])
             .and_then(|options| tools::ensure_build_tools().and_then(|env| dist(&env, &options))),
         Some("check-config") if args.len() > 1 => check_config(&args[1..]),
