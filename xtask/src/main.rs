@@ -161,7 +161,14 @@ fn dist(env: &tools::ToolEnv, options: &Dist) -> Result<()> {
     step(&format!(
         "precompressing the scripts, styles and wasm of {out} (.gz, .br)"
     ));
-    precompress(&options.out)
+    precompress(&options.out)?;
+    step(&format!("first-load bytes of {out}, per page"));
+    for (page, what, budget) in bytes::CAIRN_PAGES {
+        let load = bytes::first_load(&options.out, page, bytes::CAIRN_FETCHED)?;
+        println!("{what} ({page}, budget {budget} B brotli):");
+        print!("{}", load.table());
+    }
+    Ok(())
 }
 
 /// Writes `<file>.gz` (gzip level 9) and `<file>.br` (brotli quality 11) next to every script,
