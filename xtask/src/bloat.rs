@@ -36,7 +36,8 @@ pub fn run_bloat(args: &[String]) -> Result<()> {
         ]))?;
     }
     step("building both pages' wasm (profile wasm-release)");
-    run(env.command("cargo").args([
+    let mut cargo = env.command("cargo");
+    cargo.args([
         "build",
         "--package",
         "cairn",
@@ -45,7 +46,12 @@ pub fn run_bloat(args: &[String]) -> Result<()> {
         "wasm-release",
         "--target",
         "wasm32-unknown-unknown",
-    ]))?;
+    ]);
+    // As `cargo xtask dist` builds it: the same bytes, and no rebuild between the two.
+    if let Some(commit) = crate::commit_id() {
+        cargo.env("CAIRN_COMMIT", commit);
+    }
+    run(&mut cargo)?;
     let built = project_root().join("target/wasm32-unknown-unknown/wasm-release");
     let out = project_root().join("target/bloat");
     for (bin, what) in BINS {
