@@ -28,8 +28,21 @@ pub struct PendingLaunch {
     pub client_id: String,
     pub redirect_uri: String,
     pub scope: String,
-    /// Wall-clock milliseconds since the epoch when the launch began.
+    /// Wall-clock milliseconds since the epoch when the launch began. Stored as a whole
+    /// number (`Date.now()` is one), so the launch page needs no float formatting or parsing.
+    #[serde(with = "whole_ms")]
     pub created_at_ms: f64,
+}
+
+mod whole_ms {
+    pub fn serialize<S: serde::Serializer>(ms: &f64, s: S) -> Result<S::Ok, S::Error> {
+        // Saturates: a negative or NaN time is stored as 0, which is stale.
+        s.serialize_u64(*ms as u64)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        <u64 as serde::Deserialize>::deserialize(d).map(|ms| ms as f64)
+    }
 }
 
 impl PendingLaunch {
@@ -197,6 +210,21 @@ mod tests {
         assert_eq!(r.pending.redirect_uri, "https://app.example/cairn/");
         assert!(r.pending.require_iss);
         assert_eq!(r.pending.created_at_ms, 5.0);
+    }
+
+    #[test]
+    fn a_pending_launch_is_stored_with_whole_milliseconds() {
+        let (config, smart) = fixture("launch patient/Patient.rs");
+        let r = ehr(&config, &smart, "L", &[0; 64], 1_700_000_000_123.0);
+        let json = serde_json::to_string(&r.pending).unwrap();
+        assert!(json.contains("\"created_at_ms\":1700000000123"), "{json}");
+        assert!(!json.contains("1700000000123."), "{json}");
+        let back: PendingLaunch = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.created_at_ms, 1_700_000_000_123.0);
+        assert_eq!(back.state, r.pending.state);
+        // A stored time that is not a whole number of milliseconds is not a launch of ours.
+        let odd = json.replace("1700000000123", "1700000000123.5");
+        assert!(serde_json::from_str::<PendingLaunch>(&odd).is_err());
     }
 
     fn ehr(

@@ -288,12 +288,13 @@ pub fn discovery_cache_key(fhir_base: &str) -> String {
     format!("cairn.discovery.{fhir_base}")
 }
 
-/// What to keep of a usable smart-configuration answer: when it came, and its body as sent.
-/// `None` for an answer not worth keeping (an error, or not UTF-8).
+/// What to keep of a usable smart-configuration answer: when it came (whole milliseconds, so
+/// the launch page needs no float formatting or parsing), and its body as sent. `None` for an
+/// answer not worth keeping (an error, or not UTF-8).
 pub fn discovery_cache_entry(resp: &HttpResponse, now_ms: f64) -> Option<String> {
     let body = std::str::from_utf8(&resp.body).ok()?;
     (resp.is_success() && resp.is_json() && resp.body.len() <= MAX_DISCOVERY_BYTES)
-        .then(|| format!("{now_ms}\n{body}"))
+        .then(|| format!("{}\n{body}", now_ms as u64))
 }
 
 /// A kept answer, if it is younger than [`DISCOVERY_MAX_AGE_MS`], as the response it was. The
@@ -301,7 +302,7 @@ pub fn discovery_cache_entry(resp: &HttpResponse, now_ms: f64) -> Option<String>
 /// fresh one does (tampering with sessionStorage gains nothing).
 pub fn cached_discovery(entry: &str, now_ms: f64) -> Option<HttpResponse> {
     let (saved, body) = entry.split_once('\n')?;
-    let age = now_ms - saved.parse::<f64>().ok()?;
+    let age = now_ms - saved.parse::<u64>().ok()? as f64;
     (0.0..DISCOVERY_MAX_AGE_MS)
         .contains(&age)
         .then(|| HttpResponse {
@@ -324,6 +325,7 @@ mod tests {
             "code_challenge_methods_supported":["S256"]}"#,
         );
         let entry = discovery_cache_entry(&answer, 1_000.0).unwrap();
+        assert!(entry.starts_with("1000\n{"), "{entry}");
         let fresh = parse_discovery(&server, &answer).unwrap();
         for (now, reused) in [
             (1_000.0, true),
@@ -344,7 +346,7 @@ mod tests {
             ..answer.clone()
         };
         assert_eq!(discovery_cache_entry(&refused, 0.0), None);
-        for garbage in ["", "x\n{}", "1000", "NaN\n{}"] {
+        for garbage in ["", "x\n{}", "1000", "NaN\n{}", "-1\n{}", "1e3\n{}"] {
             assert_eq!(cached_discovery(garbage, 1_000.0), None, "{garbage:?}");
         }
         // A kept document that was tampered with still has to pass the origin pinning.

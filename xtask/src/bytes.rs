@@ -12,16 +12,15 @@ use crate::Result;
 /// The most brotli bytes each of Cairn's two pages may take on a first visit (1 KB = 1000
 /// bytes): guards against growth, not the goals. Issue 12's targets are 60 KB for the launch
 /// page and 150 KB for the callback page with the chart, which Cairn does not meet yet (see
-/// docs/performance.md). Each budget is the release as measured when it was set, rounded up to
-/// the next 5 KB. Lower them whenever the app shrinks.
+/// docs/performance.md, "Shrinking"). Each budget is the release as measured when it was set
+/// plus about 3 %. Lower them whenever the app shrinks; never raise one to let growth through.
 ///
 /// The launch page (`launch.html`: EHR launch and start page, up to the authorize redirect):
-/// 156 963 bytes measured when set (146 990 before issue 11's CORS detection, scope forms and
-/// problem texts reached it).
-pub const LAUNCH_BUDGET: u64 = 160_000;
-/// The callback page (`index.html`, the redirect URI) with the chart, the full app: 290 563
-/// bytes measured when set (after issue 11's Epic work and issue 13's issuer and pending-launch
-/// checks; the whole first load before the split replaced the single budget).
+/// 137 917 bytes measured when set (158 872 before its float formatting and parsing went).
+pub const LAUNCH_BUDGET: u64 = 142_000;
+/// The callback page (`index.html`, the redirect URI) with the chart, the full app: 292 145
+/// bytes measured when set. Kept at its earlier value (1 % headroom) rather than raised to
+/// 3 %: nothing cut from this page's own code yet.
 pub const APP_BUDGET: u64 = 295_000;
 
 /// Cairn's pages, each with what it is and its brotli budget.

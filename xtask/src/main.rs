@@ -4,6 +4,7 @@
 //! machine. Installing is idempotent and takes milliseconds once done.
 
 mod bench;
+mod bloat;
 mod bytes;
 #[cfg(test)]
 mod tidy;
@@ -32,6 +33,9 @@ commands:
   bench [--pairs N] [--latency-ms MS]
                  measure Cairn against a fhirclient baseline in Chromium (not a test; see
                  docs/performance.md)
+  bloat [--wasm-opt LEVEL]
+                 where each page's wasm bytes go: sizes (raw, brotli) and twiggy's largest
+                 items, crates and generic copies (see docs/performance.md)
   tools          install the build and test tools only
 ";
 
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(&args[1..]),
         Some("test") => test(),
         Some("bench") => bench::run(&args[1..]),
+        Some("bloat") => bloat::run_bloat(&args[1..]),
         Some("dist") => Dist::parse(&args[1..])
             .and_then(|options| tools::ensure_build_tools().and_then(|env| dist(&env, &options))),
         Some("check-config") if args.len() > 1 => check_config(&args[1..]),
@@ -157,7 +162,14 @@ fn dist(env: &tools::ToolEnv, options: &Dist) -> Result<()> {
     step(&format!(
         "precompressing the scripts, styles and wasm of {out} (.gz, .br)"
     ));
-    precompress(&options.out)
+    precompress(&options.out)?;
+    step(&format!("first-load bytes of {out}, per page"));
+    for (page, what, budget) in bytes::CAIRN_PAGES {
+        let load = bytes::first_load(&options.out, page, bytes::CAIRN_FETCHED)?;
+        println!("{what} ({page}, budget {budget} B brotli):");
+        print!("{}", load.table());
+    }
+    Ok(())
 }
 
 /// Writes `<file>.gz` (gzip level 9) and `<file>.br` (brotli quality 11) next to every script,

@@ -225,7 +225,7 @@ fn apt_install(packages: &[&str]) -> Result<()> {
     run(&mut install)
 }
 
-fn version_of(env: &ToolEnv, program: &str) -> Option<String> {
+pub fn version_of(env: &ToolEnv, program: &str) -> Option<String> {
     output(env.command(program).arg("--version")).ok()
 }
 
@@ -234,7 +234,7 @@ fn version_of_path(env: &ToolEnv, program: &Path) -> Option<String> {
     output(cmd.arg("--version")).ok()
 }
 
-fn output(cmd: &mut Command) -> Result<String> {
+pub fn output(cmd: &mut Command) -> Result<String> {
     let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
     if !out.status.success() {
         return Err(format!("{cmd:?} failed"));
