@@ -910,7 +910,7 @@ fn encounter_detail(sel: Selected) -> impl IntoView {
                     .map(|o| {
                         (
                             o.code.label().unwrap_or("Observation").to_owned(),
-                            results::observation_text(o),
+                            results::observation_text(o, false),
                             o.effective.as_deref().map(crate::domain::time::display),
                         )
                     })

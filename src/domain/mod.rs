@@ -2,6 +2,7 @@
 
 pub mod banner;
 pub mod encounters;
+pub mod precision;
 pub mod problem;
 pub mod results;
 pub mod table;

@@ -5,9 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::domain::precision::{self, Precision, precision_for};
 use crate::domain::sorted_by;
 use crate::domain::time::instant_ms;
-use crate::fhir::observation::{ObsValue, Observation, format_number};
+use crate::fhir::observation::{ObsValue, Observation};
 
 /// The vital signs Cairn knows by LOINC code, in the order the chart shows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -63,6 +64,11 @@ impl VitalKind {
         }
     }
 
+    /// Its clinical precision ([`precision::CLINICAL_PRECISION`]).
+    pub fn precision(self) -> Precision {
+        precision_for(self.codes().first().copied())
+    }
+
     pub fn of(obs: &Observation) -> Option<VitalKind> {
         VitalKind::ALL
             .into_iter()
@@ -82,8 +88,10 @@ pub struct Point {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Vital {
     pub kind: VitalKind,
-    /// The latest value as text, e.g. `142/91 mm[Hg]` or `72 /min`.
+    /// The latest value at clinical precision, e.g. `142/91 mmHg` or `72 /min`.
     pub latest: String,
+    /// The latest value exactly as recorded, e.g. `142.3071/91.2 mm[Hg]`.
+    pub recorded: String,
     /// When the latest was taken, as written.
     pub when: Option<String>,
     pub abnormal: bool,
@@ -115,7 +123,8 @@ pub fn vitals(observations: &[Observation]) -> Vec<Vital> {
                 .collect();
             Some(Vital {
                 kind,
-                latest: vital_text(kind, latest)?,
+                latest: vital_text(kind, latest, kind.precision()),
+                recorded: vital_text(kind, latest, Precision::Recorded),
                 when: latest
                     .effective
                     .as_deref()
@@ -144,22 +153,29 @@ fn point(kind: VitalKind, obs: &Observation, at_ms: f64) -> Option<Point> {
     })
 }
 
-fn vital_text(kind: VitalKind, obs: &Observation) -> Option<String> {
-    if kind == VitalKind::BloodPressure {
-        let part = |code| obs.component(code).map(|c| &c.value);
-        return match (part(SYSTOLIC), part(DIASTOLIC)) {
-            (Some(ObsValue::Quantity(s)), Some(ObsValue::Quantity(d))) => {
-                let unit = s.unit.as_deref().or(d.unit.as_deref()).unwrap_or("");
-                let n = |q: &crate::fhir::observation::Quantity| {
-                    q.value.map(format_number).unwrap_or_else(|| "?".into())
-                };
-                Some(format!("{}/{} {unit}", n(s), n(d)).trim_end().to_owned())
-            }
-            _ => obs.value.display().or_else(|| Some("Not recorded".into())),
+fn vital_text(kind: VitalKind, obs: &Observation, precision: Precision) -> String {
+    if kind == VitalKind::BloodPressure
+        && let (Some(ObsValue::Quantity(s)), Some(ObsValue::Quantity(d))) = (
+            obs.component(SYSTOLIC).map(|c| &c.value),
+            obs.component(DIASTOLIC).map(|c| &c.value),
+        )
+    {
+        let unit = s.unit.as_deref().or(d.unit.as_deref()).unwrap_or("");
+        let n = |q: &crate::fhir::observation::Quantity| {
+            q.number(precision).unwrap_or_else(|| "?".into())
+        };
+        let both = format!("{}/{}", n(s), n(d));
+        return match precision {
+            Precision::Recorded => format!("{both} {unit}").trim_end().to_owned(),
+            _ => precision::with_unit(&both, &precision::unit(unit)),
         };
     }
-    Some(obs.value.display().unwrap_or_else(|| "Not recorded".into()))
+    obs.value
+        .display(precision)
+        .unwrap_or_else(|| NOT_RECORDED.into())
 }
+
+const NOT_RECORDED: &str = "Not recorded";
 
 /// Results entered in error are not shown as results.
 fn is_retracted(obs: &Observation) -> bool {
@@ -211,16 +227,24 @@ pub fn sparkline(
 }
 
 /// An observation's value in one line: its `value[x]`, else its components
-/// ("Systolic: 142 mm[Hg] · Diastolic: 91 mm[Hg]"), else "Not recorded".
-pub fn observation_text(obs: &Observation) -> String {
-    if let Some(value) = obs.value.display() {
+/// ("Systolic: 142 mmHg · Diastolic: 91 mmHg"), else "Not recorded". Each number at the
+/// precision of its code, or exactly as recorded when `recorded`.
+pub fn observation_text(obs: &Observation, recorded: bool) -> String {
+    let precision = |code: &crate::fhir::observation::Concept| {
+        if recorded {
+            Precision::Recorded
+        } else {
+            precision_for(code.loinc())
+        }
+    };
+    if let Some(value) = obs.value.display(precision(&obs.code)) {
         return value;
     }
     let parts: Vec<String> = obs
         .components
         .iter()
         .filter_map(|c| {
-            let value = c.value.display()?;
+            let value = c.value.display(precision(&c.code))?;
             Some(match c.code.label() {
                 Some(label) => format!("{label}: {value}"),
                 None => value,
@@ -228,7 +252,7 @@ pub fn observation_text(obs: &Observation) -> String {
         })
         .collect();
     if parts.is_empty() {
-        "Not recorded".to_owned()
+        NOT_RECORDED.to_owned()
     } else {
         parts.join(" · ")
     }
@@ -239,7 +263,10 @@ pub fn observation_text(obs: &Observation) -> String {
 pub struct LabResult {
     pub id: Option<String>,
     pub when: Option<String>,
+    /// As reported, floating-point noise rounded ([`Precision::Reported`]).
     pub value: String,
+    /// Exactly as recorded.
+    pub recorded: String,
     pub flag: Option<String>,
     pub reference_range: Option<String>,
 }
@@ -340,13 +367,17 @@ fn lab_result(obs: &Observation) -> LabResult {
     LabResult {
         id: obs.id.clone(),
         when: obs.effective.as_deref().map(crate::domain::time::display),
-        value: obs.value.display().unwrap_or_else(|| "Not recorded".into()),
+        value: observation_text(obs, false),
+        recorded: observation_text(obs, true),
         flag: obs
             .interpretation
             .iter()
             .find(|c| c.as_str() != "N")
             .cloned(),
-        reference_range: obs.reference_range.as_ref().and_then(|r| r.display()),
+        reference_range: obs
+            .reference_range
+            .as_ref()
+            .and_then(|r| r.display(Precision::Reported)),
     }
 }
 
@@ -402,7 +433,8 @@ mod tests {
                 VitalKind::Weight
             ]
         );
-        assert_eq!(v[0].latest, "142/91 mm[Hg]");
+        assert_eq!(v[0].latest, "142/91 mmHg");
+        assert_eq!(v[0].recorded, "142/91 mm[Hg]");
         assert_eq!(v[0].trend.len(), 2);
         assert_eq!(v[0].trend[1].second, Some(91.0));
         assert_eq!(v[1].latest, "72 /min");
@@ -413,17 +445,69 @@ mod tests {
         assert_eq!(v[2].latest, "70.5 kg");
     }
 
+    /// Synthea writes floating-point values out in full; the chart shows them at clinical
+    /// precision, and keeps them as recorded.
+    #[test]
+    fn vital_signs_at_clinical_precision_with_the_recorded_value_kept() {
+        let synthea = |id: &str, code: &str, value: &str, unit: &str| {
+            obs(serde_json::from_str(&format!(
+                r#"{{"resourceType": "Observation", "id": "{id}", "status": "final",
+                "code": {{"coding": [{{"system": "http://loinc.org", "code": "{code}"}}]}},
+                "effectiveDateTime": "2021-01-01", "valueQuantity": {{"value": {value}, "unit": "{unit}"}}}}"#
+            ))
+            .unwrap())
+        };
+        let mut b = bp("b", 0.0, 0.0, "2021-01-01");
+        for (component, written) in b.components.iter_mut().zip(["122.458769", "86.929055"]) {
+            if let ObsValue::Quantity(q) = &mut component.value {
+                q.written = Some(written.to_owned());
+            }
+        }
+        let all = vec![
+            b,
+            synthea("h", "8867-4", "71.60403", "/min"),
+            synthea("t", "8310-5", "37.05", "Cel"),
+            synthea("s", "59408-5", "97.5", "%"),
+            synthea("w", "29463-7", "108.031206", "kg"),
+            synthea("bmi", "39156-5", "30.02", "kg/m2"),
+            synthea("pain", "72514-3", "0.727458", "{score}"),
+        ];
+        let v = vitals(&all);
+        let shown: Vec<(&str, &str)> = v
+            .iter()
+            .map(|v| (v.latest.as_str(), v.recorded.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("122/87 mmHg", "122.458769/86.929055 mm[Hg]"),
+                ("72 /min", "71.60403 /min"),
+                ("37.1 °C", "37.05 Cel"),
+                ("98%", "97.5 %"),
+                ("108.0 kg", "108.031206 kg"),
+                ("30.0 kg/m²", "30.02 kg/m2"),
+            ]
+        );
+        // Pain is not a card, but the table shows it at its precision.
+        assert_eq!(observation_text(&all[6], false), "1");
+        assert_eq!(observation_text(&all[6], true), "0.727458 {score}");
+    }
+
     #[test]
     fn component_only_observations_read_as_their_components() {
         let mut b = bp("b", 142.0, 91.0, "2021");
         assert_eq!(
-            observation_text(&b),
+            observation_text(&b, false),
+            "8480-6: 142 mmHg · 8462-4: 91 mmHg"
+        );
+        assert_eq!(
+            observation_text(&b, true),
             "8480-6: 142 mm[Hg] · 8462-4: 91 mm[Hg]"
         );
         b.components.clear();
-        assert_eq!(observation_text(&b), "Not recorded");
+        assert_eq!(observation_text(&b, false), "Not recorded");
         let hr = vital("h", "8867-4", 72.0, "/min", "2021");
-        assert_eq!(observation_text(&hr), "72 /min");
+        assert_eq!(observation_text(&hr, false), "72 /min");
     }
 
     #[test]
