@@ -1,5 +1,5 @@
 //! End to end in real headless Chromium, with the development EHR in Epic mode (issue 11):
-//! the journeys of `tests/e2e.rs` again against an EHR that answers as Epic's published
+//! the journeys of `tests/launch.rs` and `tests/chart.rs` again against an EHR that answers as Epic's published
 //! documentation says (v1 scopes bounded by the registered APIs, `bearer`, id_tokens without a
 //! name, identifiers with `type.text` only, Patient.Search's minimum data set and limits,
 //! flowsheet codings, ids longer than 64 characters), and the identity and scope faults Cairn
@@ -429,7 +429,7 @@ async fn click_button(c: &Client, text: &str) {
 /// An id_token that cannot be checked (keys blocked by CORS, a skewed clock, a `fhirUser`
 /// outside the FHIR base) shows no name and the chart goes on; with a `kid` no key has and a
 /// single key in the JWKS, Cairn tries that key, which verifies, and shows the name. (The
-/// standard mode, whose id_token has a name; a bad signature is in `tests/e2e.rs`.)
+/// standard mode, whose id_token has a name; a bad signature is in `tests/ehr_faults.rs`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_id_token_that_cannot_be_checked_shows_no_name_and_the_chart_goes_on() {
     use sandbox::Fault::*;

@@ -1,0 +1,68 @@
+//! The vital signs section: one card per kind, latest reading and trend.
+
+use leptos::prelude::*;
+
+use super::trend::trend_svg;
+use super::{empty_unless_loading, feed_status};
+use crate::app::feed::ObservationFeed;
+use crate::domain::results::{self, Vital};
+use crate::web::perf;
+
+pub(super) fn vitals_section(feed: ObservationFeed) -> impl IntoView {
+    view! {
+        <section class="section section--vitals" aria-labelledby="vitals-title">
+            <h2 id="vitals-title">"Vital signs"</h2>
+            {feed_status(feed)}
+            {move || {
+                let cards = feed
+                    .with(|f| results::vitals(&f.items))
+                    .into_iter()
+                    .map(vital_card)
+                    .collect_view();
+                view! {
+                    {empty_unless_loading(feed, "No vital signs are recorded.")}
+                    <ul class="vitals">{cards}</ul>
+                }
+            }}
+        </section>
+    }
+}
+
+fn vital_card(v: Vital) -> impl IntoView {
+    perf::mark_after_paint(perf::FIRST_OBSERVATIONS);
+    let class = if v.abnormal {
+        "vital vital--abnormal"
+    } else {
+        "vital"
+    };
+    let readings = v.trend.len();
+    let trend = trend_svg(
+        &v.trend,
+        format!("{} trend, {readings} readings", v.kind.label()),
+    );
+    view! {
+        <li class=class data-kind=v.kind.label()>
+            <span class="vital__label">{v.kind.label()}</span>
+            <span class="vital__value">{breakable_after_slash(v.latest)}</span>
+            <span class="vital__when">{v.when}</span>
+            {trend}
+        </li>
+    }
+}
+
+/// `142/91 mm[Hg]` with a line-break opportunity after the `/` between the numbers, so a long
+/// blood pressure wraps between them on a phone rather than inside one (units such as `kg/m2`
+/// are left whole).
+fn breakable_after_slash(text: String) -> impl IntoView {
+    let between_numbers = |(before, after): &(&str, &str)| {
+        before.ends_with(|c: char| c.is_ascii_digit())
+            && after.starts_with(|c: char| c.is_ascii_digit())
+    };
+    match text.split_once('/').filter(between_numbers) {
+        Some((before, after)) => {
+            let (before, after) = (format!("{before}/"), after.to_owned());
+            view! { {before} <wbr /> {after} }.into_any()
+        }
+        None => text.into_any(),
+    }
+}
