@@ -27,7 +27,7 @@ async fn the_chart_shows_the_patients_vitals_labs_and_encounters() {
     assert_eq!(text_of(c, ".banner__name").await, patient.name);
     wait_until_loaded(c).await;
 
-    // The latest body weight, as recorded.
+    // The latest body weight, at one decimal.
     let latest = |code: &str| {
         observations
             .iter()
@@ -40,18 +40,18 @@ async fn the_chart_shows_the_patients_vitals_labs_and_encounters() {
             })
             .cloned()
     };
-    let heart = latest("29463-7").expect("the patient has body weights");
+    let weight = latest("29463-7").expect("the patient has body weights");
     let expected = format!(
         "{} {}",
-        as_shown(&heart["valueQuantity"]["value"]),
-        heart["valueQuantity"]["unit"].as_str().unwrap()
+        as_shown(&weight["valueQuantity"]["value"], Some(1)),
+        weight["valueQuantity"]["unit"].as_str().unwrap()
     );
     assert_eq!(
         text_of(c, ".vital[data-kind='Weight'] .vital__value").await,
         expected
     );
     // Shown as `YYYY-MM-DD hh:mm` (Synthea writes UTC offsets).
-    let when = heart["effectiveDateTime"].as_str().unwrap();
+    let when = weight["effectiveDateTime"].as_str().unwrap();
     assert_eq!(
         text_of(c, ".vital[data-kind='Weight'] .vital__when").await,
         format!("{} {}", &when[..10], &when[11..16])
@@ -63,13 +63,14 @@ async fn the_chart_shows_the_patients_vitals_labs_and_encounters() {
         .find(|o| {
             o["category"][0]["coding"][0]["code"] == "laboratory"
                 && o["valueQuantity"]["value"].is_number()
+                && PLAIN_UNITS.contains(&o["valueQuantity"]["unit"].as_str().unwrap_or_default())
         })
         .expect("the patient has lab results");
     let code = lab["code"]["coding"][0]["code"].as_str().unwrap();
     let lab = latest(code).unwrap();
     let expected = format!(
         "{} {}",
-        as_shown(&lab["valueQuantity"]["value"]),
+        as_shown(&lab["valueQuantity"]["value"], None),
         lab["valueQuantity"]["unit"].as_str().unwrap()
     );
     assert_eq!(
@@ -142,6 +143,81 @@ async fn the_chart_shows_the_patients_vitals_labs_and_encounters() {
     }));
     assert_canary_contained(c, &stack).await;
     c.clone().close().await.unwrap();
+}
+
+/// Vital signs read at clinical precision, with units as people write them (issue 14): a
+/// Synthea blood pressure of `122.458769/86.929055 mm[Hg]` reads "122/87 mmHg". The value as
+/// recorded is kept one hover away (the title), never lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vital_signs_read_at_clinical_precision_and_keep_the_recorded_value() {
+    let stack = start_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    let patient = &stack.ehr.patients()[1];
+    let observations = stack.ehr.resources_of("Observation", &patient.id);
+    open_chart(c, &stack, &patient.name).await;
+    wait_until_loaded(c).await;
+
+    let latest = |code: &str| {
+        observations
+            .iter()
+            .filter(|o| o["code"]["coding"][0]["code"] == code)
+            .max_by_key(|o| {
+                o["effectiveDateTime"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("the patient has no {code}"))
+    };
+    let bp = latest("85354-9");
+    let part = |code: &str| {
+        bp["component"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["code"]["coding"][0]["code"] == code)
+            .map(|c| c["valueQuantity"]["value"].clone())
+            .unwrap()
+    };
+    let (systolic, diastolic) = (part("8480-6"), part("8462-4"));
+    let card = ".vital[data-kind='Blood pressure'] .vital__value";
+    let shown = text_of(c, card).await;
+    assert_eq!(
+        shown,
+        format!(
+            "{}/{} mmHg",
+            as_shown(&systolic, Some(0)),
+            as_shown(&diastolic, Some(0))
+        )
+    );
+    let recorded = c
+        .find(Locator::Css(card))
+        .await
+        .unwrap()
+        .attr("title")
+        .await
+        .unwrap();
+    assert_eq!(
+        recorded.as_deref(),
+        Some(format!("Recorded: {systolic}/{diastolic} mm[Hg]").as_str())
+    );
+
+    let bmi = latest("39156-5");
+    assert_eq!(
+        text_of(c, ".vital[data-kind='Body mass index'] .vital__value").await,
+        format!(
+            "{} kg/m²",
+            as_shown(&bmi["valueQuantity"]["value"], Some(1))
+        )
+    );
+    let vitals = text_of(c, ".section--vitals").await;
+    assert!(
+        !vitals.contains("mm[Hg]") && !vitals.contains("kg/m2"),
+        "{vitals}"
+    );
+    screenshot(c, "vitals-clinical-precision").await;
 }
 
 /// The chart works from the keyboard alone: Tab shows where focus is, Enter chooses an

@@ -61,8 +61,8 @@ async fn assert_chart_shows_vitals_labs_and_encounters(
     patient_id: &str,
 ) {
     wait_until_loaded(c).await;
-    let (_, weight) =
-        latest_observation(stack, patient_id, "29463-7").expect("the patient has body weights");
+    let (_, weight) = latest_observation(stack, patient_id, "29463-7", Some(1))
+        .expect("the patient has body weights");
     assert_eq!(
         text_of(c, ".vital[data-kind='Weight'] .vital__value").await,
         weight
@@ -74,11 +74,12 @@ async fn assert_chart_shows_vitals_labs_and_encounters(
         .find(|o| {
             o["category"][0]["coding"][0]["code"] == "laboratory"
                 && o["valueQuantity"]["value"].is_number()
+                && PLAIN_UNITS.contains(&o["valueQuantity"]["unit"].as_str().unwrap_or_default())
                 && o["code"]["coding"][0]["system"] == "http://loinc.org"
         })
         .and_then(|o| o["code"]["coding"][0]["code"].as_str().map(str::to_owned))
         .expect("the patient has lab results");
-    let (_, lab) = latest_observation(stack, patient_id, &lab_code).unwrap();
+    let (_, lab) = latest_observation(stack, patient_id, &lab_code, None).unwrap();
     assert_eq!(
         text_of(c, &format!("tr[data-test='loinc:{lab_code}'] .lab__value")).await,
         lab
@@ -137,7 +138,7 @@ async fn epic_ehr_launch_in_the_frame_shows_the_banner_with_mrn_and_the_charts_v
 
     // The chart's values, as recorded, from observations whose ids are longer than 64
     // characters and whose vital signs carry the flowsheet coding first.
-    let (weight, _) = latest_observation(&stack, &patient.id, "29463-7").unwrap();
+    let (weight, _) = latest_observation(&stack, &patient.id, "29463-7", Some(1)).unwrap();
     assert!(
         weight["id"].as_str().unwrap().len() > 64,
         "{}",
@@ -242,7 +243,7 @@ async fn epic_standalone_patient_on_a_phone() {
         patient.mrn
     );
     wait_until_loaded(c).await;
-    let (_, weight) = latest_observation(&stack, &patient.id, "29463-7").unwrap();
+    let (_, weight) = latest_observation(&stack, &patient.id, "29463-7", Some(1)).unwrap();
     assert_eq!(
         text_of(c, ".vital[data-kind='Weight'] .vital__value").await,
         weight
@@ -478,7 +479,7 @@ async fn an_id_token_that_cannot_be_checked_shows_no_name_and_the_chart_goes_on(
             assert!(!markup.contains(PRACTITIONER_NAME), "{fault:?}");
             assert!(!markup.contains(PRACTITIONER_ID), "{fault:?}");
         }
-        let (_, weight) = latest_observation(&stack, &patient.id, "29463-7").unwrap();
+        let (_, weight) = latest_observation(&stack, &patient.id, "29463-7", Some(1)).unwrap();
         assert_eq!(
             text_of(c, ".vital[data-kind='Weight'] .vital__value").await,
             weight,

@@ -309,7 +309,7 @@ async fn standalone_patient_launch_on_a_phone() {
         text_of(c, ".vital[data-kind='Weight'] .vital__value").await,
         format!(
             "{} {}",
-            as_shown(&weight["valueQuantity"]["value"]),
+            as_shown(&weight["valueQuantity"]["value"], Some(1)),
             weight["valueQuantity"]["unit"].as_str().unwrap()
         )
     );

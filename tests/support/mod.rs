@@ -419,21 +419,45 @@ pub async fn wait_until_loaded(c: &Client) {
     panic!("the chart never finished loading");
 }
 
-/// A FHIR decimal as the chart shows it: as the record wrote it, unless that is a
-/// floating-point value written out in full (more than six decimals, or an exponent), which is
-/// rounded to six decimals without trailing zeros.
-pub fn as_shown(number: &serde_json::Value) -> String {
+/// A recorded decimal as the chart shows it, worked out here by hand so that the chart's own
+/// rounding is checked: `Some(d)`, rounded half up to `d` decimals (a vital sign's clinical
+/// precision); `None`, as recorded unless it has more than four decimals, then to four
+/// significant figures. Synthea writes plain positive decimals.
+pub fn as_shown(number: &serde_json::Value, decimals: Option<usize>) -> String {
     let written = number.to_string();
-    let decimals = written.split_once('.').map_or(0, |(_, f)| f.len());
-    if decimals <= 6 && !written.contains(['e', 'E']) {
-        return written;
+    assert!(
+        written.bytes().all(|b| b.is_ascii_digit() || b == b'.'),
+        "not a plain positive decimal: {written}"
+    );
+    let (whole, fraction) = written.split_once('.').unwrap_or((&written, ""));
+    let decimals = match decimals {
+        Some(d) => d,
+        None if fraction.len() <= 4 => return written,
+        None => {
+            let magnitude = if whole.trim_start_matches('0').is_empty() {
+                -(fraction.bytes().take_while(|&b| b == b'0').count() as i64)
+            } else {
+                whole.trim_start_matches('0').len() as i64
+            };
+            (4 - magnitude).max(0) as usize
+        }
+    };
+    let padded = format!("{fraction:0<width$}", width = decimals + 1);
+    let mut scaled: u128 = format!("{whole}{}", &padded[..decimals]).parse().unwrap();
+    if padded.as_bytes()[decimals] >= b'5' {
+        scaled += 1;
     }
-    let rounded = format!("{:.6}", number.as_f64().expect("a number"));
-    rounded
-        .trim_end_matches('0')
-        .trim_end_matches('.')
-        .to_owned()
+    let text = format!("{scaled:0>width$}", width = decimals + 1);
+    let (w, f) = text.split_at(text.len() - decimals);
+    if decimals == 0 {
+        w.to_owned()
+    } else {
+        format!("{w}.{f}")
+    }
 }
+
+/// Units the chart shows unchanged (they are written for people already).
+pub const PLAIN_UNITS: [&str; 6] = ["kg", "cm", "mg/dL", "g/dL", "fL", "mmol/L"];
 
 /// Waits for the EHR page's frame that Cairn runs in (`#app`) and enters it.
 pub async fn enter_app_frame(c: &Client) {
@@ -633,11 +657,13 @@ pub async fn wait_for_absence(c: &Client, css: &str) {
 
 /// The latest `loinc` observation of `patient_id` as the EHR serves it (its LOINC coding may
 /// follow another, as Epic's flowsheet rows do), and its value as the chart shows it
-/// (`"<value> <unit>"`).
+/// (`"<value> <unit>"`, the value [`as_shown`] with `decimals`, the unit one of
+/// [`PLAIN_UNITS`]).
 pub fn latest_observation(
     stack: &Stack,
     patient_id: &str,
     loinc: &str,
+    decimals: Option<usize>,
 ) -> Option<(serde_json::Value, String)> {
     let observation = stack
         .ehr
@@ -656,10 +682,11 @@ pub fn latest_observation(
                 .unwrap_or_default()
                 .to_owned()
         })?;
+    let unit = observation["valueQuantity"]["unit"].as_str()?;
+    assert!(PLAIN_UNITS.contains(&unit), "{unit} is shown otherwise");
     let shown = format!(
-        "{} {}",
-        as_shown(&observation["valueQuantity"]["value"]),
-        observation["valueQuantity"]["unit"].as_str()?
+        "{} {unit}",
+        as_shown(&observation["valueQuantity"]["value"], decimals),
     );
     Some((observation, shown))
 }

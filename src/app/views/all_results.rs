@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::feed_status;
+use super::{feed_status, recorded_title};
 use crate::app::feed::ObservationFeed;
 use crate::domain::table::{ResultRow, Sort, SortKey, arrange, result_rows, window};
 
@@ -37,6 +37,7 @@ pub(super) fn all_results_section(
         let drawn = visible
             .into_iter()
             .map(|r| {
+                let title = recorded_title(&r.value, &r.recorded);
                 let class = if r.flag.is_some() {
                     "row row--flagged"
                 } else {
@@ -48,7 +49,7 @@ pub(super) fn all_results_section(
                         <td>
                             <bdi>{r.test}</bdi>
                         </td>
-                        <td>{r.value}</td>
+                        <td title=title>{r.value}</td>
                         <td>{r.flag}</td>
                         <td class="all__kind">{r.category}</td>
                     </tr>

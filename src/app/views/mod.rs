@@ -120,3 +120,9 @@ fn empty_unless_loading<T: Send + Sync + 'static>(
     feed.with(|f| f.items.is_empty() && !f.is_loading())
         .then(|| view! { <p class="empty">{text}</p> })
 }
+
+/// The title of a value shown rounded: the value exactly as recorded, one hover away. `None`
+/// when the value is shown as recorded.
+fn recorded_title(shown: &str, recorded: &str) -> Option<String> {
+    (shown != recorded).then(|| format!("Recorded: {recorded}"))
+}

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use super::trend::trend_svg;
-use super::{empty_unless_loading, feed_status};
+use super::{empty_unless_loading, feed_status, recorded_title};
 use crate::app::feed::ObservationFeed;
 use crate::domain::results::{self, Vital};
 use crate::web::perf;
@@ -35,6 +35,7 @@ fn vital_card(v: Vital) -> impl IntoView {
     } else {
         "vital"
     };
+    let title = recorded_title(&v.latest, &v.recorded);
     let readings = v.trend.len();
     let trend = trend_svg(
         &v.trend,
@@ -43,15 +44,17 @@ fn vital_card(v: Vital) -> impl IntoView {
     view! {
         <li class=class data-kind=v.kind.label()>
             <span class="vital__label">{v.kind.label()}</span>
-            <span class="vital__value">{breakable_after_slash(v.latest)}</span>
+            <span class="vital__value" title=title>
+                {breakable_after_slash(v.latest)}
+            </span>
             <span class="vital__when">{v.when}</span>
             {trend}
         </li>
     }
 }
 
-/// `142/91 mm[Hg]` with a line-break opportunity after the `/` between the numbers, so a long
-/// blood pressure wraps between them on a phone rather than inside one (units such as `kg/m2`
+/// `142/91 mmHg` with a line-break opportunity after the `/` between the numbers, so a long
+/// blood pressure wraps between them on a phone rather than inside one (units such as `kg/m²`
 /// are left whole).
 fn breakable_after_slash(text: String) -> impl IntoView {
     let between_numbers = |(before, after): &(&str, &str)| {
