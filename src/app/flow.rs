@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use leptos::prelude::*;
 
 use crate::app::{Chart, Found, Screen, Search, Selected, ServerChoice, feed};
-use crate::domain::banner::banner;
+use crate::domain::banner::{banner, person_name};
 use crate::domain::problem::{NextStep, Problem};
 use crate::fhir;
 use crate::fhir::encounter::Encounter;
@@ -25,7 +25,7 @@ use crate::smart::discovery::{
     discovery_request, metadata_request, parse_discovery, parse_metadata, trust_issuer,
 };
 use crate::smart::id_token::{
-    Expected, IdTokenError, Identity, SignedInUser, jwks_request, parse_jwks, prepare,
+    Expected, FhirUser, IdTokenError, Identity, SignedInUser, jwks_request, parse_jwks, prepare,
 };
 use crate::smart::launch::{CallbackParams, Entry, INSTANCE_PARAM, parse_entry};
 use crate::smart::pkce::new_instance_id;
@@ -50,7 +50,7 @@ thread_local! {
     static CLIENT: RefCell<Option<FhirClient>> = const { RefCell::new(None) };
     /// The configuration, once loaded.
     static CONFIG: RefCell<Option<Config>> = const { RefCell::new(None) };
-    /// Who signed in: the name in the verified id_token, if it has one.
+    /// Who signed in: their name, from the verified id_token or their own FHIR resource.
     static SIGNED_IN_AS: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
@@ -314,10 +314,11 @@ async fn callback(
     Ok(next)
 }
 
-/// The signed-in user's name from a verified id_token; `None` when there is no id_token, the
-/// EHR publishes no keys to check it with, it has no name, or it could not be checked (keys
-/// unreachable, unknown key, skewed clock: see `Identity`). Only evidence of tampering stops
-/// the sign-in. An id is never shown in place of a name.
+/// The signed-in user's name: the verified id_token's name claims; else, when the granted
+/// scope allows that read, the name in their own resource (`fhirUser`) on this FHIR server;
+/// else `None` (no id_token, no keys to check it with, no name, or it could not be checked:
+/// see `Identity`). Only evidence of tampering stops the sign-in. An id is never shown in
+/// place of a name.
 async fn signed_in_user(
     id_token: Option<&IdToken>,
     pending: &PendingLaunch,
@@ -332,10 +333,44 @@ async fn signed_in_user(
         client_id: pending.client_id.clone(),
         fhir_base: pending.fhir_base.clone(),
     };
-    match Identity::from_check(check_id_token(id_token, jwks_uri, &expected).await) {
-        Identity::Tampered(err) => Err(err.problem()),
-        outcome => Ok(outcome.display_name().map(str::to_owned)),
+    let identity = Identity::from_check(check_id_token(id_token, jwks_uri, &expected).await);
+    if let Some(name) = identity.display_name() {
+        return Ok(Some(name.to_owned()));
     }
+    match identity {
+        Identity::Tampered(err) => Err(err.problem()),
+        Identity::SignedIn(SignedInUser {
+            fhir_user: Some(user),
+            ..
+        }) => Ok(fhir_user_name(&user).await),
+        _ => Ok(None),
+    }
+}
+
+/// The name in the signed-in user's own resource, read when the granted scope allows it. The
+/// id_token check placed `fhir_user` on this session's FHIR server; the request is built from
+/// that base, its type and its id, never from a URL the token gave.
+async fn fhir_user_name(user: &FhirUser) -> Option<String> {
+    let client = client()?;
+    let (base, grants, patient) = client.with_session(|s| {
+        (
+            s.context.fhir_base.clone(),
+            s.grants().clone(),
+            s.context.patient.clone(),
+        )
+    });
+    if !grants.may_read_user(&user.resource_type, &user.id, patient.as_deref()) {
+        return None;
+    }
+    let response = client
+        .send(|token| fhir::request::read_request(&base, &user.resource_type, &user.id, token))
+        .await
+        .ok()?;
+    person_name(&fhir::patient::parse_user_names(
+        &response,
+        &user.resource_type,
+        &user.id,
+    ))
 }
 
 /// Fetches the EHR's keys and checks the id_token against them and `expected`.

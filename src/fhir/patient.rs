@@ -114,6 +114,23 @@ pub fn parse_patient(resp: &HttpResponse, expected_id: &str) -> Result<Patient, 
     Ok(patient)
 }
 
+/// The names in the signed-in user's own resource (their `fhirUser`), read by id: none unless
+/// the answer is that very resource.
+pub fn parse_user_names(resp: &HttpResponse, resource_type: &str, id: &str) -> Vec<HumanName> {
+    if !resp.is_success() || resp.body.len() > MAX_RESOURCE_BYTES {
+        return Vec::new();
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(&resp.body) else {
+        return Vec::new();
+    };
+    let is_it = v.get("resourceType").and_then(Value::as_str) == Some(resource_type)
+        && v.get("id").and_then(Value::as_str) == Some(id);
+    if !is_it {
+        return Vec::new();
+    }
+    array(v.get("name")).map(decode_name).collect()
+}
+
 /// Decodes whatever is usable in a Patient resource.
 pub fn decode_patient(v: &Value) -> Patient {
     Patient {
@@ -162,6 +179,35 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_users_own_resource_gives_its_names_and_nothing_else_does() {
+        let practitioner = r#"{"resourceType": "Practitioner", "id": "p1",
+            "name": [{"use": "official", "family": "Clinician", "given": ["Ada"]}]}"#;
+        let names = |status, body: &str, ty, id| {
+            parse_user_names(&resp(status, body), ty, id)
+                .iter()
+                .map(|n| n.family.clone().unwrap_or_default())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(200, practitioner, "Practitioner", "p1"),
+            ["Clinician"]
+        );
+        assert!(names(200, practitioner, "Practitioner", "p2").is_empty());
+        assert!(names(200, practitioner, "Patient", "p1").is_empty());
+        assert!(names(403, practitioner, "Practitioner", "p1").is_empty());
+        assert!(names(200, "not json", "Practitioner", "p1").is_empty());
+        assert!(
+            names(
+                200,
+                r#"{"resourceType": "Practitioner", "id": "p1", "name": "x"}"#,
+                "Practitioner",
+                "p1"
+            )
+            .is_empty()
+        );
+    }
 
     fn resp(status: u16, body: &str) -> HttpResponse {
         HttpResponse {

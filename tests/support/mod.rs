@@ -30,11 +30,12 @@ impl Stack {
 }
 
 pub async fn start_stack() -> Stack {
-    start_stack_in(false).await
+    start_stack_in(false, |_| {}).await
 }
 
-/// The stack with the EHR in Epic mode or not, and Cairn configured for it.
-async fn start_stack_in(epic: bool) -> Stack {
+/// The stack with the EHR in Epic mode or not, and Cairn configured for it, then as
+/// `configure` changes that configuration.
+pub async fn start_stack_in(epic: bool, configure: impl FnOnce(&mut serde_json::Value)) -> Stack {
     let dist = PathBuf::from(std::env::var("CAIRN_DIST").expect(
         "CAIRN_DIST is not set: run the end-to-end tests with `cargo xtask test`, which builds dist/",
     ));
@@ -54,6 +55,9 @@ async fn start_stack_in(epic: bool) -> Stack {
     } else {
         sandbox::cairn_config_json(&ehr)
     };
+    let mut config: serde_json::Value = serde_json::from_str(&config_json).unwrap();
+    configure(&mut config);
+    let config_json = config.to_string();
     // The release with this EHR's configuration, under the headers `cargo xtask dist` would
     // generate for it.
     let site = sandbox::apphost::Site {
@@ -591,7 +595,7 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str
 /// Cairn configured for it as a deployer would for Epic ([`sandbox::cairn_epic_config_json`]:
 /// the MRN named by its Epic identifier type, `Epic-Client-ID` on discovery).
 pub async fn start_epic_stack() -> Stack {
-    start_stack_in(true).await
+    start_stack_in(true, |_| {}).await
 }
 
 /// Opens Cairn in the EHR's frame for `patient_id` in Epic mode, with `fault` (a
