@@ -53,7 +53,7 @@ fn assert_v1_scope(scope: &str, level: &str) {
     }
 }
 
-/// The latest weight and one laboratory value of `patient_id` are shown as recorded, and the
+/// The latest weight (at clinical precision) and one laboratory value of `patient_id` are shown, and the
 /// chart lists every encounter; no view says its permission is missing.
 async fn assert_chart_shows_vitals_labs_and_encounters(
     c: &Client,
@@ -136,7 +136,7 @@ async fn epic_ehr_launch_in_the_frame_shows_the_banner_with_mrn_and_the_charts_v
         .any(|r| r.path_and_query == format!("/fhir/Patient/{}", patient.id));
     assert!(read, "the banner came from the Patient read");
 
-    // The chart's values, as recorded, from observations whose ids are longer than 64
+    // The chart's values, at their precision, from observations whose ids are longer than 64
     // characters and whose vital signs carry the flowsheet coding first.
     let (weight, _) = latest_observation(&stack, &patient.id, "29463-7", Some(1)).unwrap();
     assert!(
@@ -213,8 +213,8 @@ async fn epic_ehr_launch_in_the_frame_shows_the_banner_with_mrn_and_the_charts_v
 }
 
 /// A patient opens Cairn on a phone, against an EHR answering as Epic: start page, sign in as
-/// that patient, their banner with the MRN, a vital value as recorded, no name (Epic's
-/// id_token has none), and nothing wider than the phone.
+/// that patient, their banner with the MRN, a vital value at clinical precision, their name
+/// from their own record (Epic's id_token has none), and nothing wider than the phone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn epic_standalone_patient_on_a_phone() {
     let stack = start_epic_stack().await;
@@ -254,13 +254,12 @@ async fn epic_standalone_patient_on_a_phone() {
             .unwrap()
             .is_empty()
     );
+    // Epic's id_token has no name: the patient's own record (their `fhirUser`, the patient in
+    // context, which `patient/Patient.read` allows) names them.
     wait_for_identity_check(c).await;
-    assert!(
-        c.find_all(Locator::Css(".signed-in"))
-            .await
-            .unwrap()
-            .is_empty(),
-        "a name was shown from a token without one"
+    assert_eq!(
+        text_of(c, ".signed-in").await,
+        format!("Signed in as {}", patient.name)
     );
     let overflow = c
         .execute(

@@ -291,7 +291,7 @@ async fn standalone_patient_launch_on_a_phone() {
     );
     let notice = text_of(c, ".notice--not-granted").await;
     assert!(notice.contains("encounters"), "{notice}");
-    // The patient's own latest weight, as recorded, and no encounter list (not granted).
+    // The patient's own latest weight, at one decimal, and no encounter list (not granted).
     wait_until_loaded(c).await;
     let weight = stack
         .ehr
