@@ -352,16 +352,11 @@ async fn signed_in_user(
 /// that base, its type and its id, never from a URL the token gave.
 async fn fhir_user_name(user: &FhirUser) -> Option<String> {
     let client = client()?;
-    let (base, grants, patient) = client.with_session(|s| {
-        (
-            s.context.fhir_base.clone(),
-            s.grants().clone(),
-            s.context.patient.clone(),
-        )
-    });
-    if !grants.may_read_user(&user.resource_type, &user.id, patient.as_deref()) {
-        return None;
-    }
+    let base = client.with_session(|s| {
+        s.grants()
+            .may_read_user(&user.resource_type, &user.id, s.context.patient.as_deref())
+            .then(|| s.context.fhir_base.clone())
+    })?;
     let response = read(&client, &base, &user.resource_type, &user.id)
         .await
         .ok()?;

@@ -24,48 +24,48 @@ pub const MAX_REPORTED_DECIMALS: usize = 4;
 pub const NOISE_SIGNIFICANT_FIGURES: i64 = 4;
 
 /// Clinical precision of vital signs and similar measurements, by LOINC code: the decimals
-/// shown, and what the code is.
-pub const CLINICAL_PRECISION: &[(&str, u8, &str)] = &[
+/// shown (what each code is, in its comment).
+pub const CLINICAL_PRECISION: &[(&str, u8)] = &[
     // Blood pressure: whole mmHg.
-    ("85354-9", 0, "Blood pressure panel"),
-    ("55284-4", 0, "Blood pressure systolic and diastolic"),
-    ("8480-6", 0, "Systolic blood pressure"),
-    ("8462-4", 0, "Diastolic blood pressure"),
-    ("8478-0", 0, "Mean blood pressure"),
+    ("85354-9", 0), // Blood pressure panel
+    ("55284-4", 0), // Blood pressure systolic and diastolic
+    ("8480-6", 0),  // Systolic blood pressure
+    ("8462-4", 0),  // Diastolic blood pressure
+    ("8478-0", 0),  // Mean blood pressure
     // Rates: whole beats and breaths per minute.
-    ("8867-4", 0, "Heart rate"),
-    ("9279-1", 0, "Respiratory rate"),
+    ("8867-4", 0), // Heart rate
+    ("9279-1", 0), // Respiratory rate
     // Oxygen: whole percent.
-    ("59408-5", 0, "Oxygen saturation by pulse oximetry"),
-    ("2708-6", 0, "Oxygen saturation in arterial blood"),
-    ("2710-2", 0, "Oxygen saturation in capillary blood"),
-    ("3150-0", 0, "Inhaled oxygen concentration"),
+    ("59408-5", 0), // Oxygen saturation by pulse oximetry
+    ("2708-6", 0),  // Oxygen saturation in arterial blood
+    ("2710-2", 0),  // Oxygen saturation in capillary blood
+    ("3150-0", 0),  // Inhaled oxygen concentration
     // Temperature: one decimal (°C or °F).
-    ("8310-5", 1, "Body temperature"),
-    ("8331-1", 1, "Oral temperature"),
+    ("8310-5", 1), // Body temperature
+    ("8331-1", 1), // Oral temperature
     // Body size: one decimal.
-    ("29463-7", 1, "Body weight"),
-    ("3141-9", 1, "Body weight measured"),
-    ("8302-2", 1, "Body height"),
-    ("8306-3", 1, "Body height lying"),
-    ("39156-5", 1, "Body mass index"),
-    ("9843-4", 1, "Head occipital-frontal circumference"),
-    ("8287-5", 1, "Head circumference by tape"),
+    ("29463-7", 1), // Body weight
+    ("3141-9", 1),  // Body weight measured
+    ("8302-2", 1),  // Body height
+    ("8306-3", 1),  // Body height lying
+    ("39156-5", 1), // Body mass index
+    ("9843-4", 1),  // Head occipital-frontal circumference
+    ("8287-5", 1),  // Head circumference by tape
     // Percentiles for age: whole percentiles.
-    ("59576-9", 0, "BMI percentile per age and sex"),
-    ("77606-2", 0, "Weight-for-length percentile"),
-    ("8289-1", 0, "Head circumference percentile"),
+    ("59576-9", 0), // BMI percentile per age and sex
+    ("77606-2", 0), // Weight-for-length percentile
+    ("8289-1", 0),  // Head circumference percentile
     // Pain scores: whole points.
-    ("72514-3", 0, "Pain severity 0-10 numeric rating"),
-    ("38208-5", 0, "Pain severity reported"),
+    ("72514-3", 0), // Pain severity 0-10 numeric rating
+    ("38208-5", 0), // Pain severity reported
 ];
 
 /// The precision for a value coded `loinc`: clinical for the codes in
 /// [`CLINICAL_PRECISION`], as reported otherwise.
 pub fn precision_for(loinc: Option<&str>) -> Precision {
     loinc
-        .and_then(|code| CLINICAL_PRECISION.iter().find(|(c, _, _)| *c == code))
-        .map_or(Precision::Reported, |&(_, decimals, _)| {
+        .and_then(|code| CLINICAL_PRECISION.iter().find(|(c, _)| *c == code))
+        .map_or(Precision::Reported, |&(_, decimals)| {
             Precision::Decimals(decimals)
         })
 }
@@ -270,13 +270,19 @@ pub fn unit(ucum: &str) -> String {
     out.trim().to_owned()
 }
 
-/// `number` followed by `unit` as people write them: a space between, none before `%`.
-pub fn with_unit(number: &str, unit: &str) -> String {
-    match unit {
-        "" => number.to_owned(),
-        "%" => format!("{number}%"),
-        unit => format!("{number} {unit}"),
+/// `number` followed by `unit` at `precision`: as recorded, or as people write it ([`unit`]:
+/// a space between, none before `%`).
+pub fn with_unit(number: &str, unit: &str, precision: Precision) -> String {
+    let unit = match precision {
+        Precision::Recorded => unit.to_owned(),
+        _ => self::unit(unit),
+    };
+    let mut out = number.to_owned();
+    if !unit.is_empty() && unit != "%" {
+        out.push(' ');
     }
+    out.push_str(&unit);
+    out
 }
 
 #[cfg(test)]
@@ -395,11 +401,9 @@ mod tests {
         assert_eq!(precision_for(Some("2339-0")), Precision::Reported);
         assert_eq!(precision_for(None), Precision::Reported);
         // Each code once.
-        for (i, (code, _, _)) in CLINICAL_PRECISION.iter().enumerate() {
+        for (i, (code, _)) in CLINICAL_PRECISION.iter().enumerate() {
             assert!(
-                CLINICAL_PRECISION[i + 1..]
-                    .iter()
-                    .all(|(c, _, _)| c != code),
+                CLINICAL_PRECISION[i + 1..].iter().all(|(c, _)| c != code),
                 "{code} twice"
             );
         }
@@ -448,8 +452,14 @@ mod tests {
 
     #[test]
     fn numbers_and_units_join_as_people_write_them() {
-        assert_eq!(with_unit("98", "%"), "98%");
-        assert_eq!(with_unit("37.2", "°C"), "37.2 °C");
-        assert_eq!(with_unit("3", ""), "3");
+        let people = Precision::Reported;
+        assert_eq!(with_unit("98", "%", people), "98%");
+        assert_eq!(with_unit("37.2", "Cel", people), "37.2 °C");
+        assert_eq!(with_unit("3", "{score}", people), "3");
+        assert_eq!(with_unit("3", "", people), "3");
+        assert_eq!(
+            with_unit("0.727458", "{score}", Precision::Recorded),
+            "0.727458 {score}"
+        );
     }
 }

@@ -164,11 +164,7 @@ fn vital_text(kind: VitalKind, obs: &Observation, precision: Precision) -> Strin
         let n = |q: &crate::fhir::observation::Quantity| {
             q.number(precision).unwrap_or_else(|| "?".into())
         };
-        let both = format!("{}/{}", n(s), n(d));
-        return match precision {
-            Precision::Recorded => format!("{both} {unit}").trim_end().to_owned(),
-            _ => precision::with_unit(&both, &precision::unit(unit)),
-        };
+        return precision::with_unit(&format!("{}/{}", n(s), n(d)), unit, precision);
     }
     obs.value
         .display(precision)
@@ -217,13 +213,21 @@ pub fn sparkline(
     let line = |pick: &dyn Fn(&Point) -> Option<f64>| {
         trend
             .iter()
-            .filter_map(|p| Some(format!("{:.1},{:.1}", x(p.at_ms), y(pick(p)?))))
+            .filter_map(|p| Some(format!("{},{}", tenths(x(p.at_ms)), tenths(y(pick(p)?)))))
             .collect::<Vec<_>>()
             .join(" ")
     };
     let main = line(&|p| Some(p.value));
     let second = line(&|p| p.second);
     Some((main, (!second.is_empty()).then_some(second)))
+}
+
+/// `value` to one decimal (`6.7`), from integer tenths: the app carries no float formatting
+/// with a precision for it.
+fn tenths(value: f64) -> String {
+    let t = (value * 10.0).round() as i64;
+    let sign = if t < 0 { "-" } else { "" };
+    format!("{sign}{}.{}", (t / 10).abs(), (t % 10).abs())
 }
 
 /// An observation's value in one line: its `value[x]`, else its components
@@ -483,7 +487,7 @@ mod tests {
                 ("122/87 mmHg", "122.458769/86.929055 mm[Hg]"),
                 ("72 /min", "71.60403 /min"),
                 ("37.1 °C", "37.05 Cel"),
-                ("98%", "97.5 %"),
+                ("98%", "97.5%"),
                 ("108.0 kg", "108.031206 kg"),
                 ("30.0 kg/m²", "30.02 kg/m2"),
             ]
@@ -530,6 +534,14 @@ mod tests {
         assert_eq!(one, "50.0,10.0");
         assert!(none.is_none());
         assert!(sparkline(&[], 100.0, 20.0, 100).is_none());
+        for (v, shown) in [
+            (6.666, "6.7"),
+            (0.04, "0.0"),
+            (-0.45, "-0.5"),
+            (-12.34, "-12.3"),
+        ] {
+            assert_eq!(tenths(v), shown);
+        }
         // Only the most recent points are drawn.
         let (last_two, _) = sparkline(&trend, 100.0, 20.0, 2).unwrap();
         assert_eq!(last_two.split(' ').count(), 2);

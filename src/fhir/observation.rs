@@ -66,11 +66,8 @@ impl Quantity {
     pub fn display(&self, precision: Precision) -> Option<String> {
         let number = self.number(precision)?;
         let number = format!("{}{number}", self.comparator.as_deref().unwrap_or(""));
-        Some(match (&self.unit, precision) {
-            (None, _) => number,
-            (Some(unit), Precision::Recorded) => format!("{number} {unit}"),
-            (Some(unit), _) => precision::with_unit(&number, &precision::unit(unit)),
-        })
+        let unit = self.unit.as_deref().unwrap_or("");
+        Some(precision::with_unit(&number, unit, precision))
     }
 
     /// The number alone at `precision`, from the recorded text.
@@ -368,13 +365,16 @@ fn quantity(v: Option<&Value>) -> Option<Quantity> {
     })
 }
 
-/// A computed number as people write it: no trailing `.0`, at most 6 decimals.
+/// A computed number as people write it: its shortest decimal form, more than four decimals
+/// rounded to four significant figures ([`Precision::Reported`]), no trailing zeros. Decimal
+/// rounding of the text: no float formatting machinery of its own.
 pub fn format_number(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        return format!("{}", value as i64);
+    let shortest = value.to_string();
+    match precision::number(&shortest, Precision::Reported) {
+        Some(n) if n.contains('.') => n.trim_end_matches('0').trim_end_matches('.').to_owned(),
+        Some(n) => n,
+        None => shortest,
     }
-    let s = format!("{value:.6}");
-    s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 /// For tests: `value` as a record would write it (`180`, not `180.0`), as a JSON number.
@@ -512,7 +512,7 @@ mod tests {
                 "3.10 mg/dL",
                 "3.10 mg/dL",
             ),
-            (r#"{"value": 0.050, "unit": "%"}"#, "0.050 %", "0.050%"),
+            (r#"{"value": 0.050, "unit": "%"}"#, "0.050%", "0.050%"),
             (r#"{"value": -12, "unit": "mV"}"#, "-12 mV", "-12 mV"),
             (
                 r#"{"value": 167.891436, "unit": "mm[Hg]"}"#,
@@ -558,6 +558,9 @@ mod tests {
             (0.1 + 0.2, "0.3"),
             (-4.5, "-4.5"),
             (1e20, "100000000000000000000"),
+            (0.000123456789, "0.0001235"),
+            (-0.0, "0"),
+            (f64::NAN, "NaN"),
         ] {
             assert_eq!(format_number(n), s);
         }
