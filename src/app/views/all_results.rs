@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::{feed_status, recorded_title};
+use super::{feed_status, value_cell};
 use crate::app::feed::ObservationFeed;
 use crate::domain::table::{ResultRow, Sort, SortKey, arrange, result_rows, window};
 
@@ -37,7 +37,6 @@ pub(super) fn all_results_section(
         let drawn = visible
             .into_iter()
             .map(|r| {
-                let title = recorded_title(&r.value, &r.recorded);
                 let class = if r.flag.is_some() {
                     "row row--flagged"
                 } else {
@@ -49,7 +48,7 @@ pub(super) fn all_results_section(
                         <td>
                             <bdi>{r.test}</bdi>
                         </td>
-                        <td title=title>{r.value}</td>
+                        {value_cell("", r.value, &r.recorded)}
                         <td>{r.flag}</td>
                         <td class="all__kind">{r.category}</td>
                     </tr>

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use super::trend::trend_svg;
-use super::{empty_unless_loading, feed_status, recorded_title};
+use super::{empty_unless_loading, feed_status, value_cell};
 use crate::app::feed::ObservationFeed;
 use crate::domain::results::{self, LabGroup};
 use crate::web::perf;
@@ -58,7 +58,6 @@ fn lab_rows(g: LabGroup, open: RwSignal<Option<String>>) -> impl IntoView {
         let key = key.clone();
         move || open.with(|o| o.as_deref() == Some(key.as_str()))
     };
-    let latest_title = recorded_title(&latest.value, &latest.recorded);
     let row_class = if latest.flag.is_some() {
         "lab lab--flagged"
     } else {
@@ -74,7 +73,7 @@ fn lab_rows(g: LabGroup, open: RwSignal<Option<String>>) -> impl IntoView {
                     view! {
                         <tr>
                             <td>{r.when.clone()}</td>
-                            <td title=recorded_title(&r.value, &r.recorded)>{r.value.clone()}</td>
+                            {value_cell("", r.value.clone(), &r.recorded)}
                             <td>{r.flag.clone()}</td>
                             <td>{r.reference_range.clone()}</td>
                         </tr>
@@ -136,9 +135,7 @@ fn lab_rows(g: LabGroup, open: RwSignal<Option<String>>) -> impl IntoView {
                     {panel.map(|p| view! { <span class="lab__panel">{p}</span> })}
                 </button>
             </th>
-            <td class="lab__value" title=latest_title>
-                {latest.value}
-            </td>
+            {value_cell("lab__value", latest.value, &latest.recorded)}
             <td class="lab__flag">{latest.flag}</td>
             <td>{latest.reference_range}</td>
             <td>{latest.when}</td>

@@ -121,8 +121,19 @@ fn empty_unless_loading<T: Send + Sync + 'static>(
         .then(|| view! { <p class="empty">{text}</p> })
 }
 
-/// The title of a value shown rounded: the value exactly as recorded, one hover away. `None`
-/// when the value is shown as recorded.
+/// A value as shown, with the value exactly as recorded as its title (one hover away) when it
+/// was rounded. One function for every table cell, so the app carries one copy of its view.
+fn value_cell(class: &'static str, shown: String, recorded: &str) -> impl IntoView + use<> {
+    let title = recorded_title(&shown, recorded);
+    view! {
+        <td class=class title=title>
+            {shown}
+        </td>
+    }
+}
+
+/// The title of a value shown rounded: the value exactly as recorded. `None` when the value is
+/// shown as recorded.
 fn recorded_title(shown: &str, recorded: &str) -> Option<String> {
     (shown != recorded).then(|| format!("Recorded: {recorded}"))
 }
