@@ -455,7 +455,7 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
         feed
     });
     let others = observations(&OTHER_CATEGORIES);
-    let banner = if context.need_patient_banner && View::Banner.allowed(&grants) {
+    let (banner, details) = if context.need_patient_banner && View::Banner.allowed(&grants) {
         let (response, mrn) = futures::future::join(
             client.send(|token| {
                 fhir::request::read_request(&context.fhir_base, "Patient", patient_id, token)
@@ -465,9 +465,12 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
         .await;
         let patient =
             fhir::patient::parse_patient(&response?, patient_id).map_err(|e| e.problem())?;
-        Some(banner(&patient, clock::today(), mrn.as_ref()))
+        (
+            Some(banner(&patient, clock::today(), mrn.as_ref())),
+            Some(crate::domain::patient::details(&patient)),
+        )
     } else {
-        None
+        (None, None)
     };
     // The encounter in launch context, shown when read; the chart does not wait for it. Only
     // the launch's own patient has one: a patient chosen in the search does not inherit it.
@@ -495,6 +498,7 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
     Ok(Screen::Chart(Box::new(Chart {
         patient_id: patient_id.to_owned(),
         banner,
+        details,
         signed_in_as: RwSignal::new(signed_in_as()),
         encounter,
         encounters,

@@ -330,7 +330,7 @@ fn value_x(v: &Value) -> ObsValue {
     ObsValue::None
 }
 
-fn concept(v: Option<&Value>) -> Concept {
+pub(crate) fn concept(v: Option<&Value>) -> Concept {
     Concept {
         text: v.and_then(|c| text(c.get("text"))),
         codings: array(v.and_then(|c| c.get("coding")))

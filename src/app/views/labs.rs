@@ -2,8 +2,8 @@
 
 use leptos::prelude::*;
 
-use super::trend::trend_svg;
-use super::{empty_unless_loading, feed_status};
+use super::trend::trend_view;
+use super::{empty_unless_loading, feed_status, flag};
 use crate::app::feed::ObservationFeed;
 use crate::domain::results::{self, LabGroup};
 use crate::web::perf;
@@ -52,6 +52,8 @@ fn lab_rows(g: LabGroup, open: RwSignal<Option<String>>) -> impl IntoView {
         results,
         trend,
         panel,
+        reference,
+        latest_ms: _,
     } = g;
     let toggle_key = key.clone();
     let is_open = {
@@ -74,7 +76,7 @@ fn lab_rows(g: LabGroup, open: RwSignal<Option<String>>) -> impl IntoView {
                         <tr>
                             <td>{r.when.clone()}</td>
                             <td>{r.value.clone()}</td>
-                            <td>{r.flag.clone()}</td>
+                            <td>{flag(r.flag.clone())}</td>
                             <td>{r.reference_range.clone()}</td>
                         </tr>
                     }
@@ -114,7 +116,7 @@ fn lab_rows(g: LabGroup, open: RwSignal<Option<String>>) -> impl IntoView {
                 .to_string()
         }
     };
-    let trend = trend_svg(&trend, format!("{count} results"));
+    let trend = trend_view(&trend, reference, &label);
     view! {
         <tr class=row_class data-test=key>
             <th scope="row">
@@ -136,7 +138,7 @@ fn lab_rows(g: LabGroup, open: RwSignal<Option<String>>) -> impl IntoView {
                 </button>
             </th>
             <td class="lab__value">{latest.value}</td>
-            <td class="lab__flag">{latest.flag}</td>
+            <td class="lab__flag">{flag(latest.flag)}</td>
             <td>{latest.reference_range}</td>
             <td>{latest.when}</td>
             <td>{trend}</td>
