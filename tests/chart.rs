@@ -6,6 +6,9 @@
 
 mod support;
 
+/// The chart's sections, as the fragment names them.
+const SECTIONS: [&str; 5] = ["summary", "vitals", "results", "encounters", "patient"];
+
 use std::time::Duration;
 
 use fantoccini::Locator;
@@ -58,6 +61,7 @@ async fn the_chart_shows_the_patients_vitals_labs_and_encounters() {
     );
 
     // One laboratory test: its latest value in the results table.
+    show_section(c, "results").await;
     let lab = observations
         .iter()
         .find(|o| {
@@ -104,6 +108,7 @@ async fn the_chart_shows_the_patients_vitals_labs_and_encounters() {
     filter.clear().await.unwrap();
 
     // Every encounter once, newest first.
+    show_section(c, "encounters").await;
     let rows = c.find_all(Locator::Css(".encounter")).await.unwrap();
     assert_eq!(rows.len(), encounters.len());
     let newest = encounters
@@ -240,6 +245,7 @@ async fn the_chart_works_from_the_keyboard() {
     };
 
     // Tab from the results filter: the next control shows a visible focus ring.
+    show_section(c, "results").await;
     c.find(Locator::Css(".all__filter"))
         .await
         .unwrap()
@@ -296,6 +302,7 @@ async fn the_chart_works_from_the_keyboard() {
     );
 
     // Enter on an encounter opens it, marks it current, and moves focus to its detail.
+    show_section(c, "encounters").await;
     let row = c.find(Locator::Css(".encounter")).await.unwrap();
     row.send_keys(ENTER).await.unwrap();
     text_of(c, ".encounter-detail").await;
@@ -309,8 +316,9 @@ async fn the_chart_works_from_the_keyboard() {
 }
 
 /// The chart at the three sizes it is used at: a phone, Epic's embedded frame (900×600) and a
-/// desktop window. At each, no view scrolls the page sideways; screenshots of the top of the
-/// chart, the results and an open encounter go to `target/e2e/` to be looked at.
+/// desktop window. At each, no section scrolls the page sideways, and in the frame the summary
+/// fits one screen; screenshots of every section (an encounter open) go to `target/e2e/` to
+/// be looked at.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chart_fits_a_phone_an_ehr_frame_and_a_desktop() {
     let stack = start_stack().await;
@@ -353,25 +361,34 @@ async fn the_chart_fits_a_phone_an_ehr_frame_and_a_desktop() {
             .await
             .unwrap()
         };
-        let wide = fits().await;
-        assert!(wide[0].as_u64() <= wide[1].as_u64(), "{name}: {wide}");
-        screenshot(c, &format!("size-{name}-chart")).await;
-        c.execute(
-            "document.querySelector('.section--all').scrollIntoView()",
-            vec![],
-        )
-        .await
-        .unwrap();
-        screenshot(c, &format!("size-{name}-results")).await;
-        click(c, ".encounter").await;
-        text_of(c, ".encounter-detail").await;
-        wait_until_loaded(c).await;
-        let wide = fits().await;
-        assert!(
-            wide[0].as_u64() <= wide[1].as_u64(),
-            "{name}, encounter: {wide}"
-        );
-        screenshot(c, &format!("size-{name}-encounter")).await;
+        for section in SECTIONS {
+            show_section(c, section).await;
+            if section == "encounters" {
+                click(c, ".encounter").await;
+                text_of(c, ".encounter-detail").await;
+            }
+            wait_until_loaded(c).await;
+            let wide = fits().await;
+            assert!(
+                wide[0].as_u64() <= wide[1].as_u64(),
+                "{name}, {section}: {wide}"
+            );
+            screenshot(c, &format!("size-{name}-{section}")).await;
+            // The summary fits one screen of the EHR's frame, below the sticky banner and bar.
+            if frame.is_some() && section == "summary" {
+                let bottom = c
+                    .execute(
+                        "return [document.querySelector('.section--summary').getBoundingClientRect().bottom, window.innerHeight]",
+                        vec![],
+                    )
+                    .await
+                    .unwrap();
+                assert!(
+                    bottom[0].as_f64() <= bottom[1].as_f64(),
+                    "the summary runs below the frame: {bottom}"
+                );
+            }
+        }
         c.enter_parent_frame().await.unwrap();
     }
     c.clone().close().await.unwrap();
@@ -389,6 +406,7 @@ async fn ten_thousand_results_scroll_in_a_small_window() {
     let b = browser().await;
     let c = &b.client;
     open_chart_of(c, &stack, id).await;
+    show_section(c, "results").await;
     text_of(c, ".all__count").await;
     wait_until_loaded(c).await;
     assert_eq!(
@@ -465,6 +483,7 @@ async fn encounters_filter_by_status_class_and_dates() {
     let b = browser().await;
     let c = &b.client;
     open_chart_of(c, &stack, id).await;
+    show_section(c, "encounters").await;
     text_of(c, ".encounters").await;
     wait_until_loaded(c).await;
     let shown = || async { c.find_all(Locator::Css(".encounter")).await.unwrap().len() };
@@ -513,9 +532,9 @@ async fn encounters_filter_by_status_class_and_dates() {
     c.clone().close().await.unwrap();
 }
 
-/// Every screen passes axe-core without serious or critical violations: the start page, the
-/// chart with an encounter open (inside the EHR's frame), the clinician's search with results,
-/// and a problem screen.
+/// Every screen passes axe-core without serious or critical violations: the start page, each
+/// section of the chart (an encounter open; inside the EHR's frame), the clinician's search
+/// with results, and a problem screen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_screen_passes_axe() {
     let stack = start_stack().await;
@@ -536,15 +555,20 @@ async fn every_screen_passes_axe() {
     open_chart(c, &stack, &patient.name).await;
     text_of(c, ".banner__name").await;
     wait_until_loaded(c).await;
-    click(c, ".encounter").await;
-    text_of(c, ".encounter-detail").await;
-    wait_until_loaded(c).await;
-    failures.extend(
-        axe_violations(c)
-            .await
-            .into_iter()
-            .map(|v| format!("chart: {v}")),
-    );
+    for section in SECTIONS {
+        show_section(c, section).await;
+        if section == "encounters" {
+            click(c, ".encounter").await;
+            text_of(c, ".encounter-detail").await;
+        }
+        wait_until_loaded(c).await;
+        failures.extend(
+            axe_violations(c)
+                .await
+                .into_iter()
+                .map(|v| format!("chart, {section}: {v}")),
+        );
+    }
 
     sign_in_as_clinician(c, &stack).await;
     let (given, family) = split_name(&patient.name);
@@ -568,5 +592,337 @@ async fn every_screen_passes_axe() {
     );
 
     assert!(failures.is_empty(), "{failures:#?}");
+    c.clone().close().await.unwrap();
+}
+
+/// The section bar reaches every section in one click, and from the keyboard by Tab and Enter
+/// or by its access key (Alt+letter); the section is named in the fragment, which the Reload
+/// button keeps, and which a relaunch in the same tab goes back to after a browser reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_section_bar_reaches_each_section_by_mouse_and_keyboard_and_is_remembered() {
+    const ENTER: &str = "\u{E007}";
+    const TAB: &str = "\u{E004}";
+    const ALT: &str = "\u{E00A}";
+    const RELEASE: &str = "\u{E000}";
+    let stack = start_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    let patient = stack.ehr.patients()[1].clone();
+    open_chart_of(c, &stack, &patient.id).await;
+    wait_until_loaded(c).await;
+    let hash = || async {
+        c.execute("return location.hash", vec![])
+            .await
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let shown = |section: &'static str| async move {
+        let css = match section {
+            "results" => ".section--labs".to_owned(),
+            other => format!(".section--{other}"),
+        };
+        text_of(c, &css).await;
+        let current = c
+            .find(Locator::Css(".sections [aria-current='page']"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap();
+        assert_eq!(current.as_deref(), Some(format!("#{section}").as_str()));
+        assert_eq!(
+            c.find_all(Locator::Css(".section")).await.unwrap().len(),
+            if section == "results" { 2 } else { 1 },
+            "{section}: one section at a time"
+        );
+    };
+    // The summary first, named in the fragment.
+    shown("summary").await;
+    assert_eq!(hash().await, "#summary");
+
+    // By mouse.
+    for section in SECTIONS {
+        c.find(Locator::Css(&format!(".sections a[href='#{section}']")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        shown(section).await;
+        assert_eq!(hash().await, format!("#{section}"));
+    }
+
+    // By keyboard: Tab along the bar, Enter on each link.
+    c.execute("document.querySelector('.sections a').focus()", vec![])
+        .await
+        .unwrap();
+    c.active_element()
+        .await
+        .unwrap()
+        .send_keys(ENTER)
+        .await
+        .unwrap();
+    shown("summary").await;
+    for section in SECTIONS.into_iter().skip(1) {
+        let link = c.active_element().await.unwrap();
+        link.send_keys(TAB).await.unwrap();
+        let next = c.active_element().await.unwrap();
+        assert_eq!(
+            next.attr("href").await.unwrap().as_deref(),
+            Some(format!("#{section}").as_str())
+        );
+        next.send_keys(ENTER).await.unwrap();
+        shown(section).await;
+    }
+
+    // By access key, from wherever focus is.
+    for (section, key) in [
+        ("vitals", "v"),
+        ("encounters", "n"),
+        ("summary", "s"),
+        ("patient", "p"),
+        ("results", "r"),
+    ] {
+        c.active_element()
+            .await
+            .unwrap()
+            .send_keys(&format!("{ALT}{key}{RELEASE}"))
+            .await
+            .unwrap();
+        shown(section).await;
+        assert_eq!(hash().await, format!("#{section}"));
+    }
+
+    // Cairn's Reload keeps the section.
+    show_section(c, "encounters").await;
+    click(c, ".chart__reload").await;
+    wait_until_loaded(c).await;
+    shown("encounters").await;
+
+    // A browser reload ends the session but keeps the fragment; the relaunch from the EHR in
+    // this tab opens the same section. Neither address names the patient.
+    show_section(c, "vitals").await;
+    c.execute("location.reload()", vec![]).await.unwrap();
+    text_of(c, ".problem__title").await;
+    assert_eq!(hash().await, "#vitals");
+    let address = c.execute("return location.href", vec![]).await.unwrap();
+    assert!(!address.to_string().contains(&patient.id), "{address}");
+    c.enter_parent_frame().await.unwrap();
+    open_chart_of(c, &stack, &patient.id).await;
+    wait_until_loaded(c).await;
+    shown("vitals").await;
+    assert_eq!(hash().await, "#vitals");
+    let address = c.execute("return location.href", vec![]).await.unwrap();
+    assert!(!address.to_string().contains(&patient.id), "{address}");
+    assert_address_is_clean(c).await;
+    c.clone().close().await.unwrap();
+}
+
+/// The Patient section of a Synthea patient shows what the Patient resource records (names,
+/// identifiers with their type, phone, address, language, marital status, multiple birth),
+/// read once for the banner and the section together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_patient_section_shows_the_record() {
+    let stack = start_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    let patient = stack.ehr.patients()[1].clone();
+    let resource = synthea_patient(&patient.id);
+    open_chart_of(c, &stack, &patient.id).await;
+    wait_until_loaded(c).await;
+    show_section(c, "patient").await;
+    let fields = patient_fields(c).await;
+    let field = |label: &str| {
+        fields
+            .iter()
+            .find(|(l, _)| l == label)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {label} in {fields:?}"))
+    };
+    let official = resource["name"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["use"] == "official")
+        .unwrap();
+    assert!(
+        field("Names").contains(&format!(
+            "Official · {} {}",
+            official["given"][0].as_str().unwrap(),
+            official["family"].as_str().unwrap()
+        )),
+        "{fields:?}"
+    );
+    for identifier in resource["identifier"].as_array().unwrap() {
+        let kind = identifier["type"]["text"]
+            .as_str()
+            .or(identifier["system"].as_str())
+            .unwrap();
+        let value = identifier["value"].as_str().unwrap();
+        assert!(
+            field("Identifiers").contains(&format!("{kind} · {value}")),
+            "{kind} {value}: {fields:?}"
+        );
+    }
+    let phone = resource["telecom"][0]["value"].as_str().unwrap();
+    assert!(field("Phone and e-mail").contains(&format!("Phone · {phone}")));
+    let address = &resource["address"][0];
+    assert!(field("Addresses").starts_with(&format!(
+        "{} · {}",
+        address["line"][0].as_str().unwrap(),
+        address["city"].as_str().unwrap()
+    )));
+    assert_eq!(
+        field("Languages"),
+        resource["communication"][0]["language"]["text"]
+            .as_str()
+            .unwrap()
+    );
+    assert_eq!(field("Marital status"), "Married");
+    assert_eq!(field("Multiple birth"), "No");
+    // One Patient read, for the banner and this section.
+    let reads = count(
+        &stack.ehr.requests(),
+        "GET",
+        &format!("/fhir/Patient/{}", patient.id),
+    );
+    assert_eq!(reads, 1);
+    screenshot(c, "patient-section").await;
+    c.clone().close().await.unwrap();
+}
+
+/// The Patient resource `id` from the development EHR's Synthea bundles.
+fn synthea_patient(id: &str) -> serde_json::Value {
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sandbox/data");
+    for file in std::fs::read_dir(data).unwrap() {
+        let path = file.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let bundle: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        for entry in bundle["entry"].as_array().into_iter().flatten() {
+            if entry["resource"]["resourceType"] == "Patient" && entry["resource"]["id"] == id {
+                return entry["resource"].clone();
+            }
+        }
+    }
+    panic!("no Synthea patient {id}");
+}
+
+/// The hostile patient's record in the Patient section: markup and bidirectional controls in
+/// every kind of field are shown as written, as text, each string in its own `<bdi>`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_patient_section_shows_hostile_content_as_text() {
+    let stack = start_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    open_chart_of(c, &stack, sandbox::Ehr::hostile_patient_id()).await;
+    wait_until_loaded(c).await;
+    show_section(c, "patient").await;
+    let all = patient_fields(c)
+        .await
+        .iter()
+        .map(|(label, items)| format!("{label}: {items}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for written in [
+        "<img src=x onerror=alert(1)> Hostile",
+        "HOSTILE-<b>0001</b>",
+        "<script>alert(1)</script>555",
+        "<b>1</b> \u{202E}Main",
+        "<i>Farsi</i> · preferred",
+        "<u>M</u>",
+        "<svg onload=alert(1)>",
+        "<a href=\"javascript:alert(1)\">Dr</a>",
+        "Yes, born 2nd",
+    ] {
+        assert!(all.contains(written), "{written} is not shown: {all}");
+    }
+    let elements = c
+        .execute(
+            "const d = document.querySelector('.details'); \
+             return [[...d.querySelectorAll('*')].map(e => e.tagName).filter(t => \
+               !['DIV', 'DT', 'DD', 'UL', 'LI', 'BDI'].includes(t)), \
+             [...d.querySelectorAll('li')].every(li => li.children.length > 0 && \
+               [...li.children].every(e => e.tagName === 'BDI' && e.children.length === 0))]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(elements, json!([[], true]), "{all}");
+    assert!(
+        c.get_alert_text().await.is_err(),
+        "a script from the record ran"
+    );
+    screenshot(c, "patient-section-hostile").await;
+    c.clone().close().await.unwrap();
+}
+
+/// The Patient section's fields: each label and its items' text, items one a line.
+async fn patient_fields(c: &fantoccini::Client) -> Vec<(String, String)> {
+    serde_json::from_value(
+        c.execute(
+            "return [...document.querySelectorAll('.details__field')].map(f => \
+               [f.querySelector('dt').textContent, \
+                [...f.querySelectorAll('li')].map(li => li.textContent).join('\\n')])",
+            vec![],
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap()
+}
+
+/// No page logs an error (the favicon was a 404 on every page): the launch page, the start
+/// page and every section of the chart. Both pages name an SVG icon that the release serves
+/// and the CSP lets the page load.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_page_logs_an_error_and_the_icon_loads() {
+    let stack = start_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    let icon_loads = || async {
+        c.execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             const link = document.querySelector('link[rel=icon]'); \
+             if (!link) { done('no icon'); return; } \
+             const img = new Image(); \
+             img.onload = () => done('loaded ' + link.getAttribute('href')); \
+             img.onerror = () => done('failed ' + link.href); \
+             img.src = link.href;",
+            vec![],
+        )
+        .await
+        .unwrap()
+    };
+    c.goto(&stack.launch_page()).await.unwrap();
+    text_of(c, ".system__name").await;
+    assert_eq!(icon_loads().await, json!("loaded favicon.svg"));
+    c.goto(&stack.app_url).await.unwrap();
+    text_of(c, ".system__name").await;
+    assert_eq!(icon_loads().await, json!("loaded favicon.svg"));
+    open_chart_of(c, &stack, &stack.ehr.patients()[0].id).await;
+    wait_until_loaded(c).await;
+    assert_eq!(icon_loads().await, json!("loaded favicon.svg"));
+    for section in SECTIONS {
+        show_section(c, section).await;
+    }
+    wait_until_loaded(c).await;
+    let log = c.issue_cmd(browser_log()).await.unwrap();
+    let errors: Vec<&serde_json::Value> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| {
+            entry["level"] == "SEVERE"
+                && entry["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(&stack.app_url))
+        })
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
     c.clone().close().await.unwrap();
 }

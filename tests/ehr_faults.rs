@@ -335,6 +335,7 @@ fn busy_encounter(stack: &Stack) -> (String, String, usize) {
 /// Opens encounter `encounter_id` on the chart and waits until its observations have loaded.
 async fn open_encounter(c: &Client, encounter_id: &str) {
     wait_until_loaded(c).await;
+    show_section(c, "encounters").await;
     click(
         c,
         &format!("button.encounter[data-encounter='{encounter_id}']"),
@@ -444,6 +445,7 @@ async fn a_refused_category_fails_alone_in_the_drill_down_and_all_results() {
         .count();
     open_epic_chart_of(c, &stack, &patient_id, Some("observation_category_refused")).await;
     wait_until_loaded(c).await;
+    show_section(c, "results").await;
     let notice = text_of(c, ".section--all .notice--partial").await;
     assert!(
         notice.starts_with("Social history could not be read"),
@@ -464,8 +466,6 @@ async fn a_refused_category_fails_alone_in_the_drill_down_and_all_results() {
         count_of(c, ".encounter-detail__observations tbody tr").await,
         readable
     );
-    // The vital signs and labs are still shown above.
-    assert!(count_of(c, ".vital").await > 0);
     c.execute(
         "document.querySelector('.encounter-detail .notice--partial') \
          .scrollIntoView({ block: 'center' })",
@@ -474,6 +474,9 @@ async fn a_refused_category_fails_alone_in_the_drill_down_and_all_results() {
     .await
     .unwrap();
     screenshot(c, "drill-down-category-refused").await;
+    // The vital signs are still shown in their section.
+    show_section(c, "vitals").await;
+    assert!(count_of(c, ".vital").await > 0);
     c.clone().close().await.unwrap();
 }
 
@@ -523,6 +526,7 @@ async fn an_expired_epic_paging_session_restarts_the_search_and_shows_each_resul
     }
     wait_until_loaded(c).await;
     assert!(sampled > 0, "no progress was ever seen");
+    show_section(c, "results").await;
     let total = stack.ehr.resources_of("Observation", patient_id).len();
     assert_eq!(total, 10_000);
     assert_eq!(
@@ -930,6 +934,7 @@ async fn a_busy_search_page_is_retried_after_the_wait() {
             .is_empty(),
         "a page that answered 503 once left a notice"
     );
+    show_section(c, "results").await;
     let total = stack
         .ehr
         .resources_of("Observation", sandbox::Ehr::scale_patient_id())

@@ -80,28 +80,32 @@ async fn assert_chart_shows_vitals_labs_and_encounters(
         .and_then(|o| o["code"]["coding"][0]["code"].as_str().map(str::to_owned))
         .expect("the patient has lab results");
     let (_, lab) = latest_observation(stack, patient_id, &lab_code, None).unwrap();
+    show_section(c, "results").await;
     assert_eq!(
         text_of(c, &format!("tr[data-test='loinc:{lab_code}'] .lab__value")).await,
         lab
     );
     let encounters = stack.ehr.resources_of("Encounter", patient_id).len();
     assert!(encounters > 0);
+    show_section(c, "encounters").await;
     assert_eq!(
         c.find_all(Locator::Css(".encounter")).await.unwrap().len(),
         encounters
     );
-    let refused: Vec<String> = {
-        let mut texts = Vec::new();
+    // The summary shows the notices of the vital signs, labs and encounters; the results
+    // those of every category.
+    for section in ["summary", "results"] {
+        show_section(c, section).await;
+        let mut refused = Vec::new();
         for n in c
             .find_all(Locator::Css(".notice--not-granted, .notice--partial"))
             .await
             .unwrap()
         {
-            texts.push(n.text().await.unwrap());
+            refused.push(n.text().await.unwrap());
         }
-        texts
-    };
-    assert!(refused.is_empty(), "the chart says: {refused:?}");
+        assert!(refused.is_empty(), "the chart says: {refused:?}");
+    }
 }
 
 /// The clinician's EHR launch inside the EHR's frame, with the EHR answering as Epic: the

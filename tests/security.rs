@@ -256,6 +256,7 @@ async fn another_patients_results_are_never_shown() {
     // The EHR did send the other patient's rows.
     let log = stack.ehr.requests();
     assert!(count(&log, "GET", "/fhir/Encounter?") >= 1, "{log:#?}");
+    show_section(c, "encounters").await;
     let rows = c
         .find_all(fantoccini::Locator::Css(".encounter"))
         .await

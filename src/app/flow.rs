@@ -484,7 +484,7 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
         feed
     });
     let others = observations(&OTHER_CATEGORIES);
-    let banner = if context.need_patient_banner && View::Banner.allowed(&grants) {
+    let (banner, details) = if context.need_patient_banner && View::Banner.allowed(&grants) {
         let (response, mrn) = futures::future::join(
             read(&client, &context.fhir_base, "Patient", patient_id),
             mrn_rule(&context.fhir_base),
@@ -492,9 +492,12 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
         .await;
         let patient =
             fhir::patient::parse_patient(&response?, patient_id).map_err(|e| e.problem())?;
-        Some(banner(&patient, clock::today(), mrn.as_ref()))
+        (
+            Some(banner(&patient, clock::today(), mrn.as_ref())),
+            Some(crate::domain::patient::details(&patient)),
+        )
     } else {
-        None
+        (None, None)
     };
     // The encounter in launch context, shown when read; the chart does not wait for it. Only
     // the launch's own patient has one: a patient chosen in the search does not inherit it.
@@ -520,6 +523,7 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
     Ok(Screen::Chart(Box::new(Chart {
         patient_id: patient_id.to_owned(),
         banner,
+        details,
         signed_in_as: RwSignal::new(signed_in_as()),
         encounter,
         encounters,

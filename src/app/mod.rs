@@ -79,6 +79,8 @@ pub struct Chart {
     /// Every other category (social history, surveys, exams…): only in the table of all
     /// results.
     pub others: Option<feed::ObservationFeed>,
+    /// The Patient section's fields, from the Patient read for the banner (`None`: not read).
+    pub details: Option<Vec<crate::domain::patient::Field>>,
     /// The encounter the user chose, with its observations.
     pub selected: RwSignal<Option<Selected>>,
 }

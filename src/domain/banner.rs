@@ -96,7 +96,7 @@ fn age_in_years(born: CivilDate, on: CivilDate) -> Option<i32> {
     (years >= 0).then_some(years)
 }
 
-fn capitalise(s: &str) -> String {
+pub(crate) fn capitalise(s: &str) -> String {
     let mut chars = s.chars();
     chars
         .next()
@@ -215,6 +215,7 @@ mod tests {
                     },
                 ],
                 deceased: Deceased::Unknown,
+                ..Default::default()
             },
             TODAY,
             None,

@@ -176,6 +176,14 @@ impl Decimal {
     }
 }
 
+/// A number computed or carried as `f64` (a trend's lowest and highest) at `precision`, from
+/// its shortest decimal text: a value read from a record reads as it was written, then is
+/// rounded as decimal text.
+pub fn number_of(value: f64, precision: Precision) -> String {
+    let shortest = value.to_string();
+    number(&shortest, precision).unwrap_or(shortest)
+}
+
 /// An exponent, `[+-]digits`, no wider than [`MAX_EXPONENT`].
 fn exponent(text: &str) -> Option<i64> {
     let (sign, digits) = match text.strip_prefix('-') {

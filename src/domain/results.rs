@@ -83,6 +83,8 @@ pub struct Point {
     pub value: f64,
     /// Diastolic, for blood pressure.
     pub second: Option<f64>,
+    /// When, as people read it (`domain::time::display`).
+    pub when: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -94,7 +96,8 @@ pub struct Vital {
     pub recorded: String,
     /// When the latest was taken, as written.
     pub when: Option<String>,
-    pub abnormal: bool,
+    /// The latest reading's abnormal flag (`H`, `L`, `HH`, `LL`, `A`…).
+    pub flag: Option<String>,
     /// Every plottable reading, oldest first.
     pub trend: Vec<Point>,
 }
@@ -129,7 +132,7 @@ pub fn vitals(observations: &[Observation]) -> Vec<Vital> {
                     .effective
                     .as_deref()
                     .map(crate::domain::time::display),
-                abnormal: latest.is_abnormal(),
+                flag: abnormal_flag(latest),
                 trend,
             })
         })
@@ -137,19 +140,57 @@ pub fn vitals(observations: &[Observation]) -> Vec<Vital> {
 }
 
 fn point(kind: VitalKind, obs: &Observation, at_ms: f64) -> Option<Point> {
-    if kind == VitalKind::BloodPressure {
+    let (value, second) = if kind == VitalKind::BloodPressure {
         let systolic = obs.component(SYSTOLIC)?.value.number()?;
-        let diastolic = obs.component(DIASTOLIC).and_then(|c| c.value.number());
-        return Some(Point {
-            at_ms,
-            value: systolic,
-            second: diastolic,
-        });
-    }
+        (
+            systolic,
+            obs.component(DIASTOLIC).and_then(|c| c.value.number()),
+        )
+    } else {
+        (obs.value.number()?, None)
+    };
     Some(Point {
         at_ms,
-        value: obs.value.number()?,
-        second: None,
+        value,
+        second,
+        when: when_text(obs),
+    })
+}
+
+fn when_text(obs: &Observation) -> String {
+    obs.effective
+        .as_deref()
+        .map(crate::domain::time::display)
+        .unwrap_or_default()
+}
+
+/// The first interpretation code that marks `obs` abnormal.
+fn abnormal_flag(obs: &Observation) -> Option<String> {
+    obs.is_abnormal()
+        .then(|| {
+            obs.interpretation
+                .iter()
+                .find(|c| flag_words(c).is_some())
+                .cloned()
+        })
+        .flatten()
+}
+
+/// What an interpretation flag means, for the label read beside it; `None` for codes that
+/// do not mark a result abnormal.
+pub fn flag_words(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "H" => "high",
+        "L" => "low",
+        "HH" => "critically high",
+        "LL" => "critically low",
+        "HU" => "very high",
+        "LU" => "very low",
+        "A" => "abnormal",
+        "AA" => "critically abnormal",
+        "<" => "below the measurable range",
+        ">" => "above the measurable range",
+        _ => return None,
     })
 }
 
@@ -176,58 +217,6 @@ const NOT_RECORDED: &str = "Not recorded";
 /// Results entered in error are not shown as results.
 fn is_retracted(obs: &Observation) -> bool {
     obs.status.as_deref() == Some("entered-in-error")
-}
-
-/// A trend as SVG polyline points in a `width`×`height` box (y grows downwards): the first
-/// series and, for blood pressure, the second. Time sets x, and both series share one y scale.
-/// At most `max_points` (the most recent), so a long history stays cheap to draw.
-pub fn sparkline(
-    trend: &[Point],
-    width: f64,
-    height: f64,
-    max_points: usize,
-) -> Option<(String, Option<String>)> {
-    let trend = &trend[trend.len().saturating_sub(max_points)..];
-    let first = trend.first()?;
-    let last = trend.last()?;
-    let values = trend
-        .iter()
-        .flat_map(|p| std::iter::once(p.value).chain(p.second));
-    let (lo, hi) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let span_t = last.at_ms - first.at_ms;
-    let span_v = hi - lo;
-    let x = |t: f64| {
-        if span_t > 0.0 {
-            (t - first.at_ms) / span_t * width
-        } else {
-            width / 2.0
-        }
-    };
-    let y = |v: f64| {
-        if span_v > 0.0 {
-            height - (v - lo) / span_v * height
-        } else {
-            height / 2.0
-        }
-    };
-    let line = |pick: &dyn Fn(&Point) -> Option<f64>| {
-        trend
-            .iter()
-            .filter_map(|p| Some(format!("{},{}", tenths(x(p.at_ms)), tenths(y(pick(p)?)))))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    let main = line(&|p| Some(p.value));
-    let second = line(&|p| p.second);
-    Some((main, (!second.is_empty()).then_some(second)))
-}
-
-/// `value` to one decimal (`6.7`), from integer tenths: the app carries no float formatting
-/// with a precision for it.
-fn tenths(value: f64) -> String {
-    let t = (value * 10.0).round() as i64;
-    let sign = if t < 0 { "-" } else { "" };
-    format!("{sign}{}.{}", (t / 10).abs(), (t % 10).abs())
 }
 
 /// An observation's value in one line: its `value[x]`, else its components
@@ -287,6 +276,10 @@ pub struct LabGroup {
     pub trend: Vec<Point>,
     /// Panels (`hasMember`) this test belongs to, by label.
     pub panel: Option<String>,
+    /// The latest result's reference range: low and high, when numeric.
+    pub reference: (Option<f64>, Option<f64>),
+    /// When the latest result was taken (instant), for ordering.
+    pub latest_ms: Option<f64>,
 }
 
 /// Lab results grouped by test, each group newest first, groups by name.
@@ -329,12 +322,20 @@ pub fn labs(observations: &[Observation]) -> Vec<LabGroup> {
                         at_ms: (*at)?,
                         value: o.value.number()?,
                         second: None,
+                        when: when_text(o),
                     })
                 })
                 .collect();
             trend.reverse();
             let label = rows[0].0.code.label().unwrap_or(&key).to_owned();
+            let range = rows[0].0.reference_range.as_ref();
+            let limit = |q: Option<&crate::fhir::observation::Quantity>| q.and_then(|q| q.value);
             Some(LabGroup {
+                reference: (
+                    limit(range.and_then(|r| r.low.as_ref())),
+                    limit(range.and_then(|r| r.high.as_ref())),
+                ),
+                latest_ms: rows[0].1,
                 panel: panel_of.get(&key).cloned(),
                 latest: results.first()?.clone(),
                 results,
@@ -352,6 +353,22 @@ pub fn labs(observations: &[Observation]) -> Vec<LabGroup> {
         .into_iter()
         .map(|(_, g)| g)
         .collect()
+}
+
+/// The tests the summary lists, at most `n`: those whose latest result is flagged first, then
+/// the others; each kind newest first.
+pub fn abnormal_first(groups: &[LabGroup], n: usize) -> Vec<&LabGroup> {
+    let newest_first = |g: &&LabGroup| -g.latest_ms.unwrap_or(f64::MIN);
+    let flagged = |g: &&LabGroup| g.latest.flag.is_none();
+    let all: Vec<&LabGroup> = groups.iter().collect();
+    sorted_by(all, &|a, b| {
+        flagged(a)
+            .cmp(&flagged(b))
+            .then(newest_first(a).total_cmp(&newest_first(b)))
+    })
+    .into_iter()
+    .take(n)
+    .collect()
 }
 
 fn group_key(obs: &Observation) -> Option<String> {
@@ -447,6 +464,16 @@ mod tests {
         let heart: Vec<f64> = v[1].trend.iter().map(|p| p.value).collect();
         assert_eq!(heart, [64.0, 80.0, 72.0], "ordered by instant, not by text");
         assert_eq!(v[2].latest, "70.5 kg");
+        assert_eq!(v[0].flag, None);
+    }
+
+    #[test]
+    fn an_abnormal_vital_carries_its_flag_as_text() {
+        let mut high = vital("h", "8867-4", 130.0, "/min", "2021");
+        high.interpretation = vec!["N".into(), "HH".into()];
+        assert_eq!(vitals(&[high])[0].flag.as_deref(), Some("HH"));
+        assert_eq!(flag_words("HH"), Some("critically high"));
+        assert_eq!(flag_words("N"), None);
     }
 
     /// Synthea writes floating-point values out in full; the chart shows them at clinical
@@ -515,39 +542,6 @@ mod tests {
     }
 
     #[test]
-    fn sparklines_fit_their_box() {
-        let p = |at_ms: f64, value: f64, second: Option<f64>| Point {
-            at_ms,
-            value,
-            second,
-        };
-        let trend = [
-            p(0.0, 120.0, Some(80.0)),
-            p(10.0, 140.0, Some(90.0)),
-            p(20.0, 130.0, Some(85.0)),
-        ];
-        let (main, second) = sparkline(&trend, 100.0, 20.0, 100).unwrap();
-        assert_eq!(main, "0.0,6.7 50.0,0.0 100.0,3.3");
-        assert_eq!(second.as_deref(), Some("0.0,20.0 50.0,16.7 100.0,18.3"));
-        // One reading: a point in the middle. None: nothing to draw.
-        let (one, none) = sparkline(&[p(5.0, 72.0, None)], 100.0, 20.0, 100).unwrap();
-        assert_eq!(one, "50.0,10.0");
-        assert!(none.is_none());
-        assert!(sparkline(&[], 100.0, 20.0, 100).is_none());
-        for (v, shown) in [
-            (6.666, "6.7"),
-            (0.04, "0.0"),
-            (-0.45, "-0.5"),
-            (-12.34, "-12.3"),
-        ] {
-            assert_eq!(tenths(v), shown);
-        }
-        // Only the most recent points are drawn.
-        let (last_two, _) = sparkline(&trend, 100.0, 20.0, 2).unwrap();
-        assert_eq!(last_two.split(' ').count(), 2);
-    }
-
-    #[test]
     fn labs_grouped_with_flags_ranges_and_panels() {
         let glucose = |id: &str, value: f64, when: &str, flag: &str| {
             obs(
@@ -590,7 +584,19 @@ mod tests {
         assert_eq!(g.panel.as_deref(), Some("Basic metabolic panel"));
         let trend: Vec<f64> = g.trend.iter().map(|p| p.value).collect();
         assert_eq!(trend, [90.0, 180.0]);
+        assert_eq!(g.trend[1].when, "2021-03-01");
+        assert_eq!(g.reference, (Some(70.0), Some(99.0)));
         let k = &groups[1];
+        assert_eq!(k.reference, (None, None));
+        // The summary lists the flagged glucose before the newer, unflagged potassium.
+        let mut later = groups.clone();
+        later[1].latest_ms = Some(f64::MAX);
+        let order: Vec<&str> = abnormal_first(&later, 5)
+            .iter()
+            .map(|g| g.label.as_str())
+            .collect();
+        assert_eq!(order, ["Glucose", "Potassium"]);
+        assert_eq!(abnormal_first(&later, 1).len(), 1);
         assert_eq!(k.latest.value, "No value: Specimen hemolysed");
         assert_eq!(
             k.results.len(),

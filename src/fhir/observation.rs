@@ -334,7 +334,7 @@ fn value_x(v: &Value) -> ObsValue {
     ObsValue::None
 }
 
-fn concept(v: Option<&Value>) -> Concept {
+pub(crate) fn concept(v: Option<&Value>) -> Concept {
     Concept {
         text: v.and_then(|c| text(c.get("text"))),
         codings: array(v.and_then(|c| c.get("coding")))
@@ -369,11 +369,11 @@ fn quantity(v: Option<&Value>) -> Option<Quantity> {
 /// rounded to four significant figures ([`Precision::Reported`]), no trailing zeros. Decimal
 /// rounding of the text: no float formatting machinery of its own.
 pub fn format_number(value: f64) -> String {
-    let shortest = value.to_string();
-    match precision::number(&shortest, Precision::Reported) {
-        Some(n) if n.contains('.') => n.trim_end_matches('0').trim_end_matches('.').to_owned(),
-        Some(n) => n,
-        None => shortest,
+    let n = precision::number_of(value, Precision::Reported);
+    if n.contains('.') {
+        n.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        n
     }
 }
 

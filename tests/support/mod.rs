@@ -277,8 +277,9 @@ impl fantoccini::wd::WebDriverCompatibleCommand for DriverPost {
     }
 }
 
-/// After a callback the address bar holds at most `?instance=<22 base64url characters>`: never
-/// the code, the state or an error from the authorization server.
+/// After a callback the address bar holds at most `?instance=<22 base64url characters>` and a
+/// chart section's fragment: never the code, the state or an error from the authorization
+/// server.
 pub async fn assert_address_is_clean(c: &Client) {
     let search = c.execute("return location.search", vec![]).await.unwrap();
     let search = search.as_str().unwrap_or_default().to_owned();
@@ -290,6 +291,21 @@ pub async fn assert_address_is_clean(c: &Client) {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         });
     assert!(ok, "the address bar still carries {search:?}");
+    // The fragment names a chart section, if anything: never a patient, a code or a token.
+    let hash = c.execute("return location.hash", vec![]).await.unwrap();
+    let hash = hash.as_str().unwrap_or_default();
+    assert!(
+        [
+            "",
+            "#summary",
+            "#vitals",
+            "#results",
+            "#encounters",
+            "#patient"
+        ]
+        .contains(&hash),
+        "the address bar's fragment carries {hash:?}"
+    );
 }
 
 /// On the EHR page, opens `name`'s chart and enters the frame Cairn runs in.
@@ -407,11 +423,12 @@ pub async fn assert_no_token_in_storage(c: &Client) {
     );
 }
 
-/// Waits until no search of the chart is still loading.
+/// Waits until no search of the chart is still loading (`data-loading`, whichever section is
+/// shown), nor any shown progress (an encounter's observations).
 pub async fn wait_until_loaded(c: &Client) {
     text_of(c, ".chart__body").await;
     for _ in 0..300 {
-        if c.find_all(Locator::Css(".feed__progress"))
+        if c.find_all(Locator::Css(".feed__progress, .chart__body[data-loading]"))
             .await
             .unwrap()
             .is_empty()
@@ -781,4 +798,25 @@ pub async fn sign_in_as_clinician(c: &Client, stack: &Stack) {
     click(c, "button[data-clinician-server='0']").await;
     click(c, "button[name=user][value=practitioner]").await;
     click(c, "button[name=decision][value=allow]").await;
+}
+
+/// Shows the chart's section `id` (`summary`, `vitals`, `results`, `encounters`, `patient`)
+/// with a click on the section bar, and waits until it is the current one.
+pub async fn show_section(c: &Client, id: &str) {
+    let link = format!(".sections a[href='#{id}']");
+    click(c, &link).await;
+    for _ in 0..100 {
+        let current = c
+            .find(Locator::Css(&link))
+            .await
+            .unwrap()
+            .attr("aria-current")
+            .await
+            .unwrap();
+        if current.as_deref() == Some("page") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the section bar never showed {id}");
 }

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::{feed_status, value_cell};
+use super::{feed_status, flag, value_cell};
 use crate::app::feed::ObservationFeed;
 use crate::domain::table::{ResultRow, Sort, SortKey, arrange, result_rows, window};
 
@@ -49,7 +49,7 @@ pub(super) fn all_results_section(
                             <bdi>{r.test}</bdi>
                         </td>
                         {value_cell("", r.value, &r.recorded)}
-                        <td>{r.flag}</td>
+                        <td>{flag(r.flag)}</td>
                         <td class="all__kind">{r.category}</td>
                     </tr>
                 }

@@ -1,15 +1,44 @@
-//! The chart: the patient banner, the tools, and each section.
+//! The chart: the patient banner and the section bar (sticky), the tools, and one section at a
+//! time. The section is named in the address bar's fragment (`#vitals`), so a reload or
+//! relaunch goes back to it; this tab's sessionStorage remembers it for a relaunch, whose
+//! callback address has no fragment.
 
+use leptos::leptos_dom::helpers::window_event_listener_untyped;
 use leptos::prelude::*;
 
 use super::all_results::all_results_section;
 use super::encounters::encounters_section;
 use super::isolated;
 use super::labs::labs_section;
+use super::patient::patient_section;
+use super::summary::summary_section;
 use super::vitals::vitals_section;
 use crate::app::{Chart, Screen, Search, flow};
 use crate::domain::banner::Banner;
-use crate::web::perf;
+use crate::domain::section::Section;
+use crate::web::storage::SessionStore;
+use crate::web::{location, perf};
+
+/// The last section shown in this tab (a section name, nothing about the patient).
+const SECTION_KEY: &str = "cairn.section";
+
+fn remember(section: Section) {
+    if let Ok(store) = SessionStore::open() {
+        let _ = store.put(SECTION_KEY, section.id());
+    }
+}
+
+/// The section the fragment names, else the one last shown in this tab, else the summary; the
+/// fragment is set to it.
+fn first_section() -> Section {
+    let stored = || SessionStore::open().ok()?.get(SECTION_KEY);
+    let section = Section::from_fragment(&location::fragment())
+        .or_else(|| stored().and_then(|s| Section::from_fragment(&s)))
+        .unwrap_or_default();
+    location::replace_fragment(section.id());
+    remember(section);
+    section
+}
 
 pub fn chart(chart: Chart, screen: RwSignal<Screen>) -> impl IntoView {
     let Chart {
@@ -23,8 +52,39 @@ pub fn chart(chart: Chart, screen: RwSignal<Screen>) -> impl IntoView {
         vitals,
         labs,
         others,
+        details,
         selected: _,
     } = chart.clone();
+    let section = RwSignal::new(first_section());
+    let listener = window_event_listener_untyped("hashchange", move |_| {
+        if let Some(s) = Section::from_fragment(&location::fragment()) {
+            remember(s);
+            section.set(s);
+            if let Some(w) = web_sys::window() {
+                w.scroll_to_with_x_and_y(0.0, 0.0);
+            }
+        }
+    });
+    on_cleanup(move || listener.remove());
+    let links = Section::ALL
+        .into_iter()
+        .map(|s| {
+            view! {
+                <li>
+                    <a
+                        class="sections__link"
+                        href=format!("#{}", s.id())
+                        accesskey=s.key()
+                        aria-keyshortcuts=format!("Alt+{}", s.key().to_uppercase())
+                        aria-current=move || (section.get() == s).then_some("page")
+                        rel="noopener noreferrer"
+                    >
+                        {s.label()}
+                    </a>
+                </li>
+            }
+        })
+        .collect_view();
     let notices = not_granted
         .into_iter()
         .map(|view| {
@@ -57,9 +117,38 @@ pub fn chart(chart: Chart, screen: RwSignal<Screen>) -> impl IntoView {
             </button>
         }
     });
+    let shown = move || match section.get() {
+        Section::Summary => summary_section(chart.clone()).into_any(),
+        Section::Vitals => vitals.map(vitals_section).into_any(),
+        Section::Results => view! {
+            {labs.map(labs_section)}
+            {(vitals.is_some() || labs.is_some() || others.is_some())
+                .then(|| all_results_section([vitals, labs], others))}
+        }
+        .into_any(),
+        Section::Encounters => encounters
+            .map(|feed| encounters_section(feed, chart.clone()))
+            .into_any(),
+        Section::Patient => patient_section(details.clone()).into_any(),
+    };
+    // For tests and tools: set while any of the chart's searches is running, whichever section
+    // is shown.
+    let loading = move || {
+        let observations = [vitals, labs, others]
+            .into_iter()
+            .flatten()
+            .any(|f| f.with(|f| f.is_loading()));
+        let encounters = encounters.is_some_and(|f| f.with(|f| f.is_loading()));
+        (observations || encounters).then_some("true")
+    };
     view! {
-        {banner.map(patient_banner)}
-        <div class="chart__body">
+        <div class="chart__top">
+            {banner.map(patient_banner)}
+            <nav class="sections" aria-label="Chart sections">
+                <ul>{links}</ul>
+            </nav>
+        </div>
+        <div class="chart__body" data-loading=loading>
             <div class="chart__tools">
                 {move || {
                     signed_in_as
@@ -90,11 +179,7 @@ pub fn chart(chart: Chart, screen: RwSignal<Screen>) -> impl IntoView {
                     .map(|text| view! { <p class="notice notice--report" role="status">{text}</p> })
                     .collect_view()
             }}
-            {vitals.map(vitals_section)}
-            {labs.map(labs_section)}
-            {(vitals.is_some() || labs.is_some() || others.is_some())
-                .then(|| all_results_section([vitals, labs], others))}
-            {encounters.map(|feed| encounters_section(feed, chart))}
+            {shown}
         </div>
     }
 }

@@ -99,7 +99,7 @@ pub(super) fn encounters_section(feed: EncounterFeed, chart: Chart) -> impl Into
     }
 }
 
-fn encounter_row(e: Encounter, chart: Chart) -> impl IntoView {
+pub(super) fn encounter_row(e: Encounter, chart: Chart) -> impl IntoView {
     let when = e
         .start
         .as_deref()

@@ -2,9 +2,10 @@
 
 use leptos::prelude::*;
 
-use super::trend::trend_svg;
-use super::{empty_unless_loading, feed_status, value_cell};
+use super::trend::trend_view;
+use super::{empty_unless_loading, feed_status, flag, value_cell};
 use crate::app::feed::ObservationFeed;
+use crate::domain::precision::Precision;
 use crate::domain::results::{self, LabGroup};
 use crate::web::perf;
 
@@ -52,6 +53,8 @@ fn lab_rows(g: LabGroup, open: RwSignal<Option<String>>) -> impl IntoView {
         results,
         trend,
         panel,
+        reference,
+        latest_ms: _,
     } = g;
     let toggle_key = key.clone();
     let is_open = {
@@ -74,7 +77,7 @@ fn lab_rows(g: LabGroup, open: RwSignal<Option<String>>) -> impl IntoView {
                         <tr>
                             <td>{r.when.clone()}</td>
                             {value_cell("", r.value.clone(), &r.recorded)}
-                            <td>{r.flag.clone()}</td>
+                            <td>{flag(r.flag.clone())}</td>
                             <td>{r.reference_range.clone()}</td>
                         </tr>
                     }
@@ -114,7 +117,7 @@ fn lab_rows(g: LabGroup, open: RwSignal<Option<String>>) -> impl IntoView {
                 .to_string()
         }
     };
-    let trend = trend_svg(&trend, format!("{count} results"));
+    let trend = trend_view(&trend, reference, Precision::Reported, &label);
     view! {
         <tr class=row_class data-test=key>
             <th scope="row">
@@ -136,7 +139,7 @@ fn lab_rows(g: LabGroup, open: RwSignal<Option<String>>) -> impl IntoView {
                 </button>
             </th>
             {value_cell("lab__value", latest.value, &latest.recorded)}
-            <td class="lab__flag">{latest.flag}</td>
+            <td class="lab__flag">{flag(latest.flag)}</td>
             <td>{latest.reference_range}</td>
             <td>{latest.when}</td>
             <td>{trend}</td>

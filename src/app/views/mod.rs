@@ -7,8 +7,10 @@ mod all_results;
 mod chart;
 mod encounters;
 mod labs;
+mod patient;
 mod search;
 mod start;
+mod summary;
 mod trend;
 mod vitals;
 
@@ -20,6 +22,7 @@ use leptos::prelude::*;
 
 use crate::app::feed::{self, Feed};
 use crate::domain::problem::{NextStep, Problem};
+use crate::domain::results::flag_words;
 use crate::fhir::drill::loading_text;
 
 pub fn working(status: &'static str) -> impl IntoView {
@@ -136,4 +139,17 @@ fn value_cell(class: &'static str, shown: String, recorded: &str) -> impl IntoVi
 /// shown as recorded.
 fn recorded_title(shown: &str, recorded: &str) -> Option<String> {
     (shown != recorded).then(|| format!("Recorded: {recorded}"))
+}
+
+/// An interpretation flag as text (`H`), with what it means for screen readers (`high`): never
+/// colour alone.
+fn flag(code: Option<String>) -> impl IntoView {
+    code.map(|code| {
+        let words = flag_words(&code).map(|w| format!(" ({w})"));
+        view! {
+            <span class="flag">
+                {code} <span class="visually-hidden">{words}</span>
+            </span>
+        }
+    })
 }

@@ -2,8 +2,8 @@
 
 use leptos::prelude::*;
 
-use super::trend::trend_svg;
-use super::{empty_unless_loading, feed_status, recorded_title};
+use super::trend::trend_view;
+use super::{empty_unless_loading, feed_status, flag, recorded_title};
 use crate::app::feed::ObservationFeed;
 use crate::domain::results::{self, Vital};
 use crate::web::perf;
@@ -13,40 +13,44 @@ pub(super) fn vitals_section(feed: ObservationFeed) -> impl IntoView {
         <section class="section section--vitals" aria-labelledby="vitals-title">
             <h2 id="vitals-title">"Vital signs"</h2>
             {feed_status(feed)}
-            {move || {
-                let cards = feed
-                    .with(|f| results::vitals(&f.items))
-                    .into_iter()
-                    .map(vital_card)
-                    .collect_view();
-                view! {
-                    {empty_unless_loading(feed, "No vital signs are recorded.")}
-                    <ul class="vitals">{cards}</ul>
-                }
-            }}
+            {vital_cards(feed, true)}
         </section>
     }
 }
 
-fn vital_card(v: Vital) -> impl IntoView {
+/// The latest of each vital sign, each with its trend (`with_trend`) or without (the summary).
+pub(super) fn vital_cards(feed: ObservationFeed, with_trend: bool) -> impl IntoView {
+    move || {
+        let cards = feed
+            .with(|f| results::vitals(&f.items))
+            .into_iter()
+            .map(|v| vital_card(v, with_trend))
+            .collect_view();
+        view! {
+            {empty_unless_loading(feed, "No vital signs are recorded.")}
+            <ul class="vitals">{cards}</ul>
+        }
+    }
+}
+
+fn vital_card(v: Vital, with_trend: bool) -> impl IntoView {
     perf::mark_after_paint(perf::FIRST_OBSERVATIONS);
-    let class = if v.abnormal {
+    let class = if v.flag.is_some() {
         "vital vital--abnormal"
     } else {
         "vital"
     };
     let title = recorded_title(&v.latest, &v.recorded);
-    let readings = v.trend.len();
-    let trend = trend_svg(
-        &v.trend,
-        format!("{} trend, {readings} readings", v.kind.label()),
-    );
+    let trend = with_trend
+        .then(|| trend_view(&v.trend, (None, None), v.kind.precision(), v.kind.label()))
+        .flatten();
     view! {
         <li class=class data-kind=v.kind.label()>
             <span class="vital__label">{v.kind.label()}</span>
             <span class="vital__value" title=title>
                 {breakable_after_slash(v.latest)}
             </span>
+            {flag(v.flag)}
             <span class="vital__when">{v.when}</span>
             {trend}
         </li>
