@@ -176,6 +176,7 @@ async fn vital_signs_read_at_clinical_precision_and_keep_the_recorded_value() {
             .cloned()
             .unwrap_or_else(|| panic!("the patient has no {code}"))
     };
+    show_section(c, "vitals").await;
     let bp = latest("55284-4");
     let part = |code: &str| {
         bp["component"]
