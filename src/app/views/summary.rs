@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use super::encounters::encounter_row;
 use super::vitals::vital_cards;
-use super::{empty_unless_loading, feed_status, flag};
+use super::{empty_unless_loading, feed_status, flag, value_cell};
 use crate::app::Chart;
 use crate::domain::encounters::{EncounterFilter, encounter_list};
 use crate::domain::results;
@@ -30,7 +30,7 @@ pub(super) fn summary_section(chart: Chart) -> impl IntoView {
                             <th scope="row">
                                 <bdi>{g.label.clone()}</bdi>
                             </th>
-                            <td>{g.latest.value.clone()}</td>
+                            {value_cell("", g.latest.value.clone(), &g.latest.recorded)}
                             <td>{flag(g.latest.flag.clone())}</td>
                             <td>{g.latest.when.clone()}</td>
                         </tr>
