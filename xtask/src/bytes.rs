@@ -19,10 +19,11 @@ use crate::Result;
 /// 156 963 bytes measured when set (146 990 before issue 11's CORS detection, scope forms and
 /// problem texts reached it).
 pub const LAUNCH_BUDGET: u64 = 160_000;
-/// The callback page (`index.html`, the redirect URI) with the chart, the full app: 314 349
-/// bytes measured when set (issue 14's chart: section bar, summary, Patient section, trends
-/// with scale and points; +21 KB on the 292 600 before it).
-pub const APP_BUDGET: u64 = 315_000;
+/// The callback page (`index.html`, the redirect URI) with the chart, the full app: about
+/// 317 100 bytes measured when set (issue 14: the chart's sections, summary, Patient section
+/// and trends, +21 KB on the 292 600 before it; then names for the signed-in user and clinical
+/// precision and units, +3.0 KB).
+pub const APP_BUDGET: u64 = 320_000;
 
 /// Cairn's pages, each with what it is and its brotli budget.
 pub const CAIRN_PAGES: &[(&str, &str, u64)] = &[
