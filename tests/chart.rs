@@ -639,9 +639,19 @@ async fn the_section_bar_reaches_each_section_by_mouse_and_keyboard_and_is_remem
             "{section}: one section at a time"
         );
     };
-    // The summary first, named in the fragment.
+    // The summary first, named in the fragment. Choosing one of its recent encounters opens it
+    // in the Encounters section.
     shown("summary").await;
     assert_eq!(hash().await, "#summary");
+    click(c, ".section--summary .encounter").await;
+    shown("encounters").await;
+    text_of(c, ".encounter-detail").await;
+    assert_eq!(hash().await, "#encounters");
+    // The chosen encounter and its observations outlive a visit to another section.
+    show_section(c, "vitals").await;
+    show_section(c, "encounters").await;
+    text_of(c, ".encounter-detail").await;
+    wait_until_loaded(c).await;
 
     // By mouse.
     for section in SECTIONS {
@@ -925,5 +935,118 @@ async fn no_page_logs_an_error_and_the_icon_loads() {
         })
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
+    c.clone().close().await.unwrap();
+}
+
+/// A trend shows its scale as text (lowest to highest, first to last date), the reference
+/// range as a band, and each point's value and date on keyboard focus (arrow keys move along)
+/// and under the mouse; its name says the whole trend. A flag reads as text with its meaning.
+/// (The scale patient's labs carry reference ranges and H/L flags.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trends_show_their_scale_band_and_points_and_flags_read_as_text() {
+    use fantoccini::actions::{InputSource, MouseActions, PointerAction};
+    const LEFT: &str = "\u{E012}";
+    const HOME: &str = "\u{E011}";
+    let stack = start_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    open_chart_of(c, &stack, sandbox::Ehr::scale_patient_id()).await;
+    wait_until_loaded(c).await;
+    show_section(c, "results").await;
+    let js = |script: &'static str| async move {
+        c.execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("{script}: {e}"))
+    };
+    // Flags: the letter in sight, its meaning for screen readers.
+    let flags =
+        js("return [...document.querySelectorAll('.flag')].map(f => f.textContent.trim())").await;
+    let flags: Vec<String> = serde_json::from_value(flags).unwrap();
+    assert!(!flags.is_empty(), "no flagged result");
+    for flag in &flags {
+        assert!(["H (high)", "L (low)"].contains(&flag.as_str()), "{flag:?}");
+    }
+    // The first trend with a reference range.
+    let svg = c
+        .find(Locator::XPath(
+            "//*[local-name()='svg'][*[local-name()='rect' and @class='spark__band']]",
+        ))
+        .await
+        .unwrap();
+    let name = svg.attr("aria-label").await.unwrap().unwrap();
+    assert!(
+        name.contains(" readings, ") && name.contains("; lowest to highest "),
+        "{name}"
+    );
+    let caption = || async {
+        c.execute(
+            "return document.activeElement.closest('figure') ? \
+             document.activeElement.closest('figure').querySelector('figcaption').textContent : ''",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned()
+    };
+    let scale = c
+        .execute(
+            "return arguments[0].closest('figure').querySelector('figcaption').textContent",
+            vec![serde_json::to_value(&svg).unwrap()],
+        )
+        .await
+        .unwrap();
+    let scale = scale.as_str().unwrap().to_owned();
+    let (range, dates) = scale.split_once(" · ").expect("range · dates");
+    assert!(range.contains('–'), "{scale}");
+    let (from, to) = dates.split_once(" – ").expect("first – last date");
+    assert!(from.len() == 10 && to.len() == 10 && from < to, "{scale}");
+    // Keyboard: focus shows the latest point; the arrows and Home move along.
+    c.execute(
+        "arguments[0].focus()",
+        vec![serde_json::to_value(&svg).unwrap()],
+    )
+    .await
+    .unwrap();
+    let latest = caption().await;
+    assert!(latest.contains(" on "), "{latest}");
+    assert!(latest.contains(&format!(" on {to}")), "{latest} / {dates}");
+    svg.send_keys(LEFT).await.unwrap();
+    let before = caption().await;
+    assert!(before.contains(" on ") && before != latest, "{before}");
+    svg.send_keys(HOME).await.unwrap();
+    let first = caption().await;
+    assert!(first.contains(&format!(" on {from}")), "{first} / {dates}");
+    // The mouse: the point nearest the pointer, at the left edge the first.
+    svg.send_keys("\u{E004}").await.unwrap();
+    let width = c
+        .execute(
+            "return arguments[0].getBoundingClientRect().width",
+            vec![serde_json::to_value(&svg).unwrap()],
+        )
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    c.perform_actions(
+        MouseActions::new("mouse".into()).then(PointerAction::MoveToElement {
+            element: svg.clone(),
+            duration: None,
+            x: 1.0 - width / 2.0,
+            y: 0.0,
+        }),
+    )
+    .await
+    .unwrap();
+    let hovered = c
+        .execute(
+            "return arguments[0].closest('figure').querySelector('figcaption').textContent",
+            vec![serde_json::to_value(&svg).unwrap()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(hovered.as_str().unwrap(), first);
+    screenshot(c, "trend-point").await;
     c.clone().close().await.unwrap();
 }

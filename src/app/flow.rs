@@ -531,6 +531,7 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
         labs,
         others,
         selected: RwSignal::new(None),
+        owner: Owner::current().unwrap_or_default(),
         not_granted,
         can_search: context.kind == LaunchKind::StandaloneProvider,
     })))
@@ -557,7 +558,7 @@ pub fn select_encounter(chart: &Chart, encounter: Encounter) {
         return;
     };
     let base = client.with_session(|s| s.context.fhir_base.clone());
-    let observations = feed::new_observation_feed();
+    let observations = chart.owner.with(feed::new_observation_feed);
     for category in all_categories() {
         if let Some(url) =
             observation_search_url(&base, &chart.patient_id, &[category], Some(&encounter.id))

@@ -83,6 +83,9 @@ pub struct Chart {
     pub details: Option<Vec<crate::domain::patient::Field>>,
     /// The encounter the user chose, with its observations.
     pub selected: RwSignal<Option<Selected>>,
+    /// The chart's reactive owner: a chosen encounter's observations belong to it, so they
+    /// outlive the section (and the list rows) they were chosen from.
+    pub owner: Owner,
 }
 
 /// An encounter chosen in the list, and its own observations.

@@ -54,6 +54,7 @@ pub fn chart(chart: Chart, screen: RwSignal<Screen>) -> impl IntoView {
         others,
         details,
         selected: _,
+        owner: _,
     } = chart.clone();
     let section = RwSignal::new(first_section());
     let listener = window_event_listener_untyped("hashchange", move |_| {

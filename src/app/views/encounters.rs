@@ -190,10 +190,15 @@ fn encounter_detail(sel: Selected) -> impl IntoView {
             .collect_view()
     };
     // The detail comes after the whole list: move focus to it, so a keyboard or screen-reader
-    // user who chose an encounter lands on what they chose.
+    // user who chose an encounter lands on what they chose (on an encounter row, or on nothing
+    // when the summary's row is gone); not when they come back to the section from its bar.
     let heading = NodeRef::<leptos::html::H3>::new();
     Effect::new(move || {
-        if let Some(h) = heading.get() {
+        let chosen = || {
+            let active = web_sys::window()?.document()?.active_element()?;
+            Some(active.tag_name() == "BODY" || active.class_name() == "encounter")
+        };
+        if let Some(h) = heading.get().filter(|_| chosen().unwrap_or(true)) {
             let _ = h.focus();
         }
     });
