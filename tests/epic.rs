@@ -1,5 +1,5 @@
 //! End to end in real headless Chromium, with the development EHR in Epic mode (issue 11):
-//! the journeys of `tests/e2e.rs` again against an EHR that answers as Epic's published
+//! the journeys of `tests/launch.rs` and `tests/chart.rs` again against an EHR that answers as Epic's published
 //! documentation says (v1 scopes bounded by the registered APIs, `bearer`, id_tokens without a
 //! name, identifiers with `type.text` only, Patient.Search's minimum data set and limits,
 //! flowsheet codings, ids longer than 64 characters), and the identity and scope faults Cairn
@@ -53,16 +53,16 @@ fn assert_v1_scope(scope: &str, level: &str) {
     }
 }
 
-/// The latest weight and one laboratory value of `patient_id` are shown as recorded, and the
-/// chart lists every encounter; no view says its permission is missing.
+/// The latest weight (at clinical precision) and one laboratory value of `patient_id` are
+/// shown, and the chart lists every encounter; no view says its permission is missing.
 async fn assert_chart_shows_vitals_labs_and_encounters(
     c: &Client,
     stack: &Stack,
     patient_id: &str,
 ) {
     wait_until_loaded(c).await;
-    let (_, weight) =
-        latest_observation(stack, patient_id, "29463-7").expect("the patient has body weights");
+    let (_, weight) = latest_observation(stack, patient_id, "29463-7", Some(1))
+        .expect("the patient has body weights");
     assert_eq!(
         text_of(c, ".vital[data-kind='Weight'] .vital__value").await,
         weight
@@ -74,33 +74,38 @@ async fn assert_chart_shows_vitals_labs_and_encounters(
         .find(|o| {
             o["category"][0]["coding"][0]["code"] == "laboratory"
                 && o["valueQuantity"]["value"].is_number()
+                && PLAIN_UNITS.contains(&o["valueQuantity"]["unit"].as_str().unwrap_or_default())
                 && o["code"]["coding"][0]["system"] == "http://loinc.org"
         })
         .and_then(|o| o["code"]["coding"][0]["code"].as_str().map(str::to_owned))
         .expect("the patient has lab results");
-    let (_, lab) = latest_observation(stack, patient_id, &lab_code).unwrap();
+    let (_, lab) = latest_observation(stack, patient_id, &lab_code, None).unwrap();
+    show_section(c, "results").await;
     assert_eq!(
         text_of(c, &format!("tr[data-test='loinc:{lab_code}'] .lab__value")).await,
         lab
     );
     let encounters = stack.ehr.resources_of("Encounter", patient_id).len();
     assert!(encounters > 0);
+    show_section(c, "encounters").await;
     assert_eq!(
         c.find_all(Locator::Css(".encounter")).await.unwrap().len(),
         encounters
     );
-    let refused: Vec<String> = {
-        let mut texts = Vec::new();
+    // The summary shows the notices of the vital signs, labs and encounters; the results
+    // those of every category.
+    for section in ["summary", "results"] {
+        show_section(c, section).await;
+        let mut refused = Vec::new();
         for n in c
             .find_all(Locator::Css(".notice--not-granted, .notice--partial"))
             .await
             .unwrap()
         {
-            texts.push(n.text().await.unwrap());
+            refused.push(n.text().await.unwrap());
         }
-        texts
-    };
-    assert!(refused.is_empty(), "the chart says: {refused:?}");
+        assert!(refused.is_empty(), "the chart says: {refused:?}");
+    }
 }
 
 /// The clinician's EHR launch inside the EHR's frame, with the EHR answering as Epic: the
@@ -135,9 +140,9 @@ async fn epic_ehr_launch_in_the_frame_shows_the_banner_with_mrn_and_the_charts_v
         .any(|r| r.path_and_query == format!("/fhir/Patient/{}", patient.id));
     assert!(read, "the banner came from the Patient read");
 
-    // The chart's values, as recorded, from observations whose ids are longer than 64
+    // The chart's values, at their precision, from observations whose ids are longer than 64
     // characters and whose vital signs carry the flowsheet coding first.
-    let (weight, _) = latest_observation(&stack, &patient.id, "29463-7").unwrap();
+    let (weight, _) = latest_observation(&stack, &patient.id, "29463-7", Some(1)).unwrap();
     assert!(
         weight["id"].as_str().unwrap().len() > 64,
         "{}",
@@ -212,8 +217,8 @@ async fn epic_ehr_launch_in_the_frame_shows_the_banner_with_mrn_and_the_charts_v
 }
 
 /// A patient opens Cairn on a phone, against an EHR answering as Epic: start page, sign in as
-/// that patient, their banner with the MRN, a vital value as recorded, no name (Epic's
-/// id_token has none), and nothing wider than the phone.
+/// that patient, their banner with the MRN, a vital value at clinical precision, their name
+/// from their own record (Epic's id_token has none), and nothing wider than the phone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn epic_standalone_patient_on_a_phone() {
     let stack = start_epic_stack().await;
@@ -242,7 +247,7 @@ async fn epic_standalone_patient_on_a_phone() {
         patient.mrn
     );
     wait_until_loaded(c).await;
-    let (_, weight) = latest_observation(&stack, &patient.id, "29463-7").unwrap();
+    let (_, weight) = latest_observation(&stack, &patient.id, "29463-7", Some(1)).unwrap();
     assert_eq!(
         text_of(c, ".vital[data-kind='Weight'] .vital__value").await,
         weight
@@ -253,13 +258,12 @@ async fn epic_standalone_patient_on_a_phone() {
             .unwrap()
             .is_empty()
     );
+    // Epic's id_token has no name: the patient's own record (their `fhirUser`, the patient in
+    // context, which `patient/Patient.read` allows) names them.
     wait_for_identity_check(c).await;
-    assert!(
-        c.find_all(Locator::Css(".signed-in"))
-            .await
-            .unwrap()
-            .is_empty(),
-        "a name was shown from a token without one"
+    assert_eq!(
+        text_of(c, ".signed-in").await,
+        format!("Signed in as {}", patient.name)
     );
     let overflow = c
         .execute(
@@ -429,7 +433,7 @@ async fn click_button(c: &Client, text: &str) {
 /// An id_token that cannot be checked (keys blocked by CORS, a skewed clock, a `fhirUser`
 /// outside the FHIR base) shows no name and the chart goes on; with a `kid` no key has and a
 /// single key in the JWKS, Cairn tries that key, which verifies, and shows the name. (The
-/// standard mode, whose id_token has a name; a bad signature is in `tests/e2e.rs`.)
+/// standard mode, whose id_token has a name; a bad signature is in `tests/ehr_faults.rs`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_id_token_that_cannot_be_checked_shows_no_name_and_the_chart_goes_on() {
     use sandbox::Fault::*;
@@ -478,7 +482,7 @@ async fn an_id_token_that_cannot_be_checked_shows_no_name_and_the_chart_goes_on(
             assert!(!markup.contains(PRACTITIONER_NAME), "{fault:?}");
             assert!(!markup.contains(PRACTITIONER_ID), "{fault:?}");
         }
-        let (_, weight) = latest_observation(&stack, &patient.id, "29463-7").unwrap();
+        let (_, weight) = latest_observation(&stack, &patient.id, "29463-7", Some(1)).unwrap();
         assert_eq!(
             text_of(c, ".vital[data-kind='Weight'] .vital__value").await,
             weight,

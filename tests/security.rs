@@ -1,14 +1,20 @@
-//! End to end in Chromium: the defences of docs/security.md #41 (mix-up between configured
-//! servers, RFC 9700 §4.4) and #42 (a pending launch rewritten by another script of Cairn's
-//! origin), against two development EHRs, one of them hostile.
+//! End to end in Chromium: the security defences a user cannot see. Two instances for two
+//! patients never cross; the CSP blocks unlisted origins and foreign framing; a replayed
+//! callback is refused; the release carries Subresource Integrity; hostile record content is
+//! text; and docs/security.md #41 (mix-up between configured servers, RFC 9700 §4.4) and #42 (a
+//! pending launch rewritten by another script of Cairn's origin), against two development EHRs,
+//! one of them hostile.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod support;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
+use fantoccini::Locator;
 use serde_json::json;
 use support::*;
+use tokio::net::TcpListener;
 
 /// The hostile second server's mix-up: its authorize sends the browser on to the honest EHR's,
 /// with the honest client id, `aud` and registered redirect URI (and Cairn's state and PKCE
@@ -250,6 +256,7 @@ async fn another_patients_results_are_never_shown() {
     // The EHR did send the other patient's rows.
     let log = stack.ehr.requests();
     assert!(count(&log, "GET", "/fhir/Encounter?") >= 1, "{log:#?}");
+    show_section(c, "encounters").await;
     let rows = c
         .find_all(fantoccini::Locator::Css(".encounter"))
         .await
@@ -275,6 +282,252 @@ async fn another_patients_results_are_never_shown() {
         ))),
         "{notices:#?}"
     );
+    c.clone().close().await.unwrap();
+}
+
+/// Epic's embedded browser shares sessionStorage between app instances: two Cairns for two
+/// patients must each show their own, and a reloaded one must never show the other's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_for_two_patients_never_cross() {
+    let stack = start_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    let patients = stack.ehr.patients();
+    let (first, second) = (&patients[0], &patients[2]);
+    c.goto(&format!(
+        "{}ehr/launch?patient={}&patient={}",
+        stack.ehr_url, first.id, second.id
+    ))
+    .await
+    .unwrap();
+    let name_in = |frame: &'static str| async move {
+        c.enter_parent_frame().await.ok();
+        c.find(Locator::Id(frame))
+            .await
+            .unwrap()
+            .enter_frame()
+            .await
+            .unwrap();
+        text_of(c, ".banner__name").await
+    };
+    assert_eq!(name_in("app").await, first.name);
+    assert_eq!(name_in("app-2").await, second.name);
+
+    // Reload the first instance: its token was only in memory, so it must ask for a relaunch.
+    c.enter_parent_frame().await.unwrap();
+    c.find(Locator::Id("app"))
+        .await
+        .unwrap()
+        .enter_frame()
+        .await
+        .unwrap();
+    let search = c.execute("return location.search", vec![]).await.unwrap();
+    assert!(
+        search.as_str().unwrap().starts_with("?instance="),
+        "{search}"
+    );
+    c.execute("location.reload()", vec![]).await.unwrap();
+    assert_eq!(
+        text_of(c, ".problem__title").await,
+        "This Cairn window was reloaded"
+    );
+    let page = c.source().await.unwrap();
+    assert!(
+        !page.contains(&second.name),
+        "the reloaded instance shows the other patient"
+    );
+    let banners = c.find_all(Locator::Css(".banner")).await.unwrap();
+    assert!(
+        banners.is_empty(),
+        "a reloaded instance shows no patient at all"
+    );
+    screenshot(c, "two-instances-after-reload").await;
+
+    // The second instance is untouched.
+    c.enter_parent_frame().await.unwrap();
+    c.find(Locator::Id("app-2"))
+        .await
+        .unwrap()
+        .enter_frame()
+        .await
+        .unwrap();
+    assert_eq!(text_of(c, ".banner__name").await, second.name);
+    c.enter_parent_frame().await.unwrap();
+    screenshot(c, "two-instances").await;
+    c.clone().close().await.unwrap();
+}
+
+/// The deployment headers work in a real browser: the CSP stops a request to an origin the
+/// configuration does not list, and a page on an unlisted origin cannot frame Cairn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csp_blocks_unlisted_origins_and_foreign_framing() {
+    let stack = start_stack().await;
+    let app_port: u16 = stack
+        .app_url
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Another "EHR" whose pages frame Cairn, on an origin Cairn's configuration does not list.
+    let evil_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let evil_port = evil_listener.local_addr().unwrap().port();
+    let evil = sandbox::Ehr::new(sandbox::Config::dev(evil_port, app_port));
+    tokio::spawn(evil.clone().serve(evil_listener));
+    let b = browser().await;
+    let c = &b.client;
+
+    c.goto(&stack.launch_page()).await.unwrap();
+    text_of(c, ".screen--start").await;
+    let outcome = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             let violated = null;
+             document.addEventListener('securitypolicyviolation', e => { violated = e.effectiveDirective; });
+             fetch(arguments[0]).then(() => done('fetched'), () => setTimeout(() => done('blocked:' + violated), 50));",
+            vec![json!(format!("http://127.0.0.1:{evil_port}/fhir/metadata"))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, json!("blocked:connect-src"));
+    assert!(evil.requests().is_empty(), "{:#?}", evil.requests());
+
+    // Framed by the configured EHR: Cairn runs (the other tests launch that way). Framed by
+    // the unlisted one: the browser refuses to render it, so it never starts.
+    let patient = &evil.patients()[0];
+    c.goto(&format!(
+        "http://127.0.0.1:{evil_port}/ehr/launch?patient={}",
+        patient.id
+    ))
+    .await
+    .unwrap();
+    c.find(Locator::Id("app"))
+        .await
+        .unwrap()
+        .enter_frame()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let framed = c.execute("return location.href", vec![]).await.unwrap();
+    assert!(
+        framed.as_str().unwrap().starts_with("chrome-error:"),
+        "{framed}"
+    );
+    c.enter_parent_frame().await.unwrap();
+    screenshot(c, "framed-by-unlisted-origin").await;
+    let after_page = evil.requests();
+    assert!(
+        after_page
+            .iter()
+            .all(|r| r.path_and_query.starts_with("/ehr/launch")
+                || r.path_and_query == "/favicon.ico"),
+        "Cairn ran inside the unlisted frame: {after_page:#?}"
+    );
+    c.clone().close().await.unwrap();
+}
+
+/// A callback replayed (Back, reload of an old address, the link opened again) finds its
+/// `state` already used: Cairn refuses it without calling the token endpoint again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_callback_is_refused_without_a_second_exchange() {
+    let stack = start_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    let patient = &stack.ehr.patients()[0];
+    open_chart(c, &stack, &patient.name).await;
+    assert_eq!(text_of(c, ".banner__name").await, patient.name);
+    let log = stack.ehr.requests();
+    let authorize = log
+        .iter()
+        .find(|r| r.path_and_query.starts_with("/oauth2/authorize?"))
+        .unwrap();
+    let state = url::form_urlencoded::parse(authorize.path_and_query.as_bytes())
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let replay = format!(
+        "{}?code=replayed-code&state={}&iss={}",
+        stack.app_url,
+        sandbox::url_encode(&state),
+        sandbox::url_encode(&stack.ehr.issuer())
+    );
+    c.execute("location.assign(arguments[0])", vec![json!(replay)])
+        .await
+        .unwrap();
+    assert_eq!(
+        text_of(c, ".problem__title").await,
+        "This sign-in cannot be used"
+    );
+    assert_address_is_clean(c).await;
+    assert_eq!(count(&stack.ehr.requests(), "POST", "/oauth2/token"), 1);
+    c.clone().close().await.unwrap();
+}
+
+/// Trunk marks the JS and the wasm with sha384 Subresource Integrity (matrix #31); the two
+/// scripts are inline (the browser check and Trunk's loader), each allowed by its hash in the
+/// CSP.
+#[test]
+fn the_release_carries_subresource_integrity() {
+    let dist =
+        PathBuf::from(std::env::var("CAIRN_DIST").expect("CAIRN_DIST is set by cargo xtask test"));
+    let html = std::fs::read_to_string(dist.join("index.html")).unwrap();
+    for (prefix, suffix) in [("/cairn-", ".js\""), ("/cairn-", "_bg.wasm\"")] {
+        let tag = html
+            .split('<')
+            .find(|tag| {
+                tag.split(prefix).nth(1).is_some_and(|rest| {
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .ends_with(suffix)
+                })
+            })
+            .unwrap_or_else(|| panic!("no tag for {prefix}…{suffix} in {html}"));
+        let asset = prefix;
+        assert!(tag.contains("integrity=\"sha384-"), "{asset}: {tag}");
+    }
+    assert_eq!(html.matches("<script").count(), 2, "{html}");
+    assert!(
+        !html.split("<script").skip(1).any(|tag| tag
+            .split('>')
+            .next()
+            .unwrap_or_default()
+            .contains("src=")),
+        "a script is loaded by src, which would hold up the page: {html}"
+    );
+}
+
+/// Hostile record content renders as text (matrix #36): a script-like name, code text and
+/// string values appear literally, no element is created from them and no script runs; a
+/// partial date is shown at its precision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_record_content_is_shown_as_text() {
+    let stack = start_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    open_chart_of(c, &stack, sandbox::Ehr::hostile_patient_id()).await;
+    let name = text_of(c, ".banner__name").await;
+    assert!(name.contains("<img src=x onerror=alert(1)>"), "{name}");
+    wait_until_loaded(c).await;
+    let injected = c
+        .execute(
+            "return document.querySelectorAll('.cairn img, .cairn script, .cairn iframe, .cairn svg image').length",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(injected, json!(0));
+    let page = c.source().await.unwrap();
+    assert!(
+        !page.contains("<script>alert"),
+        "markup from the record was parsed"
+    );
+    assert!(
+        c.get_alert_text().await.is_err(),
+        "a script from the record ran"
+    );
+    screenshot(c, "hostile-record").await;
     c.clone().close().await.unwrap();
 }
 

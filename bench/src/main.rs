@@ -647,6 +647,16 @@ const SCROLL_FRAMES: u32 = 240;
 async fn scale_run(c: &Client, bench: &Bench, app: App, patient_id: &str) -> Result<Scale, String> {
     let launch = launch(c, bench, app, patient_id).await?;
     let driver = |e: fantoccini::error::CmdError| format!("{} scale: {e}", app.label());
+    if matches!(app, App::Cairn) {
+        // The table of every result is in the chart's Results section.
+        c.execute("location.hash = 'results'", vec![])
+            .await
+            .map_err(driver)?;
+        c.wait()
+            .for_element(Locator::Css(".all__scroll"))
+            .await
+            .map_err(driver)?;
+    }
     // The heap that stays: garbage collected first.
     c.issue_cmd(cdp("HeapProfiler.collectGarbage", json!({})))
         .await

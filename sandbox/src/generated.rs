@@ -319,6 +319,14 @@ pub fn hostile() -> Vec<Value> {
         ],
         "gender": "unknown",
         "birthDate": "1970",
+        "telecom": [{"system": "phone", "value": "<script>alert(1)</script>555", "use": "home"}],
+        "address": [{"line": ["<b>1</b> \u{202E}Main"], "city": "قم", "use": "home"}],
+        "communication": [{"language": {"text": "<i>Farsi</i>"}, "preferred": true}],
+        "maritalStatus": {"text": "<u>M</u>"},
+        "contact": [{"relationship": [{"text": "<svg onload=alert(1)>"}],
+                     "name": {"text": "\u{202E}<img src=x>"}}],
+        "generalPractitioner": [{"display": "<a href=\"javascript:alert(1)\">Dr</a>"}],
+        "multipleBirthInteger": 2,
     });
     let encounter = |id: &str, start: &str, status: &str, text: &str| {
         json!({

@@ -194,6 +194,12 @@ pub enum Fault {
     /// The id_token's `fhirUser` is written under `{origin}/oauth2/api/FHIR/R4/…`, as in Epic's
     /// specification example.
     IdTokenFhirUserOauth2Path,
+    /// The id_token carries no `name` claim (nor `given_name`, `family_name`), outside Epic
+    /// mode too: who signed in is known only from its `fhirUser`.
+    IdTokenWithoutName,
+    /// Practitioner scopes are left out of the grant, whatever was asked: the app may not read
+    /// the clinician's own Practitioner resource by scope.
+    PractitionerNotGranted,
     /// FHIR responses, preflights included, carry no `Access-Control-Allow-Origin`.
     FhirCorsBlocked,
     /// Token endpoint responses, preflights included, carry no `Access-Control-Allow-Origin`.
@@ -281,6 +287,8 @@ impl Fault {
         Fault::IdTokenUnknownKid,
         Fault::IdTokenClockSkew,
         Fault::IdTokenFhirUserOauth2Path,
+        Fault::IdTokenWithoutName,
+        Fault::PractitionerNotGranted,
         Fault::FhirCorsBlocked,
         Fault::TokenCorsBlocked,
         Fault::PatientReadInsufficientScope,
@@ -340,6 +348,8 @@ impl Fault {
             Fault::IdTokenUnknownKid => "id_token_unknown_kid",
             Fault::IdTokenClockSkew => "id_token_clock_skew",
             Fault::IdTokenFhirUserOauth2Path => "id_token_fhiruser_oauth2_path",
+            Fault::IdTokenWithoutName => "id_token_without_name",
+            Fault::PractitionerNotGranted => "practitioner_not_granted",
             Fault::FhirCorsBlocked => "fhir_cors_blocked",
             Fault::TokenCorsBlocked => "token_cors_blocked",
             Fault::PatientReadInsufficientScope => "patient_read_insufficient_scope",

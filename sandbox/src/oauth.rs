@@ -392,9 +392,20 @@ pub async fn consent(State(ehr): State<Ehr>, Form(form): Form<Vec<(String, Strin
 }
 
 /// The scope granted for `requested` (already checked at authorize): as asked, or in Epic mode
-/// as Epic grants it ([`epic::grant`]); then spelled as a scope fault says.
+/// as Epic grants it ([`epic::grant`]); without Practitioner scopes under
+/// [`Fault::PractitionerNotGranted`]; then spelled as a scope fault says.
 fn granted_scope(ehr: &Ehr, requested: &str, patient_user: bool) -> String {
     let epic_mode = ehr.epic_mode();
+    let requested = if ehr.has_fault(Fault::PractitionerNotGranted) {
+        requested
+            .split_whitespace()
+            .filter(|s| !s.contains("/Practitioner.") && !s.starts_with("Practitioner."))
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        requested.to_owned()
+    };
+    let requested = requested.as_str();
     let granted = if epic_mode {
         epic::grant(requested, patient_user, &ehr.registered_apis()).unwrap_or_default()
     } else {
@@ -628,7 +639,7 @@ fn id_token_for(ehr: &Ehr, context: &Context, nonce: Option<&str>) -> String {
         fhir_user
     };
     // Epic sends no name claim; with `profile`, the user's login.
-    let name = (!ehr.epic_mode()).then_some(name);
+    let name = (!ehr.epic_mode() && !ehr.has_fault(Fault::IdTokenWithoutName)).then_some(name);
     let username =
         (ehr.epic_mode() && has_scope(&context.scope, "profile")).then(|| match &context.user {
             User::Patient(id) => format!(

@@ -304,6 +304,35 @@ async fn id_token_kid_and_clock_faults_keep_a_good_signature() {
     assert_eq!(exp - iat, 300);
 }
 
+/// An id_token without a name outside Epic mode, and a grant without the Practitioner scope
+/// that was asked for.
+#[tokio::test]
+async fn id_token_without_name_and_practitioner_not_granted() {
+    let scope = "launch openid fhirUser patient/Patient.rs user/Practitioner.rs";
+    let h = with(Fault::IdTokenWithoutName);
+    let token = h.tokens_for_scope(0, scope).await;
+    let claims = verified_claims(&h, token["id_token"].as_str().unwrap()).await;
+    for absent in ["name", "given_name", "family_name"] {
+        assert!(claims.get(absent).is_none(), "{absent}: {claims}");
+    }
+    assert!(
+        claims["fhirUser"]
+            .as_str()
+            .unwrap()
+            .ends_with("/Practitioner/dev-practitioner")
+    );
+    assert_eq!(token["scope"], scope, "the scope is granted as asked");
+
+    let h = with(Fault::PractitionerNotGranted);
+    let token = h.tokens_for_scope(0, scope).await;
+    assert_eq!(token["scope"], "launch openid fhirUser patient/Patient.rs");
+    let claims = verified_claims(&h, token["id_token"].as_str().unwrap()).await;
+    assert_eq!(
+        claims["name"], "Dr. Ada Clinician",
+        "only the scope changes"
+    );
+}
+
 #[tokio::test]
 async fn patient_read_refusals() {
     let h = with(Fault::PatientReadInsufficientScope);
@@ -418,6 +447,8 @@ async fn the_ehr_page_lists_every_fault() {
         "id_token_unknown_kid",
         "id_token_clock_skew",
         "id_token_fhiruser_oauth2_path",
+        "id_token_without_name",
+        "practitioner_not_granted",
         "fhir_cors_blocked",
         "token_cors_blocked",
         "patient_read_insufficient_scope",

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use leptos::prelude::*;
 
 use crate::app::{Chart, Found, Screen, Search, Selected, ServerChoice, feed};
-use crate::domain::banner::banner;
+use crate::domain::banner::{banner, person_name};
 use crate::domain::problem::{NextStep, Problem};
 use crate::fhir;
 use crate::fhir::encounter::Encounter;
@@ -25,7 +25,7 @@ use crate::smart::discovery::{
     discovery_request, metadata_request, parse_discovery, parse_metadata, trust_issuer,
 };
 use crate::smart::id_token::{
-    Expected, IdTokenError, Identity, SignedInUser, jwks_request, parse_jwks, prepare,
+    Expected, FhirUser, IdTokenError, Identity, SignedInUser, jwks_request, parse_jwks, prepare,
 };
 use crate::smart::launch::{CallbackParams, Entry, INSTANCE_PARAM, parse_entry};
 use crate::smart::pkce::new_instance_id;
@@ -50,7 +50,7 @@ thread_local! {
     static CLIENT: RefCell<Option<FhirClient>> = const { RefCell::new(None) };
     /// The configuration, once loaded.
     static CONFIG: RefCell<Option<Config>> = const { RefCell::new(None) };
-    /// Who signed in: the name in the verified id_token, if it has one.
+    /// Who signed in: their name, from the verified id_token or their own FHIR resource.
     static SIGNED_IN_AS: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
@@ -314,10 +314,11 @@ async fn callback(
     Ok(next)
 }
 
-/// The signed-in user's name from a verified id_token; `None` when there is no id_token, the
-/// EHR publishes no keys to check it with, it has no name, or it could not be checked (keys
-/// unreachable, unknown key, skewed clock: see `Identity`). Only evidence of tampering stops
-/// the sign-in. An id is never shown in place of a name.
+/// The signed-in user's name: the verified id_token's name claims; else, when the granted
+/// scope allows that read, the name in their own resource (`fhirUser`) on this FHIR server;
+/// else `None` (no id_token, no keys to check it with, no name, or it could not be checked:
+/// see `Identity`). Only evidence of tampering stops the sign-in. An id is never shown in
+/// place of a name.
 async fn signed_in_user(
     id_token: Option<&IdToken>,
     pending: &PendingLaunch,
@@ -332,10 +333,38 @@ async fn signed_in_user(
         client_id: pending.client_id.clone(),
         fhir_base: pending.fhir_base.clone(),
     };
-    match Identity::from_check(check_id_token(id_token, jwks_uri, &expected).await) {
-        Identity::Tampered(err) => Err(err.problem()),
-        outcome => Ok(outcome.display_name().map(str::to_owned)),
+    let identity = Identity::from_check(check_id_token(id_token, jwks_uri, &expected).await);
+    if let Some(name) = identity.display_name() {
+        return Ok(Some(name.to_owned()));
     }
+    match identity {
+        Identity::Tampered(err) => Err(err.problem()),
+        Identity::SignedIn(SignedInUser {
+            fhir_user: Some(user),
+            ..
+        }) => Ok(fhir_user_name(&user).await),
+        _ => Ok(None),
+    }
+}
+
+/// The name in the signed-in user's own resource, read when the granted scope allows it. The
+/// id_token check placed `fhir_user` on this session's FHIR server; the request is built from
+/// that base, its type and its id, never from a URL the token gave.
+async fn fhir_user_name(user: &FhirUser) -> Option<String> {
+    let client = client()?;
+    let base = client.with_session(|s| {
+        s.grants()
+            .may_read_user(&user.resource_type, &user.id, s.context.patient.as_deref())
+            .then(|| s.context.fhir_base.clone())
+    })?;
+    let response = read(&client, &base, &user.resource_type, &user.id)
+        .await
+        .ok()?;
+    person_name(&fhir::patient::parse_user_names(
+        &response,
+        &user.resource_type,
+        &user.id,
+    ))
 }
 
 /// Fetches the EHR's keys and checks the id_token against them and `expected`.
@@ -455,19 +484,20 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
         feed
     });
     let others = observations(&OTHER_CATEGORIES);
-    let banner = if context.need_patient_banner && View::Banner.allowed(&grants) {
+    let (banner, details) = if context.need_patient_banner && View::Banner.allowed(&grants) {
         let (response, mrn) = futures::future::join(
-            client.send(|token| {
-                fhir::request::read_request(&context.fhir_base, "Patient", patient_id, token)
-            }),
+            read(&client, &context.fhir_base, "Patient", patient_id),
             mrn_rule(&context.fhir_base),
         )
         .await;
         let patient =
             fhir::patient::parse_patient(&response?, patient_id).map_err(|e| e.problem())?;
-        Some(banner(&patient, clock::today(), mrn.as_ref()))
+        (
+            Some(banner(&patient, clock::today(), mrn.as_ref())),
+            Some(crate::domain::patient::details(&patient)),
+        )
     } else {
-        None
+        (None, None)
     };
     // The encounter in launch context, shown when read; the chart does not wait for it. Only
     // the launch's own patient has one: a patient chosen in the search does not inherit it.
@@ -481,9 +511,7 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
         let fhir_base = context.fhir_base.clone();
         let patient_id = patient_id.to_owned();
         leptos::task::spawn_local(async move {
-            let response = client
-                .send(|token| fhir::request::read_request(&fhir_base, "Encounter", &id, token))
-                .await;
+            let response = read(&client, &fhir_base, "Encounter", &id).await;
             // An unreadable encounter, or another patient's, is left out, not fatal.
             if let Some(e) = response.ok().and_then(|r| {
                 fhir::encounter::parse_launch_encounter(&r, &id, &patient_id, &fhir_base).ok()
@@ -495,6 +523,7 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
     Ok(Screen::Chart(Box::new(Chart {
         patient_id: patient_id.to_owned(),
         banner,
+        details,
         signed_in_as: RwSignal::new(signed_in_as()),
         encounter,
         encounters,
@@ -502,9 +531,23 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
         labs,
         others,
         selected: RwSignal::new(None),
+        owner: Owner::current().unwrap_or_default(),
         not_granted,
         can_search: context.kind == LaunchKind::StandaloneProvider,
     })))
+}
+
+/// `GET {base}/{type}/{id}` with the session's token. Every read by id goes through here, so
+/// the app carries one copy of the generic `FhirClient::send` for them all.
+async fn read(
+    client: &FhirClient,
+    base: &str,
+    resource_type: &str,
+    id: &str,
+) -> Result<HttpResponse, Problem> {
+    client
+        .send(|token| fhir::request::read_request(base, resource_type, id, token))
+        .await
 }
 
 /// Shows `encounter` and starts reading its observations: one search per category, in
@@ -515,7 +558,7 @@ pub fn select_encounter(chart: &Chart, encounter: Encounter) {
         return;
     };
     let base = client.with_session(|s| s.context.fhir_base.clone());
-    let observations = feed::new_observation_feed();
+    let observations = chart.owner.with(feed::new_observation_feed);
     for category in all_categories() {
         if let Some(url) =
             observation_search_url(&base, &chart.patient_id, &[category], Some(&encounter.id))

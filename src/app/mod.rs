@@ -79,8 +79,13 @@ pub struct Chart {
     /// Every other category (social history, surveys, exams…): only in the table of all
     /// results.
     pub others: Option<feed::ObservationFeed>,
+    /// The Patient section's fields, from the Patient read for the banner (`None`: not read).
+    pub details: Option<Vec<crate::domain::patient::Field>>,
     /// The encounter the user chose, with its observations.
     pub selected: RwSignal<Option<Selected>>,
+    /// The chart's reactive owner: a chosen encounter's observations belong to it, so they
+    /// outlive the section (and the list rows) they were chosen from.
+    pub owner: Owner,
 }
 
 /// An encounter chosen in the list, and its own observations.

@@ -53,23 +53,28 @@ pub fn banner(patient: &Patient, today: CivilDate, mrn: Option<&MrnRule>) -> Ban
 
 /// The official name, else the usual one, else the first: "Given Middle Family".
 pub fn display_name(names: &[HumanName]) -> String {
+    person_name(names).unwrap_or_else(|| NAME_NOT_RECORDED.to_owned())
+}
+
+/// A person's name by the banner's rules ([`display_name`]), or `None` when none is recorded:
+/// for whoever signed in, where nothing is shown rather than "Name not recorded".
+pub fn person_name(names: &[HumanName]) -> Option<String> {
     let pick = |use_: &str| names.iter().find(|n| n.use_.as_deref() == Some(use_));
-    let Some(name) = pick("official").or_else(|| pick("usual")).or(names.first()) else {
-        return NAME_NOT_RECORDED.to_owned();
-    };
+    let name = pick("official")
+        .or_else(|| pick("usual"))
+        .or(names.first())?;
     let parts: Vec<&str> = name
         .given
         .iter()
         .map(String::as_str)
         .chain(name.family.as_deref())
         .collect();
-    if parts.is_empty() {
-        name.text
-            .clone()
-            .unwrap_or_else(|| NAME_NOT_RECORDED.to_owned())
+    let shown = if parts.is_empty() {
+        name.text.clone()?
     } else {
         parts.join(" ")
-    }
+    };
+    (!shown.trim().is_empty()).then_some(shown)
 }
 
 /// A full `YYYY-MM-DD` date at the start of a FHIR date or dateTime; partial dates give `None`.
@@ -91,7 +96,7 @@ fn age_in_years(born: CivilDate, on: CivilDate) -> Option<i32> {
     (years >= 0).then_some(years)
 }
 
-fn capitalise(s: &str) -> String {
+pub(crate) fn capitalise(s: &str) -> String {
     let mut chars = s.chars();
     chars
         .next()
@@ -136,6 +141,19 @@ mod tests {
         );
         assert_eq!(name(r#"{}"#), NAME_NOT_RECORDED);
         assert_eq!(name(r#"{"name":[{}]}"#), NAME_NOT_RECORDED);
+        // Whoever signed in gets a name or nothing.
+        let person = |json: &str| person_name(&patient(json).names);
+        assert_eq!(
+            person(r#"{"name":[{"use":"official","text":"Dr. Ada Clinician","family":"Clinician","given":["Ada"]}]}"#).as_deref(),
+            Some("Ada Clinician")
+        );
+        assert_eq!(
+            person(r#"{"name":[{"text":"Dr. Ada Clinician"}]}"#).as_deref(),
+            Some("Dr. Ada Clinician")
+        );
+        assert_eq!(person(r#"{}"#), None);
+        assert_eq!(person(r#"{"name":[{}]}"#), None);
+        assert_eq!(person(r#"{"name":[{"text":"  "}]}"#), None);
     }
 
     #[test]
@@ -197,6 +215,7 @@ mod tests {
                     },
                 ],
                 deceased: Deceased::Unknown,
+                ..Default::default()
             },
             TODAY,
             None,

@@ -2,10 +2,14 @@
 
 pub mod banner;
 pub mod encounters;
+pub mod patient;
+pub mod precision;
 pub mod problem;
 pub mod results;
+pub mod section;
 pub mod table;
 pub mod time;
+pub mod trend;
 
 use std::cmp::Ordering;
 

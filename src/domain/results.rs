@@ -5,9 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::domain::precision::{self, Precision, precision_for};
 use crate::domain::sorted_by;
 use crate::domain::time::instant_ms;
-use crate::fhir::observation::{ObsValue, Observation, format_number};
+use crate::fhir::observation::{ObsValue, Observation};
 
 /// The vital signs Cairn knows by LOINC code, in the order the chart shows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -63,6 +64,11 @@ impl VitalKind {
         }
     }
 
+    /// Its clinical precision ([`precision::CLINICAL_PRECISION`]).
+    pub fn precision(self) -> Precision {
+        precision_for(self.codes().first().copied())
+    }
+
     pub fn of(obs: &Observation) -> Option<VitalKind> {
         VitalKind::ALL
             .into_iter()
@@ -77,16 +83,21 @@ pub struct Point {
     pub value: f64,
     /// Diastolic, for blood pressure.
     pub second: Option<f64>,
+    /// When, as people read it (`domain::time::display`).
+    pub when: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Vital {
     pub kind: VitalKind,
-    /// The latest value as text, e.g. `142/91 mm[Hg]` or `72 /min`.
+    /// The latest value at clinical precision, e.g. `142/91 mmHg` or `72 /min`.
     pub latest: String,
+    /// The latest value exactly as recorded, e.g. `142.3071/91.2 mm[Hg]`.
+    pub recorded: String,
     /// When the latest was taken, as written.
     pub when: Option<String>,
-    pub abnormal: bool,
+    /// The latest reading's abnormal flag (`H`, `L`, `HH`, `LL`, `A`…).
+    pub flag: Option<String>,
     /// Every plottable reading, oldest first.
     pub trend: Vec<Point>,
 }
@@ -115,12 +126,13 @@ pub fn vitals(observations: &[Observation]) -> Vec<Vital> {
                 .collect();
             Some(Vital {
                 kind,
-                latest: vital_text(kind, latest)?,
+                latest: vital_text(kind, latest, kind.precision()),
+                recorded: vital_text(kind, latest, Precision::Recorded),
                 when: latest
                     .effective
                     .as_deref()
                     .map(crate::domain::time::display),
-                abnormal: latest.is_abnormal(),
+                flag: abnormal_flag(latest),
                 trend,
             })
         })
@@ -128,99 +140,104 @@ pub fn vitals(observations: &[Observation]) -> Vec<Vital> {
 }
 
 fn point(kind: VitalKind, obs: &Observation, at_ms: f64) -> Option<Point> {
-    if kind == VitalKind::BloodPressure {
+    let (value, second) = if kind == VitalKind::BloodPressure {
         let systolic = obs.component(SYSTOLIC)?.value.number()?;
-        let diastolic = obs.component(DIASTOLIC).and_then(|c| c.value.number());
-        return Some(Point {
-            at_ms,
-            value: systolic,
-            second: diastolic,
-        });
-    }
+        (
+            systolic,
+            obs.component(DIASTOLIC).and_then(|c| c.value.number()),
+        )
+    } else {
+        (obs.value.number()?, None)
+    };
     Some(Point {
         at_ms,
-        value: obs.value.number()?,
-        second: None,
+        value,
+        second,
+        when: when_text(obs),
     })
 }
 
-fn vital_text(kind: VitalKind, obs: &Observation) -> Option<String> {
-    if kind == VitalKind::BloodPressure {
-        let part = |code| obs.component(code).map(|c| &c.value);
-        return match (part(SYSTOLIC), part(DIASTOLIC)) {
-            (Some(ObsValue::Quantity(s)), Some(ObsValue::Quantity(d))) => {
-                let unit = s.unit.as_deref().or(d.unit.as_deref()).unwrap_or("");
-                let n = |q: &crate::fhir::observation::Quantity| {
-                    q.value.map(format_number).unwrap_or_else(|| "?".into())
-                };
-                Some(format!("{}/{} {unit}", n(s), n(d)).trim_end().to_owned())
-            }
-            _ => obs.value.display().or_else(|| Some("Not recorded".into())),
-        };
-    }
-    Some(obs.value.display().unwrap_or_else(|| "Not recorded".into()))
+fn when_text(obs: &Observation) -> String {
+    obs.effective
+        .as_deref()
+        .map(crate::domain::time::display)
+        .unwrap_or_default()
 }
+
+/// The first interpretation code that marks `obs` abnormal.
+fn abnormal_flag(obs: &Observation) -> Option<String> {
+    obs.is_abnormal()
+        .then(|| {
+            obs.interpretation
+                .iter()
+                .find(|c| flag_words(c).is_some())
+                .cloned()
+        })
+        .flatten()
+}
+
+/// What an interpretation flag means, for the label read beside it; `None` for codes that
+/// do not mark a result abnormal.
+pub fn flag_words(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "H" => "high",
+        "L" => "low",
+        "HH" => "critically high",
+        "LL" => "critically low",
+        "HU" => "very high",
+        "LU" => "very low",
+        "A" => "abnormal",
+        "AA" => "critically abnormal",
+        "<" => "below the measurable range",
+        ">" => "above the measurable range",
+        _ => return None,
+    })
+}
+
+fn vital_text(kind: VitalKind, obs: &Observation, precision: Precision) -> String {
+    if kind == VitalKind::BloodPressure
+        && let (Some(ObsValue::Quantity(s)), Some(ObsValue::Quantity(d))) = (
+            obs.component(SYSTOLIC).map(|c| &c.value),
+            obs.component(DIASTOLIC).map(|c| &c.value),
+        )
+    {
+        let unit = s.unit.as_deref().or(d.unit.as_deref()).unwrap_or("");
+        let n = |q: &crate::fhir::observation::Quantity| {
+            q.number(precision).unwrap_or_else(|| "?".into())
+        };
+        return precision::with_unit(&format!("{}/{}", n(s), n(d)), unit, precision);
+    }
+    obs.value
+        .display(precision)
+        .unwrap_or_else(|| NOT_RECORDED.into())
+}
+
+const NOT_RECORDED: &str = "Not recorded";
 
 /// Results entered in error are not shown as results.
 fn is_retracted(obs: &Observation) -> bool {
     obs.status.as_deref() == Some("entered-in-error")
 }
 
-/// A trend as SVG polyline points in a `width`×`height` box (y grows downwards): the first
-/// series and, for blood pressure, the second. Time sets x, and both series share one y scale.
-/// At most `max_points` (the most recent), so a long history stays cheap to draw.
-pub fn sparkline(
-    trend: &[Point],
-    width: f64,
-    height: f64,
-    max_points: usize,
-) -> Option<(String, Option<String>)> {
-    let trend = &trend[trend.len().saturating_sub(max_points)..];
-    let first = trend.first()?;
-    let last = trend.last()?;
-    let values = trend
-        .iter()
-        .flat_map(|p| std::iter::once(p.value).chain(p.second));
-    let (lo, hi) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let span_t = last.at_ms - first.at_ms;
-    let span_v = hi - lo;
-    let x = |t: f64| {
-        if span_t > 0.0 {
-            (t - first.at_ms) / span_t * width
-        } else {
-            width / 2.0
-        }
-    };
-    let y = |v: f64| {
-        if span_v > 0.0 {
-            height - (v - lo) / span_v * height
-        } else {
-            height / 2.0
-        }
-    };
-    let line = |pick: &dyn Fn(&Point) -> Option<f64>| {
-        trend
-            .iter()
-            .filter_map(|p| Some(format!("{:.1},{:.1}", x(p.at_ms), y(pick(p)?))))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    let main = line(&|p| Some(p.value));
-    let second = line(&|p| p.second);
-    Some((main, (!second.is_empty()).then_some(second)))
-}
-
 /// An observation's value in one line: its `value[x]`, else its components
-/// ("Systolic: 142 mm[Hg] · Diastolic: 91 mm[Hg]"), else "Not recorded".
-pub fn observation_text(obs: &Observation) -> String {
-    if let Some(value) = obs.value.display() {
+/// ("Systolic: 142 mmHg · Diastolic: 91 mmHg"), else "Not recorded". Each number at the
+/// precision of its code, or exactly as recorded when `recorded`.
+pub fn observation_text(obs: &Observation, recorded: bool) -> String {
+    let precision = |code: &crate::fhir::observation::Concept| {
+        if recorded {
+            Precision::Recorded
+        } else {
+            precision_for(code.loinc())
+        }
+    };
+    if let Some(value) = obs.value.display(precision(&obs.code)) {
         return value;
     }
     let parts: Vec<String> = obs
         .components
         .iter()
         .filter_map(|c| {
-            let value = c.value.display()?;
+            let value = c.value.display(precision(&c.code))?;
             Some(match c.code.label() {
                 Some(label) => format!("{label}: {value}"),
                 None => value,
@@ -228,7 +245,7 @@ pub fn observation_text(obs: &Observation) -> String {
         })
         .collect();
     if parts.is_empty() {
-        "Not recorded".to_owned()
+        NOT_RECORDED.to_owned()
     } else {
         parts.join(" · ")
     }
@@ -239,7 +256,10 @@ pub fn observation_text(obs: &Observation) -> String {
 pub struct LabResult {
     pub id: Option<String>,
     pub when: Option<String>,
+    /// As reported, floating-point noise rounded ([`Precision::Reported`]).
     pub value: String,
+    /// Exactly as recorded.
+    pub recorded: String,
     pub flag: Option<String>,
     pub reference_range: Option<String>,
 }
@@ -256,6 +276,10 @@ pub struct LabGroup {
     pub trend: Vec<Point>,
     /// Panels (`hasMember`) this test belongs to, by label.
     pub panel: Option<String>,
+    /// The latest result's reference range: low and high, when numeric.
+    pub reference: (Option<f64>, Option<f64>),
+    /// When the latest result was taken (instant), for ordering.
+    pub latest_ms: Option<f64>,
 }
 
 /// Lab results grouped by test, each group newest first, groups by name.
@@ -298,12 +322,20 @@ pub fn labs(observations: &[Observation]) -> Vec<LabGroup> {
                         at_ms: (*at)?,
                         value: o.value.number()?,
                         second: None,
+                        when: when_text(o),
                     })
                 })
                 .collect();
             trend.reverse();
             let label = rows[0].0.code.label().unwrap_or(&key).to_owned();
+            let range = rows[0].0.reference_range.as_ref();
+            let limit = |q: Option<&crate::fhir::observation::Quantity>| q.and_then(|q| q.value);
             Some(LabGroup {
+                reference: (
+                    limit(range.and_then(|r| r.low.as_ref())),
+                    limit(range.and_then(|r| r.high.as_ref())),
+                ),
+                latest_ms: rows[0].1,
                 panel: panel_of.get(&key).cloned(),
                 latest: results.first()?.clone(),
                 results,
@@ -323,6 +355,22 @@ pub fn labs(observations: &[Observation]) -> Vec<LabGroup> {
         .collect()
 }
 
+/// The tests the summary lists, at most `n`: those whose latest result is flagged first, then
+/// the others; each kind newest first.
+pub fn abnormal_first(groups: &[LabGroup], n: usize) -> Vec<&LabGroup> {
+    let newest_first = |g: &&LabGroup| -g.latest_ms.unwrap_or(f64::MIN);
+    let flagged = |g: &&LabGroup| g.latest.flag.is_none();
+    let all: Vec<&LabGroup> = groups.iter().collect();
+    sorted_by(all, &|a, b| {
+        flagged(a)
+            .cmp(&flagged(b))
+            .then(newest_first(a).total_cmp(&newest_first(b)))
+    })
+    .into_iter()
+    .take(n)
+    .collect()
+}
+
 fn group_key(obs: &Observation) -> Option<String> {
     obs.code
         .loinc()
@@ -340,13 +388,17 @@ fn lab_result(obs: &Observation) -> LabResult {
     LabResult {
         id: obs.id.clone(),
         when: obs.effective.as_deref().map(crate::domain::time::display),
-        value: obs.value.display().unwrap_or_else(|| "Not recorded".into()),
+        value: observation_text(obs, false),
+        recorded: observation_text(obs, true),
         flag: obs
             .interpretation
             .iter()
             .find(|c| c.as_str() != "N")
             .cloned(),
-        reference_range: obs.reference_range.as_ref().and_then(|r| r.display()),
+        reference_range: obs
+            .reference_range
+            .as_ref()
+            .and_then(|r| r.display(Precision::Reported)),
     }
 }
 
@@ -402,7 +454,8 @@ mod tests {
                 VitalKind::Weight
             ]
         );
-        assert_eq!(v[0].latest, "142/91 mm[Hg]");
+        assert_eq!(v[0].latest, "142/91 mmHg");
+        assert_eq!(v[0].recorded, "142/91 mm[Hg]");
         assert_eq!(v[0].trend.len(), 2);
         assert_eq!(v[0].trend[1].second, Some(91.0));
         assert_eq!(v[1].latest, "72 /min");
@@ -411,44 +464,81 @@ mod tests {
         let heart: Vec<f64> = v[1].trend.iter().map(|p| p.value).collect();
         assert_eq!(heart, [64.0, 80.0, 72.0], "ordered by instant, not by text");
         assert_eq!(v[2].latest, "70.5 kg");
+        assert_eq!(v[0].flag, None);
+    }
+
+    #[test]
+    fn an_abnormal_vital_carries_its_flag_as_text() {
+        let mut high = vital("h", "8867-4", 130.0, "/min", "2021");
+        high.interpretation = vec!["N".into(), "HH".into()];
+        assert_eq!(vitals(&[high])[0].flag.as_deref(), Some("HH"));
+        assert_eq!(flag_words("HH"), Some("critically high"));
+        assert_eq!(flag_words("N"), None);
+    }
+
+    /// Synthea writes floating-point values out in full; the chart shows them at clinical
+    /// precision, and keeps them as recorded.
+    #[test]
+    fn vital_signs_at_clinical_precision_with_the_recorded_value_kept() {
+        let synthea = |id: &str, code: &str, value: &str, unit: &str| {
+            obs(serde_json::from_str(&format!(
+                r#"{{"resourceType": "Observation", "id": "{id}", "status": "final",
+                "code": {{"coding": [{{"system": "http://loinc.org", "code": "{code}"}}]}},
+                "effectiveDateTime": "2021-01-01", "valueQuantity": {{"value": {value}, "unit": "{unit}"}}}}"#
+            ))
+            .unwrap())
+        };
+        let mut b = bp("b", 0.0, 0.0, "2021-01-01");
+        for (component, written) in b.components.iter_mut().zip(["122.458769", "86.929055"]) {
+            if let ObsValue::Quantity(q) = &mut component.value {
+                q.written = Some(written.to_owned());
+            }
+        }
+        let all = vec![
+            b,
+            synthea("h", "8867-4", "71.60403", "/min"),
+            synthea("t", "8310-5", "37.05", "Cel"),
+            synthea("s", "59408-5", "97.5", "%"),
+            synthea("w", "29463-7", "108.031206", "kg"),
+            synthea("bmi", "39156-5", "30.02", "kg/m2"),
+            synthea("pain", "72514-3", "0.727458", "{score}"),
+        ];
+        let v = vitals(&all);
+        let shown: Vec<(&str, &str)> = v
+            .iter()
+            .map(|v| (v.latest.as_str(), v.recorded.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("122/87 mmHg", "122.458769/86.929055 mm[Hg]"),
+                ("72 /min", "71.60403 /min"),
+                ("37.1 °C", "37.05 Cel"),
+                ("98%", "97.5%"),
+                ("108.0 kg", "108.031206 kg"),
+                ("30.0 kg/m²", "30.02 kg/m2"),
+            ]
+        );
+        // Pain is not a card, but the table shows it at its precision.
+        assert_eq!(observation_text(&all[6], false), "1");
+        assert_eq!(observation_text(&all[6], true), "0.727458 {score}");
     }
 
     #[test]
     fn component_only_observations_read_as_their_components() {
         let mut b = bp("b", 142.0, 91.0, "2021");
         assert_eq!(
-            observation_text(&b),
+            observation_text(&b, false),
+            "8480-6: 142 mmHg · 8462-4: 91 mmHg"
+        );
+        assert_eq!(
+            observation_text(&b, true),
             "8480-6: 142 mm[Hg] · 8462-4: 91 mm[Hg]"
         );
         b.components.clear();
-        assert_eq!(observation_text(&b), "Not recorded");
+        assert_eq!(observation_text(&b, false), "Not recorded");
         let hr = vital("h", "8867-4", 72.0, "/min", "2021");
-        assert_eq!(observation_text(&hr), "72 /min");
-    }
-
-    #[test]
-    fn sparklines_fit_their_box() {
-        let p = |at_ms: f64, value: f64, second: Option<f64>| Point {
-            at_ms,
-            value,
-            second,
-        };
-        let trend = [
-            p(0.0, 120.0, Some(80.0)),
-            p(10.0, 140.0, Some(90.0)),
-            p(20.0, 130.0, Some(85.0)),
-        ];
-        let (main, second) = sparkline(&trend, 100.0, 20.0, 100).unwrap();
-        assert_eq!(main, "0.0,6.7 50.0,0.0 100.0,3.3");
-        assert_eq!(second.as_deref(), Some("0.0,20.0 50.0,16.7 100.0,18.3"));
-        // One reading: a point in the middle. None: nothing to draw.
-        let (one, none) = sparkline(&[p(5.0, 72.0, None)], 100.0, 20.0, 100).unwrap();
-        assert_eq!(one, "50.0,10.0");
-        assert!(none.is_none());
-        assert!(sparkline(&[], 100.0, 20.0, 100).is_none());
-        // Only the most recent points are drawn.
-        let (last_two, _) = sparkline(&trend, 100.0, 20.0, 2).unwrap();
-        assert_eq!(last_two.split(' ').count(), 2);
+        assert_eq!(observation_text(&hr, false), "72 /min");
     }
 
     #[test]
@@ -494,7 +584,19 @@ mod tests {
         assert_eq!(g.panel.as_deref(), Some("Basic metabolic panel"));
         let trend: Vec<f64> = g.trend.iter().map(|p| p.value).collect();
         assert_eq!(trend, [90.0, 180.0]);
+        assert_eq!(g.trend[1].when, "2021-03-01");
+        assert_eq!(g.reference, (Some(70.0), Some(99.0)));
         let k = &groups[1];
+        assert_eq!(k.reference, (None, None));
+        // The summary lists the flagged glucose before the newer, unflagged potassium.
+        let mut later = groups.clone();
+        later[1].latest_ms = Some(f64::MAX);
+        let order: Vec<&str> = abnormal_first(&later, 5)
+            .iter()
+            .map(|g| g.label.as_str())
+            .collect();
+        assert_eq!(order, ["Glucose", "Potassium"]);
+        assert_eq!(abnormal_first(&later, 1).len(), 1);
         assert_eq!(k.latest.value, "No value: Specimen hemolysed");
         assert_eq!(
             k.results.len(),

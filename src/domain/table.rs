@@ -13,7 +13,10 @@ pub struct ResultRow {
     pub when: Option<String>,
     pub at_ms: Option<f64>,
     pub test: String,
+    /// At the precision of its code (clinical for vital signs, as reported otherwise).
     pub value: String,
+    /// Exactly as recorded.
+    pub recorded: String,
     pub number: Option<f64>,
     pub flag: Option<String>,
     pub category: String,
@@ -29,7 +32,8 @@ pub fn result_rows(observations: &[Observation]) -> Vec<ResultRow> {
         .filter(|o| o.status.as_deref() != Some("entered-in-error"))
         .map(|o| {
             let test = o.code.label().unwrap_or("Observation").to_owned();
-            let value = observation_text(o);
+            let value = observation_text(o, false);
+            let recorded = observation_text(o, true);
             let category = o
                 .categories
                 .first()
@@ -43,6 +47,7 @@ pub fn result_rows(observations: &[Observation]) -> Vec<ResultRow> {
                 at_ms: o.effective.as_deref().and_then(instant_ms),
                 test,
                 value,
+                recorded,
                 number: o.value.number(),
                 flag,
                 category,

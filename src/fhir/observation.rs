@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use crate::domain::precision::{self, Precision};
 use crate::fhir::json::{array, text_max};
 
 /// Longest text kept from any one field.
@@ -53,28 +54,31 @@ pub const LOINC: &str = "http://loinc.org";
 pub struct Quantity {
     pub value: Option<f64>,
     /// `value` exactly as the record wrote it (`3.10` stays `3.10`: trailing zeros state its
-    /// precision), when it is a plain decimal.
+    /// precision; `79.62835971208244` too): the number is shown from this text.
     pub written: Option<String>,
     pub comparator: Option<String>,
     pub unit: Option<String>,
 }
 
 impl Quantity {
-    pub fn display(&self) -> Option<String> {
+    /// The quantity at `precision`: comparator, number and unit, the unit as people write it
+    /// (as recorded for [`Precision::Recorded`]).
+    pub fn display(&self, precision: Precision) -> Option<String> {
+        let number = self.number(precision)?;
+        let number = format!("{}{number}", self.comparator.as_deref().unwrap_or(""));
+        let unit = self.unit.as_deref().unwrap_or("");
+        Some(precision::with_unit(&number, unit, precision))
+    }
+
+    /// The number alone at `precision`, from the recorded text.
+    pub fn number(&self, precision: Precision) -> Option<String> {
         let value = self.value?;
-        let mut out = String::new();
-        if let Some(c) = &self.comparator {
-            out.push_str(c);
-        }
-        match &self.written {
-            Some(written) => out.push_str(written),
-            None => out.push_str(&format_number(value)),
-        }
-        if let Some(unit) = &self.unit {
-            out.push(' ');
-            out.push_str(unit);
-        }
-        Some(out)
+        Some(
+            self.written
+                .as_deref()
+                .and_then(|written| precision::number(written, precision))
+                .unwrap_or_else(|| format_number(value)),
+        )
     }
 }
 
@@ -112,17 +116,17 @@ pub enum ObsValue {
 }
 
 impl ObsValue {
-    /// The value as one line of text.
-    pub fn display(&self) -> Option<String> {
+    /// The value as one line of text, its numbers at `precision`.
+    pub fn display(&self, precision: Precision) -> Option<String> {
+        let quantity = |q: &Option<Quantity>| q.as_ref().and_then(|q| q.display(precision));
         match self {
-            ObsValue::Quantity(q) => q.display(),
+            ObsValue::Quantity(q) => q.display(precision),
             ObsValue::Concept(c) => c.label().map(str::to_owned),
             ObsValue::String(s) | ObsValue::Time(s) | ObsValue::DateTime(s) => Some(s.clone()),
             ObsValue::Boolean(b) => Some(if *b { "Yes" } else { "No" }.to_owned()),
             ObsValue::Integer(i) => Some(i.to_string()),
             ObsValue::Range { low, high } => {
-                let low = low.as_ref().and_then(Quantity::display);
-                let high = high.as_ref().and_then(Quantity::display);
+                let (low, high) = (quantity(low), quantity(high));
                 match (low, high) {
                     (Some(l), Some(h)) => Some(format!("{l} – {h}")),
                     (Some(l), None) => Some(format!("≥ {l}")),
@@ -134,8 +138,8 @@ impl ObsValue {
                 numerator,
                 denominator,
             } => {
-                let n = numerator.as_ref().and_then(Quantity::display)?;
-                let d = denominator.as_ref().and_then(Quantity::display)?;
+                let n = quantity(numerator)?;
+                let d = quantity(denominator)?;
                 Some(format!("{n} / {d}"))
             }
             ObsValue::SampledData {
@@ -183,7 +187,7 @@ pub struct ReferenceRange {
 }
 
 impl ReferenceRange {
-    pub fn display(&self) -> Option<String> {
+    pub fn display(&self, precision: Precision) -> Option<String> {
         if let Some(text) = &self.text {
             return Some(text.clone());
         }
@@ -191,7 +195,7 @@ impl ReferenceRange {
             low: self.low.clone(),
             high: self.high.clone(),
         }
-        .display()
+        .display(precision)
     }
 }
 
@@ -330,7 +334,7 @@ fn value_x(v: &Value) -> ObsValue {
     ObsValue::None
 }
 
-fn concept(v: Option<&Value>) -> Concept {
+pub(crate) fn concept(v: Option<&Value>) -> Concept {
     Concept {
         text: v.and_then(|c| text(c.get("text"))),
         codings: array(v.and_then(|c| c.get("coding")))
@@ -350,9 +354,7 @@ fn quantity(v: Option<&Value>) -> Option<Quantity> {
         .and_then(serde_json::Number::as_f64)
         .filter(|f| f.is_finite());
     // serde_json keeps each number's text (`arbitrary_precision`).
-    let written = number
-        .map(ToString::to_string)
-        .filter(|s| value.is_some() && is_plain_decimal(s));
+    let written = number.map(ToString::to_string).filter(|_| value.is_some());
     let unit = text(v.get("unit")).or_else(|| text(v.get("code")));
     (value.is_some() || unit.is_some()).then(|| Quantity {
         value,
@@ -363,32 +365,16 @@ fn quantity(v: Option<&Value>) -> Option<Quantity> {
     })
 }
 
-/// The most decimals shown as written. More is not a measurement's precision but a
-/// floating-point value written out in full (Synthea writes `79.62835971208244` kg), shown
-/// rounded instead.
-pub const MAX_WRITTEN_DECIMALS: usize = 6;
-
-/// `-?digits[.digits]` with at most [`MAX_WRITTEN_DECIMALS`] decimals: a decimal as people
-/// write it (no exponent).
-fn is_plain_decimal(s: &str) -> bool {
-    let digits = s.strip_prefix('-').unwrap_or(s);
-    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "1"));
-    (1..=15).contains(&whole.len())
-        && (1..=MAX_WRITTEN_DECIMALS).contains(&fraction.len())
-        && whole
-            .bytes()
-            .chain(fraction.bytes())
-            .all(|b| b.is_ascii_digit())
-}
-
-/// A number computed or written with an exponent, as people write it: no trailing `.0`, at
-/// most 6 decimals.
+/// A computed number as people write it: its shortest decimal form, more than four decimals
+/// rounded to four significant figures ([`Precision::Reported`]), no trailing zeros. Decimal
+/// rounding of the text: no float formatting machinery of its own.
 pub fn format_number(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        return format!("{}", value as i64);
+    let n = precision::number_of(value, Precision::Reported);
+    if n.contains('.') {
+        n.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        n
     }
-    let s = format!("{value:.6}");
-    s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 /// For tests: `value` as a record would write it (`180`, not `180.0`), as a JSON number.
@@ -412,7 +398,10 @@ mod tests {
         for (k, v) in fields.as_object().unwrap() {
             obs[k] = v.clone();
         }
-        decode_observation(&obs).unwrap().value.display()
+        decode_observation(&obs)
+            .unwrap()
+            .value
+            .display(Precision::Reported)
     }
 
     #[test]
@@ -424,7 +413,7 @@ mod tests {
             ),
             (
                 json!({"valueQuantity": {"value": 37.25, "code": "Cel"}}),
-                Some("37.25 Cel"),
+                Some("37.25 °C"),
             ),
             (
                 json!({"valueQuantity": {"value": 5, "comparator": "<", "unit": "mg"}}),
@@ -506,36 +495,56 @@ mod tests {
         assert_eq!(obs.component("8462-4").unwrap().value.number(), Some(91.0));
         assert!(obs.is_abnormal());
         assert_eq!(
-            obs.reference_range.unwrap().display().as_deref(),
-            Some("90 – 120 mm[Hg]")
+            obs.reference_range
+                .unwrap()
+                .display(Precision::Reported)
+                .as_deref(),
+            Some("90 – 120 mmHg")
         );
         assert_eq!(obs.encounter.as_deref(), Some("Encounter/e1"));
     }
 
     #[test]
-    fn decimals_keep_the_precision_they_were_recorded_at() {
-        for (json, shown) in [
-            (r#"{"value": 3.10, "unit": "mg/dL"}"#, "3.10 mg/dL"),
-            (r#"{"value": 0.050, "unit": "%"}"#, "0.050 %"),
-            (r#"{"value": -12, "unit": "mV"}"#, "-12 mV"),
+    fn the_recorded_text_is_kept_and_shown_at_the_precision_asked() {
+        for (json, recorded, reported) in [
+            (
+                r#"{"value": 3.10, "unit": "mg/dL"}"#,
+                "3.10 mg/dL",
+                "3.10 mg/dL",
+            ),
+            (r#"{"value": 0.050, "unit": "%"}"#, "0.050%", "0.050%"),
+            (r#"{"value": -12, "unit": "mV"}"#, "-12 mV", "-12 mV"),
             (
                 r#"{"value": 167.891436, "unit": "mm[Hg]"}"#,
                 "167.891436 mm[Hg]",
+                "167.9 mmHg",
             ),
-            // A floating-point value written out in full is rounded to six decimals.
             (
                 r#"{"value": 79.62835971208244, "unit": "kg"}"#,
-                "79.62836 kg",
+                "79.62835971208244 kg",
+                "79.63 kg",
             ),
-            (r#"{"value": 2.50000000000001}"#, "2.5"),
-            // An exponent is written out as a plain number.
-            (r#"{"value": 1.5e3, "unit": "g"}"#, "1500 g"),
-            (r#"{"value": 2E-2}"#, "0.02"),
+            (
+                r#"{"value": 2.50000000000001}"#,
+                "2.50000000000001",
+                "2.500",
+            ),
+            // serde_json writes an exponent with its sign.
+            (r#"{"value": 1.5e3, "unit": "g"}"#, "1.5e+3 g", "1500 g"),
+            (r#"{"value": 2E-2}"#, "2e-2", "0.02"),
+            (r#"{"value": 5, "comparator": "<"}"#, "<5", "<5"),
         ] {
             let quantity: Value = serde_json::from_str(json).unwrap();
+            let obs = json!({"resourceType": "Observation", "valueQuantity": quantity});
+            let value = decode_observation(&obs).unwrap().value;
             assert_eq!(
-                value_of(json!({ "valueQuantity": quantity })).as_deref(),
-                Some(shown),
+                value.display(Precision::Recorded).as_deref(),
+                Some(recorded),
+                "{json}"
+            );
+            assert_eq!(
+                value.display(Precision::Reported).as_deref(),
+                Some(reported),
                 "{json}"
             );
         }
@@ -549,6 +558,9 @@ mod tests {
             (0.1 + 0.2, "0.3"),
             (-4.5, "-4.5"),
             (1e20, "100000000000000000000"),
+            (0.000123456789, "0.0001235"),
+            (-0.0, "0"),
+            (f64::NAN, "NaN"),
         ] {
             assert_eq!(format_number(n), s);
         }
@@ -564,11 +576,23 @@ mod tests {
             if let Ok(v) = serde_json::from_slice::<Value>(&rng.mutate(seed))
                 && let Some(obs) = decode_observation(&v)
             {
-                let _ = obs.value.display();
-                for c in &obs.components {
-                    let _ = c.value.display();
+                for p in [
+                    Precision::Recorded,
+                    Precision::Reported,
+                    Precision::Decimals(1),
+                ] {
+                    let _ = obs.value.display(p);
                 }
-                let _ = obs.reference_range.map(|r| r.display());
+                for c in &obs.components {
+                    for p in [
+                        Precision::Recorded,
+                        Precision::Reported,
+                        Precision::Decimals(1),
+                    ] {
+                        let _ = c.value.display(p);
+                    }
+                }
+                let _ = obs.reference_range.map(|r| r.display(Precision::Reported));
             }
         }
     }

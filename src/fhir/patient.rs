@@ -4,12 +4,13 @@ use serde_json::Value;
 
 use crate::fhir::error::FhirError;
 use crate::fhir::json::{array, text};
+use crate::fhir::observation::concept;
 use crate::http::HttpResponse;
 
 /// Bodies larger than this are refused unread.
 pub const MAX_RESOURCE_BYTES: usize = 5 * 1024 * 1024;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Patient {
     pub id: Option<String>,
     pub names: Vec<HumanName>,
@@ -18,6 +19,56 @@ pub struct Patient {
     pub gender: Option<String>,
     pub identifiers: Vec<Identifier>,
     pub deceased: Deceased,
+    pub telecom: Vec<ContactPoint>,
+    pub addresses: Vec<Address>,
+    /// `communication`: each language's label, and whether it is marked preferred.
+    pub languages: Vec<(String, bool)>,
+    pub marital_status: Option<String>,
+    pub contacts: Vec<Contact>,
+    /// `generalPractitioner[].display`.
+    pub general_practitioners: Vec<String>,
+    pub multiple_birth: MultipleBirth,
+}
+
+/// A phone number, e-mail address or other contact point.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContactPoint {
+    pub system: Option<String>,
+    pub value: Option<String>,
+    pub use_: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Address {
+    pub use_: Option<String>,
+    pub text: Option<String>,
+    pub lines: Vec<String>,
+    pub city: Option<String>,
+    pub district: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: Option<String>,
+}
+
+/// A contact person (next of kin, emergency contact…).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Contact {
+    /// Each relationship's label.
+    pub relationships: Vec<String>,
+    pub name: Option<HumanName>,
+    pub telecom: Vec<ContactPoint>,
+    pub address: Option<Address>,
+    pub organization: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MultipleBirth {
+    #[default]
+    Unknown,
+    No,
+    Yes,
+    /// `multipleBirthInteger`: the birth order.
+    Order(i64),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -82,12 +133,13 @@ pub fn find_mrn<'a>(identifiers: &'a [Identifier], rule: Option<&MrnRule>) -> Op
     found.and_then(|i| i.value.as_deref())
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Deceased {
     No,
     Yes,
     /// `deceasedDateTime`, as written.
     On(String),
+    #[default]
     Unknown,
 }
 
@@ -114,6 +166,23 @@ pub fn parse_patient(resp: &HttpResponse, expected_id: &str) -> Result<Patient, 
     Ok(patient)
 }
 
+/// The names in the signed-in user's own resource (their `fhirUser`), read by id: none unless
+/// the answer is that very resource.
+pub fn parse_user_names(resp: &HttpResponse, resource_type: &str, id: &str) -> Vec<HumanName> {
+    if !resp.is_success() || resp.body.len() > MAX_RESOURCE_BYTES {
+        return Vec::new();
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(&resp.body) else {
+        return Vec::new();
+    };
+    let is_it = v.get("resourceType").and_then(Value::as_str) == Some(resource_type)
+        && v.get("id").and_then(Value::as_str) == Some(id);
+    if !is_it {
+        return Vec::new();
+    }
+    array(v.get("name")).map(decode_name).collect()
+}
+
 /// Decodes whatever is usable in a Patient resource.
 pub fn decode_patient(v: &Value) -> Patient {
     Patient {
@@ -129,6 +198,61 @@ pub fn decode_patient(v: &Value) -> Patient {
             (None, None) => Deceased::Unknown,
             (Some(_), None) => Deceased::Unknown,
         },
+        telecom: array(v.get("telecom")).map(decode_contact_point).collect(),
+        addresses: array(v.get("address")).map(decode_address).collect(),
+        languages: array(v.get("communication"))
+            .filter_map(|c| {
+                let label = concept(c.get("language")).label()?.to_owned();
+                Some((label, c.get("preferred") == Some(&Value::Bool(true))))
+            })
+            .collect(),
+        marital_status: concept(v.get("maritalStatus")).label().map(str::to_owned),
+        contacts: array(v.get("contact")).map(decode_contact).collect(),
+        general_practitioners: array(v.get("generalPractitioner"))
+            .filter_map(|r| text(r.get("display")))
+            .collect(),
+        multiple_birth: match (v.get("multipleBirthBoolean"), v.get("multipleBirthInteger")) {
+            (_, Some(n)) if n.as_i64().is_some() => MultipleBirth::Order(n.as_i64().unwrap_or(0)),
+            (Some(Value::Bool(true)), _) => MultipleBirth::Yes,
+            (Some(Value::Bool(false)), _) => MultipleBirth::No,
+            _ => MultipleBirth::Unknown,
+        },
+    }
+}
+
+fn decode_contact_point(v: &Value) -> ContactPoint {
+    ContactPoint {
+        system: text(v.get("system")),
+        value: text(v.get("value")),
+        use_: text(v.get("use")),
+    }
+}
+
+fn decode_address(v: &Value) -> Address {
+    Address {
+        use_: text(v.get("use")),
+        text: text(v.get("text")),
+        lines: strings(v.get("line")),
+        city: text(v.get("city")),
+        district: text(v.get("district")),
+        state: text(v.get("state")),
+        postal_code: text(v.get("postalCode")),
+        country: text(v.get("country")),
+    }
+}
+
+fn decode_contact(v: &Value) -> Contact {
+    Contact {
+        relationships: array(v.get("relationship"))
+            .filter_map(|r| concept(Some(r)).label().map(str::to_owned))
+            .collect(),
+        name: v.get("name").filter(|n| n.is_object()).map(decode_name),
+        telecom: array(v.get("telecom")).map(decode_contact_point).collect(),
+        address: v
+            .get("address")
+            .filter(|a| a.is_object())
+            .map(decode_address),
+        organization: text(v.get("organization").and_then(|o| o.get("display"))),
     }
 }
 
@@ -162,6 +286,35 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_users_own_resource_gives_its_names_and_nothing_else_does() {
+        let practitioner = r#"{"resourceType": "Practitioner", "id": "p1",
+            "name": [{"use": "official", "family": "Clinician", "given": ["Ada"]}]}"#;
+        let names = |status, body: &str, ty, id| {
+            parse_user_names(&resp(status, body), ty, id)
+                .iter()
+                .map(|n| n.family.clone().unwrap_or_default())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(200, practitioner, "Practitioner", "p1"),
+            ["Clinician"]
+        );
+        assert!(names(200, practitioner, "Practitioner", "p2").is_empty());
+        assert!(names(200, practitioner, "Patient", "p1").is_empty());
+        assert!(names(403, practitioner, "Practitioner", "p1").is_empty());
+        assert!(names(200, "not json", "Practitioner", "p1").is_empty());
+        assert!(
+            names(
+                200,
+                r#"{"resourceType": "Practitioner", "id": "p1", "name": "x"}"#,
+                "Practitioner",
+                "p1"
+            )
+            .is_empty()
+        );
+    }
 
     fn resp(status: u16, body: &str) -> HttpResponse {
         HttpResponse {

@@ -223,6 +223,34 @@ impl Grants {
     }
 }
 
+/// Resource types a signed-in user's own resource (`fhirUser`) may be read as, to show a name.
+const USER_TYPES: [&str; 4] = ["Practitioner", "Patient", "RelatedPerson", "Person"];
+
+impl Grants {
+    /// Whether Cairn may read the signed-in user's own resource, `resource_type/id` (their
+    /// `fhirUser`), to show their name: with a user-level read of its type (v2
+    /// `user/Practitioner.r`, v1 `user/Practitioner.read`, Epic's `Practitioner.read`), or a
+    /// patient-level one when the user is the patient in context or a RelatedPerson (in the
+    /// patient's compartment). Other types (PractitionerRole has no name) are never read.
+    pub fn may_read_user(
+        &self,
+        resource_type: &str,
+        id: &str,
+        patient_in_context: Option<&str>,
+    ) -> bool {
+        if !USER_TYPES.contains(&resource_type) {
+            return false;
+        }
+        let in_compartment = match resource_type {
+            "Patient" => patient_in_context == Some(id),
+            "RelatedPerson" => true,
+            _ => false,
+        };
+        self.allows(Level::User, resource_type, Access::Read)
+            || (in_compartment && self.allows(Level::Patient, resource_type, Access::Read))
+    }
+}
+
 /// The parts of the chart, each needing its own read permission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
@@ -273,6 +301,57 @@ impl View {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_signed_in_users_own_resource_is_read_only_when_the_scope_allows_it() {
+        let cases: &[(&str, &str, &str, bool)] = &[
+            // v2, v1 in any case, Epic's unprefixed form.
+            (
+                "openid fhirUser user/Practitioner.rs",
+                "Practitioner",
+                "p1",
+                true,
+            ),
+            (
+                "openid fhirUser user/Practitioner.r",
+                "Practitioner",
+                "p1",
+                true,
+            ),
+            ("user/Practitioner.s", "Practitioner", "p1", false),
+            ("user/Practitioner.read", "Practitioner", "p1", true),
+            ("user/Practitioner.Read", "Practitioner", "p1", true),
+            ("Practitioner.read", "Practitioner", "p1", true),
+            ("Practitioner.search", "Practitioner", "p1", false),
+            ("user/*.read", "Practitioner", "p1", true),
+            // The fhirUser scope alone, or other resources' scopes, allow nothing.
+            ("openid fhirUser", "Practitioner", "p1", false),
+            (
+                "launch openid fhirUser patient/Patient.rs patient/Encounter.rs patient/Observation.rs",
+                "Practitioner",
+                "p1",
+                false,
+            ),
+            // A patient-level scope reaches only what is in the patient's compartment.
+            ("patient/Practitioner.rs", "Practitioner", "p1", false),
+            ("patient/Patient.rs", "Patient", "pat", true),
+            ("patient/Patient.rs", "Patient", "other", false),
+            ("user/Patient.rs", "Patient", "other", true),
+            ("patient/RelatedPerson.read", "RelatedPerson", "r1", true),
+            ("user/Person.rs", "Person", "x", true),
+            // PractitionerRole has no name of its own.
+            ("user/PractitionerRole.rs", "PractitionerRole", "r", false),
+            ("user/*.rs", "PractitionerRole", "r", false),
+        ];
+        for &(scope, ty, id, allowed) in cases {
+            assert_eq!(
+                Grants::parse(scope).may_read_user(ty, id, Some("pat")),
+                allowed,
+                "{scope} → {ty}/{id}"
+            );
+        }
+        assert!(!Grants::parse("patient/Patient.rs").may_read_user("Patient", "pat", None));
+    }
 
     const CONFIGURED: &str = "launch openid fhirUser online_access patient/Patient.rs patient/Encounter.rs patient/Observation.rs";
 

@@ -30,6 +30,35 @@ pub fn replace_query(query: &str) {
     }
 }
 
+/// `location.hash`, e.g. `#vitals` (empty when there is none).
+pub fn fragment() -> String {
+    web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .unwrap_or_default()
+}
+
+/// Goes to the fragment `#id` (a new history entry, and a `hashchange`).
+pub fn show_fragment(id: &str) {
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().set_hash(id);
+    }
+}
+
+/// Sets the fragment to `#id` in place (no new history entry, no `hashchange`).
+pub fn replace_fragment(id: &str) {
+    if let Some(window) = web_sys::window() {
+        let l = window.location();
+        let url = format!(
+            "{}{}#{id}",
+            l.pathname().unwrap_or_default(),
+            l.search().unwrap_or_default()
+        );
+        if let Ok(history) = window.history() {
+            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+        }
+    }
+}
+
 /// Leaves Cairn for `url` (the authorization endpoint).
 pub fn navigate(url: &str) -> Result<(), String> {
     let window = web_sys::window().ok_or("no window")?;

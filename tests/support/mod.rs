@@ -30,21 +30,26 @@ impl Stack {
 }
 
 pub async fn start_stack() -> Stack {
-    start_stack_in(false).await
+    start_stack_in(false, |_| {}).await
+}
+
+/// The stack with the EHR in Epic mode or not, and Cairn configured for it, then as
+/// `configure` changes that configuration.
+pub async fn start_stack_in(epic: bool, configure: impl FnOnce(&mut serde_json::Value)) -> Stack {
+    start_stack_with(epic, configure, true).await
 }
 
 /// The stack on a host that ignores `_headers`: Cairn's pages are served without any header
 /// of the release, so only their `<meta>` policy applies.
 pub async fn start_stack_without_headers() -> Stack {
-    start_stack_with(false, false).await
+    start_stack_with(false, |_| {}, false).await
 }
 
-/// The stack with the EHR in Epic mode or not, and Cairn configured for it.
-async fn start_stack_in(epic: bool) -> Stack {
-    start_stack_with(epic, true).await
-}
-
-async fn start_stack_with(epic: bool, host_sends_headers: bool) -> Stack {
+async fn start_stack_with(
+    epic: bool,
+    configure: impl FnOnce(&mut serde_json::Value),
+    host_sends_headers: bool,
+) -> Stack {
     let dist = PathBuf::from(std::env::var("CAIRN_DIST").expect(
         "CAIRN_DIST is not set: run the end-to-end tests with `cargo xtask test`, which builds dist/",
     ));
@@ -64,6 +69,9 @@ async fn start_stack_with(epic: bool, host_sends_headers: bool) -> Stack {
     } else {
         sandbox::cairn_config_json(&ehr)
     };
+    let mut config: serde_json::Value = serde_json::from_str(&config_json).unwrap();
+    configure(&mut config);
+    let config_json = config.to_string();
     // The release with this EHR's configuration, under the headers `cargo xtask dist` would
     // generate for it.
     let site = sandbox::apphost::Site {
@@ -299,8 +307,9 @@ impl fantoccini::wd::WebDriverCompatibleCommand for DriverPost {
     }
 }
 
-/// After a callback the address bar holds at most `?instance=<22 base64url characters>`: never
-/// the code, the state or an error from the authorization server.
+/// After a callback the address bar holds at most `?instance=<22 base64url characters>` and a
+/// chart section's fragment: never the code, the state or an error from the authorization
+/// server.
 pub async fn assert_address_is_clean(c: &Client) {
     let search = c.execute("return location.search", vec![]).await.unwrap();
     let search = search.as_str().unwrap_or_default().to_owned();
@@ -312,6 +321,21 @@ pub async fn assert_address_is_clean(c: &Client) {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         });
     assert!(ok, "the address bar still carries {search:?}");
+    // The fragment names a chart section, if anything: never a patient, a code or a token.
+    let hash = c.execute("return location.hash", vec![]).await.unwrap();
+    let hash = hash.as_str().unwrap_or_default();
+    assert!(
+        [
+            "",
+            "#summary",
+            "#vitals",
+            "#results",
+            "#encounters",
+            "#patient"
+        ]
+        .contains(&hash),
+        "the address bar's fragment carries {hash:?}"
+    );
 }
 
 /// On the EHR page, opens `name`'s chart and enters the frame Cairn runs in.
@@ -429,11 +453,12 @@ pub async fn assert_no_token_in_storage(c: &Client) {
     );
 }
 
-/// Waits until no search of the chart is still loading.
+/// Waits until no search of the chart is still loading (`data-loading`, whichever section is
+/// shown), nor any shown progress (an encounter's observations).
 pub async fn wait_until_loaded(c: &Client) {
     text_of(c, ".chart__body").await;
     for _ in 0..300 {
-        if c.find_all(Locator::Css(".feed__progress"))
+        if c.find_all(Locator::Css(".feed__progress, .chart__body[data-loading]"))
             .await
             .unwrap()
             .is_empty()
@@ -445,21 +470,45 @@ pub async fn wait_until_loaded(c: &Client) {
     panic!("the chart never finished loading");
 }
 
-/// A FHIR decimal as the chart shows it: as the record wrote it, unless that is a
-/// floating-point value written out in full (more than six decimals, or an exponent), which is
-/// rounded to six decimals without trailing zeros.
-pub fn as_shown(number: &serde_json::Value) -> String {
+/// A recorded decimal as the chart shows it, worked out here by hand so that the chart's own
+/// rounding is checked: `Some(d)`, rounded half up to `d` decimals (a vital sign's clinical
+/// precision); `None`, as recorded unless it has more than four decimals, then to four
+/// significant figures. Synthea writes plain positive decimals.
+pub fn as_shown(number: &serde_json::Value, decimals: Option<usize>) -> String {
     let written = number.to_string();
-    let decimals = written.split_once('.').map_or(0, |(_, f)| f.len());
-    if decimals <= 6 && !written.contains(['e', 'E']) {
-        return written;
+    assert!(
+        written.bytes().all(|b| b.is_ascii_digit() || b == b'.'),
+        "not a plain positive decimal: {written}"
+    );
+    let (whole, fraction) = written.split_once('.').unwrap_or((&written, ""));
+    let decimals = match decimals {
+        Some(d) => d,
+        None if fraction.len() <= 4 => return written,
+        None => {
+            let magnitude = if whole.trim_start_matches('0').is_empty() {
+                -(fraction.bytes().take_while(|&b| b == b'0').count() as i64)
+            } else {
+                whole.trim_start_matches('0').len() as i64
+            };
+            (4 - magnitude).max(0) as usize
+        }
+    };
+    let padded = format!("{fraction:0<width$}", width = decimals + 1);
+    let mut scaled: u128 = format!("{whole}{}", &padded[..decimals]).parse().unwrap();
+    if padded.as_bytes()[decimals] >= b'5' {
+        scaled += 1;
     }
-    let rounded = format!("{:.6}", number.as_f64().expect("a number"));
-    rounded
-        .trim_end_matches('0')
-        .trim_end_matches('.')
-        .to_owned()
+    let text = format!("{scaled:0>width$}", width = decimals + 1);
+    let (w, f) = text.split_at(text.len() - decimals);
+    if decimals == 0 {
+        w.to_owned()
+    } else {
+        format!("{w}.{f}")
+    }
 }
+
+/// Units the chart shows unchanged (they are written for people already).
+pub const PLAIN_UNITS: [&str; 6] = ["kg", "cm", "mg/dL", "g/dL", "fL", "mmol/L"];
 
 /// Waits for the EHR page's frame that Cairn runs in (`#app`) and enters it.
 pub async fn enter_app_frame(c: &Client) {
@@ -593,7 +642,7 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str
 /// Cairn configured for it as a deployer would for Epic ([`sandbox::cairn_epic_config_json`]:
 /// the MRN named by its Epic identifier type, `Epic-Client-ID` on discovery).
 pub async fn start_epic_stack() -> Stack {
-    start_stack_in(true).await
+    start_stack_in(true, |_| {}).await
 }
 
 /// Opens Cairn in the EHR's frame for `patient_id` in Epic mode, with `fault` (a
@@ -659,11 +708,13 @@ pub async fn wait_for_absence(c: &Client, css: &str) {
 
 /// The latest `loinc` observation of `patient_id` as the EHR serves it (its LOINC coding may
 /// follow another, as Epic's flowsheet rows do), and its value as the chart shows it
-/// (`"<value> <unit>"`).
+/// (`"<value> <unit>"`, the value [`as_shown`] with `decimals`, the unit one of
+/// [`PLAIN_UNITS`]).
 pub fn latest_observation(
     stack: &Stack,
     patient_id: &str,
     loinc: &str,
+    decimals: Option<usize>,
 ) -> Option<(serde_json::Value, String)> {
     let observation = stack
         .ehr
@@ -682,10 +733,11 @@ pub fn latest_observation(
                 .unwrap_or_default()
                 .to_owned()
         })?;
+    let unit = observation["valueQuantity"]["unit"].as_str()?;
+    assert!(PLAIN_UNITS.contains(&unit), "{unit} is shown otherwise");
     let shown = format!(
-        "{} {}",
-        as_shown(&observation["valueQuantity"]["value"]),
-        observation["valueQuantity"]["unit"].as_str()?
+        "{} {unit}",
+        as_shown(&observation["valueQuantity"]["value"], decimals),
     );
     Some((observation, shown))
 }
@@ -777,4 +829,25 @@ pub async fn sign_in_as_clinician(c: &Client, stack: &Stack) {
     click(c, "button[data-clinician-server='0']").await;
     click(c, "button[name=user][value=practitioner]").await;
     click(c, "button[name=decision][value=allow]").await;
+}
+
+/// Shows the chart's section `id` (`summary`, `vitals`, `results`, `encounters`, `patient`)
+/// with a click on the section bar, and waits until it is the current one.
+pub async fn show_section(c: &Client, id: &str) {
+    let link = format!(".sections a[href='#{id}']");
+    click(c, &link).await;
+    for _ in 0..100 {
+        let current = c
+            .find(Locator::Css(&link))
+            .await
+            .unwrap()
+            .attr("aria-current")
+            .await
+            .unwrap();
+        if current.as_deref() == Some("page") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the section bar never showed {id}");
 }

@@ -19,9 +19,10 @@ use crate::Result;
 /// 137 917 bytes measured when set (158 872 before its float formatting and parsing went).
 pub const LAUNCH_BUDGET: u64 = 142_000;
 /// The callback page (`index.html`, the redirect URI) with the chart, the full app: 292 145
-/// bytes measured when set. Kept at its earlier value (1 % headroom) rather than raised to
-/// 3 %: nothing cut from this page's own code yet.
-pub const APP_BUDGET: u64 = 295_000;
+/// bytes measured before issue 14, whose chart sections, summary, Patient section and trends
+/// added about 22 KB and the signed-in name with clinical precision about 3 KB (317 600
+/// measured). Raised to that with 1 % headroom, not lowered: see docs/performance.md.
+pub const APP_BUDGET: u64 = 320_000;
 
 /// Cairn's pages, each with what it is and its brotli budget.
 pub const CAIRN_PAGES: &[(&str, &str, u64)] = &[
