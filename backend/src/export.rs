@@ -1,6 +1,7 @@
 //! The export plan and its output, sans IO: which searches to run for a patient found by MRN,
 //! the one patient a search must find, and the NDJSON and CSV written from what was read.
 
+use cairn::domain::precision::Precision;
 use cairn::fhir::observation::{ObsValue, Observation, decode_observation};
 use cairn::fhir::search::{PAGE_COUNT, encounter_search_url, observation_search_url};
 use serde_json::Value;
@@ -250,13 +251,16 @@ fn value_and_unit(observation: &Observation) -> (String, String) {
                     format!(
                         "{}: {}",
                         c.code.label().unwrap_or("?"),
-                        c.value.display().unwrap_or_default()
+                        c.value.display(Precision::Recorded).unwrap_or_default()
                     )
                 })
                 .collect();
             (parts.join("; "), String::new())
         }
-        other => (other.display().unwrap_or_default(), String::new()),
+        other => (
+            other.display(Precision::Recorded).unwrap_or_default(),
+            String::new(),
+        ),
     }
 }
 
