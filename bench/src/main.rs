@@ -824,8 +824,10 @@ async fn launch(
     let at = |key: &str| marks[key].as_f64().unwrap_or(f64::NAN) + origin - start;
 
     // Requests still in flight (a style sheet, a key set) finish before the logs are read.
-    let log = answered_log(&bench.ehr, first_logged).await;
+    // The browser's requests first: a request the app makes after its last mark (Cairn's
+    // launch Encounter read on a slow network) reaches the EHR's log only once sent.
     let requests = network_requests(c).await.map_err(driver)?;
+    let log = answered_log(&bench.ehr, first_logged).await;
     if std::env::var_os("BENCH_DEBUG").is_some() {
         let t0 = requests
             .iter()
