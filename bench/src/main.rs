@@ -903,17 +903,25 @@ async fn launch(
 }
 
 /// The tab's requests since the last read of the performance log, once every one of them has
-/// finished (at most 20 s).
+/// finished and none began for 300 ms (at most 20 s).
 async fn network_requests(
     c: &Client,
 ) -> Result<Vec<network::Request>, fantoccini::error::CmdError> {
     let mut entries: Vec<Value> = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut quiet = 0;
+    let mut seen = 0;
     loop {
         let log = c.issue_cmd(support::network_log()).await?;
         entries.extend(log.as_array().into_iter().flatten().cloned());
         let requests = network::requests(&entries);
-        if network::settled(&requests) || tokio::time::Instant::now() > deadline {
+        quiet = if network::settled(&requests) && requests.len() == seen {
+            quiet + 1
+        } else {
+            0
+        };
+        seen = requests.len();
+        if quiet >= 3 || tokio::time::Instant::now() > deadline {
             return Ok(requests);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
