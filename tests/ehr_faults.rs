@@ -1048,6 +1048,7 @@ async fn an_answer_larger_than_cairn_reads_is_stopped_with_a_plain_message() {
             elapsed < Duration::from_secs(20),
             "{fault:?}: the chart took {elapsed:?}"
         );
+        show_section(c, "results").await;
         let notice = text_of(c, ".section--all .notice--partial").await;
         for words in [
             "Your EHR sent too much",
@@ -1057,10 +1058,7 @@ async fn an_answer_larger_than_cairn_reads_is_stopped_with_a_plain_message() {
             assert!(notice.contains(words), "{fault:?}: {notice:?}");
         }
         assert!(count_of(c, ".banner").await > 0, "{fault:?}: no banner");
-        assert!(
-            count_of(c, ".encounter").await > 0,
-            "{fault:?}: no encounters"
-        );
+        // The encounters are listed: one of them opens.
         open_encounter(c, &encounter_id).await;
         let notices = texts_of(c, ".encounter-detail .notice--partial").await;
         assert!(

@@ -1,9 +1,12 @@
 // The baseline of `cargo xtask bench`: a minimal SMART on FHIR app on fhirclient 2.6.3, as its
 // README writes one. The EHR launch page calls `authorize` (PKCE required); the callback calls
-// `ready`, then reads the Patient and runs the Encounter and Observation searches that Cairn
-// runs (same categories, `_sort` and `_count`), all at once, following every `next` link, and
-// appends each page to a plain table. It sets the same three marks as Cairn, with its own
-// prefix: `baseline:banner`, `baseline:first-observations`, `baseline:all-loaded`.
+// `ready`, then makes, all at once, the FHIR requests Cairn made in the bench's first launch
+// (the bench writes them into index.html's `bench-requests` meta: the Patient read, the Encounter
+// search, one Observation search per category, the launch Encounter read; `{patient}` and
+// `{encounter}` stand for the launch context), following every `next` link, and appends each
+// page to a plain table. It sets the same three marks as Cairn, with its own prefix:
+// `baseline:banner`, `baseline:first-observations`, and `baseline:all-loaded` once every search
+// has read its last page.
 (function () {
   "use strict";
 
@@ -102,23 +105,42 @@
     });
   }
 
+  // Cairn's requests, relative to the FHIR base, with the launch context filled in.
+  function requests(client) {
+    var meta = document.querySelector('meta[name="bench-requests"]');
+    var list = JSON.parse((meta && meta.content) || "null");
+    if (!Array.isArray(list) || list.length === 0) {
+      throw new Error("no bench-requests in index.html");
+    }
+    return list.map(function (url) {
+      return url
+        .split("{patient}").join(encodeURIComponent(client.patient.id))
+        .split("{encounter}").join(encodeURIComponent(client.encounter.id || ""));
+    });
+  }
+
   function load(client) {
-    var patient = "patient=" + encodeURIComponent(client.patient.id);
-    var page = "&_sort=-date&_count=200";
     var encounters = document.getElementById("encounters");
     var observations = document.getElementById("observations");
-    var banner = client.patient.read().then(renderBanner);
-    var searches = [
-      search(client, "Encounter?" + patient + page, encounters, encounterRow, "Encounter"),
-      search(client, "Observation?" + patient + "&category=vital-signs" + page, observations,
-        observationRow, "Observation"),
-      search(client, "Observation?" + patient + "&category=laboratory" + page, observations,
-        observationRow, "Observation"),
-    ];
+    var searches = [];
+    var reads = [];
+    requests(client).forEach(function (url) {
+      if (url.indexOf("Patient/") === 0) {
+        reads.push(client.request(url).then(renderBanner));
+      } else if (url.indexOf("Encounter?") === 0) {
+        searches.push(search(client, url, encounters, encounterRow, "Encounter"));
+      } else if (url.indexOf("Observation?") === 0) {
+        searches.push(search(client, url, observations, observationRow, "Observation"));
+      } else if (url.indexOf("?") >= 0) {
+        searches.push(client.request(url, { pageLimit: 0, flat: true }));
+      } else {
+        reads.push(client.request(url));
+      }
+    });
     Promise.all(searches).then(function () {
       markAfterPaint("baseline:all-loaded");
     });
-    return Promise.all([banner].concat(searches)).then(function () {
+    return Promise.all(reads.concat(searches)).then(function () {
       show("Loaded.");
     });
   }

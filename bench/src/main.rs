@@ -1,22 +1,31 @@
-//! The browser half of `cargo xtask bench` (docs/performance.md): the development EHR with a
-//! wide-area latency on every response, Cairn's release and the `fhirclient` baseline each on
-//! its own origin, and headless Chromium launching them in turn from the EHR page (A B A B…).
-//! Times come from the apps' own `performance.mark`s; round trips from the EHR's request log.
+//! The browser half of `cargo xtask bench` (docs/performance.md): the development EHR, Cairn's
+//! release and the `fhirclient` baseline each on its own origin, served as production serves
+//! them (compressed, with caching headers: `serve.rs`), and headless Chromium launching them in
+//! turn from the EHR page (A B A B…) under each network profile (`network.rs`), cold (a fresh
+//! browser) and warm (a second tab of that browser). Times come from the apps' own
+//! `performance.mark`s, bytes from the browser's network events, round trips from the EHR's
+//! request log.
 //!
-//! `bench --dist DIR --baseline DIR --out FILE [--pairs 7] [--latency-ms 50]
-//! [--first-load FILE]`, with `CHROMIUM` and `CHROMEDRIVER` set (xtask sets them).
+//! `bench --dist DIR --baseline DIR --out FILE [--pairs 7] [--profiles loopback,50ms,phone]
+//! [--ehr-latency-ms 0] [--no-scale] [--first-load FILE]`, with `CHROMIUM` and `CHROMEDRIVER`
+//! set (xtask sets them).
 
+mod network;
 mod report;
 mod rounds;
+mod serve;
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::{Client, Locator};
+use network::{Bytes, EmulationCheck, PROFILES, Profile};
 use rounds::{Exchange, RoundTrips};
 use sandbox::{Config, Ehr, RegisteredApp, apphost};
 use serde_json::{Value, json};
@@ -69,7 +78,10 @@ struct Args {
     out: PathBuf,
     first_load: Option<PathBuf>,
     pairs: usize,
-    latency: Duration,
+    profiles: Vec<Profile>,
+    /// The EHR's (and both app hosts') own latency on every response, beside the emulation.
+    ehr_latency: Duration,
+    scale: bool,
 }
 
 /// One launch, times in milliseconds from the navigation to the EHR's launch page.
@@ -88,6 +100,15 @@ pub struct Launch {
     /// The EHR's log after the callback: exchange, depth with preflights, times from the
     /// token request's arrival.
     pub exchanges: Vec<(Exchange, u32)>,
+    /// The FHIR reads after the callback (`GET /fhir/…`, every page), sorted.
+    pub fhir: Vec<String>,
+    /// What the tab received over the network.
+    pub bytes: Bytes,
+    /// Requests the tab made, and how many of them were answered from the HTTP cache.
+    pub requests: usize,
+    pub from_cache: usize,
+    /// The tab's responses against the emulated link.
+    pub emulation: EmulationCheck,
     /// What the app's frame loaded and when, in ms from the navigation to the EHR's launch
     /// page: its launch page, then its callback page (see [`PAGE`]).
     pub timeline: Vec<Step>,
@@ -120,20 +141,43 @@ pub struct Scale {
     pub scrolled_px: f64,
 }
 
+/// One profile's launches: pairs (Cairn, baseline), cold and warm.
+#[derive(Debug, Clone)]
+pub struct ProfileRun {
+    pub profile: Profile,
+    pub cold: Vec<(Launch, Launch)>,
+    pub warm: Vec<(Launch, Launch)>,
+}
+
 struct Bench {
     ehr: Ehr,
     ehr_url: String,
+    cairn_origin: String,
+    baseline_origin: String,
+    baseline_dir: PathBuf,
+    /// The profile's latency, which the EHR adds to CORS preflights (the emulation does not
+    /// delay them).
+    preflight_ms: Arc<AtomicU64>,
 }
+
+impl Bench {
+    fn origin(&self, app: App) -> &str {
+        match app {
+            App::Cairn => &self.cairn_origin,
+            App::Baseline => &self.baseline_origin,
+        }
+    }
+}
+
+const USAGE: &str = "usage: bench --dist DIR --baseline DIR --out FILE [--pairs 7] \
+    [--profiles loopback,50ms,phone] [--ehr-latency-ms 0] [--no-scale] [--first-load FILE]";
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(args) => args,
         Err(e) => {
-            eprintln!(
-                "bench: {e}\nusage: bench --dist DIR --baseline DIR --out FILE [--pairs 7] \
-                 [--latency-ms 50] [--first-load FILE]"
-            );
+            eprintln!("bench: {e}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -148,7 +192,8 @@ async fn main() -> ExitCode {
 
 fn parse_args() -> Result<Args, String> {
     let (mut dist, mut baseline, mut out, mut first_load) = (None, None, None, None);
-    let (mut pairs, mut latency_ms) = (7, 50);
+    let (mut pairs, mut ehr_latency_ms, mut scale) = (7, 0, true);
+    let mut profiles = PROFILES.to_vec();
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -158,9 +203,13 @@ fn parse_args() -> Result<Args, String> {
             "--out" => out = Some(PathBuf::from(value()?)),
             "--first-load" => first_load = Some(PathBuf::from(value()?)),
             "--pairs" => pairs = value()?.parse().map_err(|e| format!("--pairs: {e}"))?,
-            "--latency-ms" => {
-                latency_ms = value()?.parse().map_err(|e| format!("--latency-ms: {e}"))?
+            "--profiles" => profiles = parse_profiles(&value()?)?,
+            "--ehr-latency-ms" => {
+                ehr_latency_ms = value()?
+                    .parse()
+                    .map_err(|e| format!("--ehr-latency-ms: {e}"))?
             }
+            "--no-scale" => scale = false,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -173,64 +222,145 @@ fn parse_args() -> Result<Args, String> {
         out: out.ok_or("--out is required")?,
         first_load,
         pairs,
-        latency: Duration::from_millis(latency_ms),
+        profiles,
+        ehr_latency: Duration::from_millis(ehr_latency_ms),
+        scale,
     })
 }
 
+/// `loopback,50ms,phone`: a comma-separated list of profile names.
+fn parse_profiles(list: &str) -> Result<Vec<Profile>, String> {
+    let names: Vec<&str> = PROFILES.iter().map(|p| p.name).collect();
+    list.split(',')
+        .map(|name| {
+            Profile::by_name(name.trim())
+                .ok_or_else(|| format!("--profiles: no profile {name:?} (known: {names:?})"))
+        })
+        .collect()
+}
+
 async fn run(args: &Args) -> Result<(), String> {
+    let started = std::time::Instant::now();
     let load_before = load_average();
     let bench = start(args).await?;
     let patient = chart_patient(&bench.ehr);
     let (observations, encounters) = chart_size(&bench.ehr, &patient.id);
+
+    // The baseline makes the FHIR requests Cairn makes: read from the EHR's log of a launch.
+    let (derived, chromium) = {
+        let browser = support::browser_with_network_log(true).await;
+        let c = &browser.client;
+        prepare_browser(c).await?;
+        prepare_tab(c, &PROFILES[0]).await?;
+        let first = launch(c, &bench, App::Cairn, &patient.id, &PROFILES[0]).await?;
+        let chromium = c
+            .issue_cmd(cdp("Browser.getVersion", json!({})))
+            .await
+            .ok()
+            .and_then(|v| v["product"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let _ = browser.client.close().await;
+        (cairn_requests(&first.fhir, &patient.id), chromium)
+    };
+    if derived.is_empty() {
+        return Err("Cairn's launch made no FHIR request to copy".into());
+    }
+    println!("The baseline makes the FHIR requests of Cairn's first launch:");
+    for r in &derived {
+        println!("  GET {r}");
+    }
+    write_baseline_requests(&bench.baseline_dir, &derived)?;
+
     println!(
-        "Launching {} ({observations} observations, {encounters} encounters) with {} ms added \
-         to every response: one warm-up pair, then {} pairs.",
+        "Launching {} ({observations} observations, {encounters} encounters), {} ms EHR \
+         latency: per profile one warm-up pair, then {} pairs, each app cold (a new browser) then \
+         warm (a second tab).",
         patient.name,
-        args.latency.as_millis(),
+        args.ehr_latency.as_millis(),
         args.pairs
     );
-    let browser = support::browser().await;
-    let c = &browser.client;
-    c.update_timeouts(TimeoutConfiguration::new(
-        Some(Duration::from_secs(180)),
-        Some(Duration::from_secs(60)),
-        Some(Duration::ZERO),
-    ))
-    .await
-    .map_err(|e| format!("timeouts: {e}"))?;
-    for app in [App::Cairn, App::Baseline] {
-        launch(c, &bench, app, &patient.id).await?;
-    }
-    let mut pairs = Vec::new();
-    for n in 1..=args.pairs {
-        let cairn = launch(c, &bench, App::Cairn, &patient.id).await?;
-        let baseline = launch(c, &bench, App::Baseline, &patient.id).await?;
-        println!(
-            "pair {n}: banner {:.0} / {:.0} ms, first observations {:.0} / {:.0} ms, all {:.0} / {:.0} ms",
-            cairn.banner,
-            baseline.banner,
-            cairn.first_observations,
-            baseline.first_observations,
-            cairn.all_loaded,
-            baseline.all_loaded
-        );
-        pairs.push((cairn, baseline));
+    let mut runs = Vec::new();
+    for profile in &args.profiles {
+        println!("\n{}", profile.describe());
+        bench
+            .preflight_ms
+            .store(profile.latency_ms as u64, Ordering::Relaxed);
+        let mut run = ProfileRun {
+            profile: *profile,
+            cold: Vec::new(),
+            warm: Vec::new(),
+        };
+        for n in 0..=args.pairs {
+            let (cairn_cold, cairn_warm) =
+                cold_and_warm(&bench, App::Cairn, &patient.id, profile).await?;
+            let (base_cold, base_warm) =
+                cold_and_warm(&bench, App::Baseline, &patient.id, profile).await?;
+            for (state, a, b) in [
+                ("cold", &cairn_cold, &base_cold),
+                ("warm", &cairn_warm, &base_warm),
+            ] {
+                same_fhir_requests(a, b).map_err(|e| format!("{} {state}: {e}", profile.name))?;
+                for l in [a, b] {
+                    l.emulation
+                        .verify(profile)
+                        .map_err(|e| format!("{} {state} {}: {e}", profile.name, l.app.label()))?;
+                }
+            }
+            let what = if n == 0 {
+                "warm-up".to_owned()
+            } else {
+                format!("pair {n}")
+            };
+            println!(
+                "{what}: banner cold {:.0} / {:.0} ms, warm {:.0} / {:.0} ms; all loaded cold \
+                 {:.0} / {:.0} ms, warm {:.0} / {:.0} ms; bytes cold {} / {}",
+                cairn_cold.banner,
+                base_cold.banner,
+                cairn_warm.banner,
+                base_warm.banner,
+                cairn_cold.all_loaded,
+                base_cold.all_loaded,
+                cairn_warm.all_loaded,
+                base_warm.all_loaded,
+                cairn_cold.bytes.total,
+                base_cold.bytes.total,
+            );
+            if n > 0 {
+                run.cold.push((cairn_cold, base_cold));
+                run.warm.push((cairn_warm, base_warm));
+            }
+        }
+        runs.push(run);
     }
 
+    // The scale launches need no bandwidth limit to be about the app: the first profile
+    // without one.
+    let scale_profile = args
+        .profiles
+        .iter()
+        .find(|p| p.down_bps.is_none())
+        .filter(|_| args.scale);
+    let mut scale = Vec::new();
     let scale_id = Ehr::scale_patient_id();
     let (scale_observations, _) = chart_size(&bench.ehr, scale_id);
-    println!("Scale: the generated patient with {scale_observations} observations.");
-    let mut scale = Vec::new();
-    for app in [App::Cairn, App::Baseline] {
-        scale.push(scale_run(c, &bench, app, scale_id).await?);
+    if let Some(profile) = scale_profile {
+        bench
+            .preflight_ms
+            .store(profile.latency_ms as u64, Ordering::Relaxed);
+        println!(
+            "\nScale: the generated patient with {scale_observations} observations ({}).",
+            profile.name
+        );
+        for app in [App::Cairn, App::Baseline] {
+            let browser = support::browser_with_network_log(true).await;
+            let c = &browser.client;
+            prepare_browser(c).await?;
+            prepare_tab(c, profile).await?;
+            let result = scale_run(c, &bench, app, scale_id, profile).await;
+            let _ = browser.client.close().await;
+            scale.push(result?);
+        }
     }
-    let chromium = c
-        .issue_cmd(cdp("Browser.getVersion", json!({})))
-        .await
-        .ok()
-        .and_then(|v| v["product"].as_str().map(str::to_owned))
-        .unwrap_or_default();
-    let _ = browser.client.close().await;
 
     let first_load = match &args.first_load {
         Some(path) => {
@@ -245,19 +375,172 @@ async fn run(args: &Args) -> Result<(), String> {
         observations,
         encounters,
         scale_observations,
-        latency_ms: args.latency.as_millis() as u64,
+        scale_profile: scale_profile.map(|p| p.name.to_owned()),
+        ehr_latency_ms: args.ehr_latency.as_millis() as f64,
         browser: chromium,
         machine: machine(),
         load_average: format!("{load_before} before, {} after", load_average()),
+        requests: derived,
+        seconds: started.elapsed().as_secs(),
     };
-    print!("{}", report::tables(&context, &pairs, &scale, &first_load));
-    let json = report::json(&context, &pairs, &scale, first_load);
+    print!("{}", report::tables(&context, &runs, &scale, &first_load));
+    let json = report::json(&context, &runs, &scale, first_load);
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
     std::fs::write(&args.out, text).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    println!("\nwrote {}", args.out.display());
+    let timelines = args.out.with_file_name("timelines.txt");
+    std::fs::write(&timelines, report::timelines(&runs))
+        .map_err(|e| format!("{}: {e}", timelines.display()))?;
+    println!("\nwrote {} and {}", args.out.display(), timelines.display());
+    Ok(())
+}
+
+/// The first pages and reads of Cairn's FHIR requests (`GET /fhir/…` after the callback,
+/// without later pages), relative to the FHIR base, with the launch context as `{patient}` and
+/// `{encounter}`.
+fn cairn_requests(fhir: &[String], patient_id: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for path in fhir {
+        let Some(relative) = path.strip_prefix("/fhir/") else {
+            continue;
+        };
+        if relative.contains("_offset=") {
+            continue;
+        }
+        let mut r = relative.replace(patient_id, "{patient}");
+        if let Some(id) = r.strip_prefix("Encounter/")
+            && !id.contains(['?', '/'])
+        {
+            r = "Encounter/{encounter}".into();
+        }
+        if !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// Writes `requests` into the baseline's `index.html` (its `bench-requests` meta), where its
+/// app reads them.
+fn write_baseline_requests(dir: &std::path::Path, requests: &[String]) -> Result<(), String> {
+    let path = dir.join("index.html");
+    let html = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let list = serde_json::to_string(requests).map_err(|e| e.to_string())?;
+    let escaped = list.replace('&', "&amp;").replace('"', "&quot;");
+    let mut found = false;
+    let html: Vec<String> = html
+        .lines()
+        .map(|line| {
+            if line.contains("name=\"bench-requests\"") {
+                found = true;
+                format!("    <meta name=\"bench-requests\" content=\"{escaped}\" />")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    if !found {
+        return Err(format!("{}: no bench-requests meta", path.display()));
+    }
+    std::fs::write(&path, html.join("\n") + "\n").map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Both apps made the same FHIR reads; else the differences.
+fn same_fhir_requests(cairn: &Launch, baseline: &Launch) -> Result<(), String> {
+    let missing = |a: &[String], b: &[String]| -> Vec<String> {
+        let mut left = b.to_vec();
+        a.iter()
+            .filter(|r| match left.iter().position(|x| x == *r) {
+                Some(i) => {
+                    left.remove(i);
+                    false
+                }
+                None => true,
+            })
+            .cloned()
+            .collect()
+    };
+    let only_cairn = missing(&cairn.fhir, &baseline.fhir);
+    let only_baseline = missing(&baseline.fhir, &cairn.fhir);
+    if only_cairn.is_empty() && only_baseline.is_empty() {
+        return Ok(());
+    }
+    let lines = |sign: &str, list: &[String]| -> String {
+        list.iter().map(|r| format!("\n  {sign} GET {r}")).collect()
+    };
+    Err(format!(
+        "the apps made different FHIR requests (- Cairn only, + baseline only):{}{}",
+        lines("-", &only_cairn),
+        lines("+", &only_baseline)
+    ))
+}
+
+/// One app launched in a new browser (empty profile: cold), then again in a second tab of
+/// that browser (warm).
+async fn cold_and_warm(
+    bench: &Bench,
+    app: App,
+    patient_id: &str,
+    profile: &Profile,
+) -> Result<(Launch, Launch), String> {
+    let browser = support::browser_with_network_log(true).await;
+    let c = &browser.client;
+    let result: Result<(Launch, Launch), String> = async {
+        prepare_browser(c).await?;
+        prepare_tab(c, profile).await?;
+        let cold = launch(c, bench, app, patient_id, profile).await?;
+        second_tab(c)
+            .await
+            .map_err(|e| format!("{} second tab: {e}", app.label()))?;
+        prepare_tab(c, profile).await?;
+        let warm = launch(c, bench, app, patient_id, profile).await?;
+        Ok((cold, warm))
+    }
+    .await;
+    let _ = browser.client.close().await;
+    result
+}
+
+async fn prepare_browser(c: &Client) -> Result<(), String> {
+    c.update_timeouts(TimeoutConfiguration::new(
+        Some(Duration::from_secs(180)),
+        Some(Duration::from_secs(180)),
+        Some(Duration::ZERO),
+    ))
+    .await
+    .map_err(|e| format!("timeouts: {e}"))
+}
+
+/// The current tab under `profile`, with [`PAGE`] in every page.
+async fn prepare_tab(c: &Client, profile: &Profile) -> Result<(), String> {
+    let driver = |e: fantoccini::error::CmdError| format!("preparing a tab: {e}");
+    c.issue_cmd(cdp("Network.enable", json!({})))
+        .await
+        .map_err(driver)?;
+    if profile.emulated() {
+        c.issue_cmd(cdp(
+            "Network.emulateNetworkConditions",
+            profile.conditions(),
+        ))
+        .await
+        .map_err(driver)?;
+    }
+    c.issue_cmd(support::before_every_page(PAGE.into()))
+        .await
+        .map_err(driver)?;
+    Ok(())
+}
+
+/// Moves the session to a new tab of the same browser (its cache, not its sessionStorage) and
+/// closes the old one.
+async fn second_tab(c: &Client) -> Result<(), fantoccini::error::CmdError> {
+    let old = c.window().await?;
+    let new = c.new_window(true).await?.handle;
+    c.switch_to_window(old).await?;
+    c.close_window().await?;
+    c.switch_to_window(new).await?;
     Ok(())
 }
 
@@ -283,7 +566,7 @@ fn load_average() -> String {
 }
 
 /// The EHR with the baseline registered beside Cairn, and both apps' static hosts, every
-/// response held back by the latency.
+/// response held back by the EHR's own latency (0 unless `--ehr-latency-ms`).
 async fn start(args: &Args) -> Result<Bench, String> {
     let bind = || async {
         TcpListener::bind("127.0.0.1:0")
@@ -294,38 +577,79 @@ async fn start(args: &Args) -> Result<Bench, String> {
         (bind().await?, bind().await?, bind().await?);
     let port = |l: &TcpListener| l.local_addr().map(|a| a.port()).unwrap_or_default();
     let baseline_origin = format!("http://127.0.0.1:{}", port(&baseline_listener));
+    let cairn_origin = format!("http://127.0.0.1:{}", port(&cairn_listener));
     let mut config = Config::dev(port(&ehr_listener), port(&cairn_listener));
     config.other_apps.push(RegisteredApp {
         name: "baseline".into(),
         launch_url: format!("{baseline_origin}/"),
         redirect_uri: format!("{baseline_origin}/"),
-        origin: baseline_origin,
+        origin: baseline_origin.clone(),
         client_id: "fhirclient-baseline".into(),
     });
     let ehr_url = format!("{}/", config.origin);
     let ehr = Ehr::new(config);
-    ehr.set_latency(args.latency);
-    // Both apps get the same host: the same headers (CSP, no caching directives) and latency.
+    ehr.set_latency(args.ehr_latency);
     let config_json = sandbox::cairn_config_json(&ehr);
-    tokio::spawn(ehr.clone().serve(ehr_listener));
-    for (listener, dir) in [
-        (cairn_listener, &args.dist),
-        (baseline_listener, &args.baseline),
-    ] {
+    // A FHIR server compresses its JSON: the EHR's responses too.
+    let preflight_ms = Arc::new(AtomicU64::new(0));
+    let ehr_app = serve::production(
+        serve::delay_preflights(ehr.router(), preflight_ms.clone()),
+        None,
+        Duration::ZERO,
+    );
+    tokio::spawn(async move { axum::serve(ehr_listener, ehr_app).await });
+    for dir in [&args.dist, &args.baseline] {
         if !dir.join("index.html").is_file() {
             return Err(format!("no index.html in {}", dir.display()));
         }
-        let site = apphost::Site {
-            headers: support::headers_file_for(&args.dist, &config_json, "/"),
-            // Cairn's pages carry their CSP in a <meta> too; the baseline's carry none.
-            page_policy: Some(support::page_policy_for(&args.dist, &config_json)),
-            dist: dir.clone(),
-            base_path: "/".into(),
-            config_json: Some(config_json.clone()),
-        };
-        tokio::spawn(apphost::serve_with_latency(listener, site, args.latency));
     }
-    Ok(Bench { ehr, ehr_url })
+    // Cairn: the `_headers` its release ships (hashed files immutable, pages revalidated).
+    let cairn_headers = support::headers_file_for(&args.dist, &config_json, "/");
+    let cairn = apphost::Site {
+        headers: cairn_headers.clone(),
+        // Cairn's pages carry their CSP in a <meta> too; the baseline's carry none.
+        page_policy: Some(support::page_policy_for(&args.dist, &config_json)),
+        dist: args.dist.clone(),
+        base_path: "/".into(),
+        config_json: Some(config_json.clone()),
+    };
+    // The baseline: the same security headers, and an hour's caching for every file.
+    let baseline = apphost::Site {
+        headers: baseline_headers(&cairn_headers)?,
+        page_policy: None,
+        dist: args.baseline.clone(),
+        base_path: "/".into(),
+        config_json: None,
+    };
+    for (listener, site) in [(cairn_listener, cairn), (baseline_listener, baseline)] {
+        tokio::spawn(serve::serve(listener, site, args.ehr_latency));
+    }
+    Ok(Bench {
+        ehr,
+        ehr_url,
+        cairn_origin,
+        baseline_origin,
+        baseline_dir: args.baseline.clone(),
+        preflight_ms,
+    })
+}
+
+/// The baseline's `_headers`: Cairn's security headers (its rule for everything) and
+/// `Cache-Control: max-age=3600` on every file.
+fn baseline_headers(cairn_headers: &str) -> Result<String, String> {
+    let rules = apphost::parse_headers_file(cairn_headers)?;
+    let security = rules
+        .iter()
+        .find(|r| r.prefix && r.path == "/")
+        .ok_or("Cairn's _headers has no rule for /*")?;
+    let mut out = String::from("/*\n");
+    for (name, value) in &security.headers {
+        if !name.eq_ignore_ascii_case("cache-control") {
+            out.push_str(&format!("  {name}: {value}\n"));
+        }
+    }
+    out.push_str("  Cache-Control: max-age=3600\n");
+    Ok(out)
 }
 
 /// The Synthea patient with the most vital signs and laboratory results.
@@ -464,15 +788,19 @@ fn timeline(pages: &Value, start: f64) -> (Vec<Step>, Vec<(f64, f64)>) {
     (steps, long_frames)
 }
 
-/// Launches `app` for `patient_id` from the EHR page and waits for its three marks.
-async fn launch(c: &Client, bench: &Bench, app: App, patient_id: &str) -> Result<Launch, String> {
-    let driver = |e: fantoccini::error::CmdError| format!("{} launch: {e}", app.label());
-    // Every launch is the first of the day: a new tab (no sessionStorage) and an empty HTTP
-    // cache.
-    fresh_tab(c).await.map_err(driver)?;
-    c.issue_cmd(cdp("Network.clearBrowserCache", json!({})))
-        .await
-        .map_err(driver)?;
+/// Launches `app` for `patient_id` from the EHR page in the current tab (prepared by
+/// [`prepare_tab`]) and waits for its three marks, then for the network to settle.
+async fn launch(
+    c: &Client,
+    bench: &Bench,
+    app: App,
+    patient_id: &str,
+    profile: &Profile,
+) -> Result<Launch, String> {
+    let driver =
+        |e: fantoccini::error::CmdError| format!("{} launch ({}): {e}", app.label(), profile.name);
+    // What the browser logged before this launch is not this launch's.
+    c.issue_cmd(support::network_log()).await.map_err(driver)?;
     let first_logged = bench.ehr.requests().len();
     c.goto(&format!(
         "{}ehr/launch?patient={patient_id}{}",
@@ -498,8 +826,31 @@ async fn launch(c: &Client, bench: &Bench, app: App, patient_id: &str) -> Result
     let origin = marks["origin"].as_f64().unwrap_or(start);
     let at = |key: &str| marks[key].as_f64().unwrap_or(f64::NAN) + origin - start;
 
-    // Requests still in flight (a style sheet, a key set) finish before the log is read.
+    // Requests still in flight (a style sheet, a key set) finish before the logs are read.
+    // The browser's requests first: a request the app makes after its last mark (Cairn's
+    // launch Encounter read on a slow network) reaches the EHR's log only once sent.
+    let requests = network_requests(c).await.map_err(driver)?;
     let log = answered_log(&bench.ehr, first_logged).await;
+    if std::env::var_os("BENCH_DEBUG").is_some() {
+        let t0 = requests
+            .iter()
+            .filter_map(|r| r.sent)
+            .fold(f64::INFINITY, f64::min);
+        for r in &requests {
+            eprintln!(
+                "{:>7.0} {:>7.0} {:>7.0} {:>7} {:<9} {} {:?} cache={} {}",
+                (r.sent.unwrap_or(f64::NAN) - t0) * 1000.0,
+                (r.headers_in.unwrap_or(f64::NAN) - t0) * 1000.0,
+                (r.finished.unwrap_or(f64::NAN) - t0) * 1000.0,
+                r.bytes,
+                r.kind,
+                r.method,
+                r.status,
+                r.from_cache,
+                r.url.chars().take(110).collect::<String>()
+            );
+        }
+    }
     let after = rounds::after_callback(&log);
     let depths = rounds::depths(&after);
     let zero = after.first().map(|e| e.received).unwrap_or(0.0);
@@ -515,6 +866,12 @@ async fn launch(c: &Client, bench: &Bench, app: App, patient_id: &str) -> Result
             (e, d)
         })
         .collect();
+    let mut fhir: Vec<String> = after
+        .iter()
+        .filter(|e| e.method == "GET" && e.path.starts_with("/fhir/"))
+        .map(|e| e.path.clone())
+        .collect();
+    fhir.sort();
     let (mut timeline, long_frames) = timeline(&pages, start);
     for (what, at) in [
         ("mark: banner", at("banner")),
@@ -528,6 +885,7 @@ async fn launch(c: &Client, bench: &Bench, app: App, patient_id: &str) -> Result
         });
     }
     timeline.sort_by(|a, b| a.start.total_cmp(&b.start));
+    let ehr_origin = bench.ehr_url.trim_end_matches('/');
     Ok(Launch {
         app,
         callback: origin - start,
@@ -537,20 +895,40 @@ async fn launch(c: &Client, bench: &Bench, app: App, patient_id: &str) -> Result
         trips: rounds::round_trips(&after, patient_id, true),
         own_trips: rounds::round_trips(&after, patient_id, false),
         exchanges,
+        fhir,
+        bytes: network::bytes(&requests, bench.origin(app), ehr_origin),
+        requests: requests.len(),
+        from_cache: requests.iter().filter(|r| r.from_cache).count(),
+        emulation: network::emulation_check(&requests),
         timeline,
         long_frames,
     })
 }
 
-/// Moves the session to a new tab, with [`PAGE`] in every page, and closes the old one.
-async fn fresh_tab(c: &Client) -> Result<(), fantoccini::error::CmdError> {
-    let old = c.window().await?;
-    let new = c.new_window(true).await?.handle;
-    c.switch_to_window(old).await?;
-    c.close_window().await?;
-    c.switch_to_window(new).await?;
-    c.issue_cmd(support::before_every_page(PAGE.into())).await?;
-    Ok(())
+/// The tab's requests since the last read of the performance log, once every one of them has
+/// finished and none began for 300 ms (at most 20 s).
+async fn network_requests(
+    c: &Client,
+) -> Result<Vec<network::Request>, fantoccini::error::CmdError> {
+    let mut entries: Vec<Value> = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut quiet = 0;
+    let mut seen = 0;
+    loop {
+        let log = c.issue_cmd(support::network_log()).await?;
+        entries.extend(log.as_array().into_iter().flatten().cloned());
+        let requests = network::requests(&entries);
+        quiet = if network::settled(&requests) && requests.len() == seen {
+            quiet + 1
+        } else {
+            0
+        };
+        seen = requests.len();
+        if quiet >= 3 || tokio::time::Instant::now() > deadline {
+            return Ok(requests);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Polls the app's frame until its three marks are set (the frame navigates on the way: the
@@ -644,8 +1022,14 @@ const SCROLL: &str = "
 
 const SCROLL_FRAMES: u32 = 240;
 
-async fn scale_run(c: &Client, bench: &Bench, app: App, patient_id: &str) -> Result<Scale, String> {
-    let launch = launch(c, bench, app, patient_id).await?;
+async fn scale_run(
+    c: &Client,
+    bench: &Bench,
+    app: App,
+    patient_id: &str,
+    profile: &Profile,
+) -> Result<Scale, String> {
+    let launch = launch(c, bench, app, patient_id, profile).await?;
     let driver = |e: fantoccini::error::CmdError| format!("{} scale: {e}", app.label());
     if matches!(app, App::Cairn) {
         // The table of every result is in the chart's Results section.

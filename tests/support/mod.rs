@@ -140,6 +140,12 @@ pub struct Browser {
 }
 
 pub async fn browser() -> Browser {
+    browser_with_network_log(false).await
+}
+
+/// [`browser`], and with `network` also ChromeDriver's performance log of the DevTools
+/// `Network` events (the benchmark's bytes and timings; see [`network_log`]).
+pub async fn browser_with_network_log(network: bool) -> Browser {
     let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or("/usr/bin/chromedriver".into());
     let chromium = std::env::var("CHROMIUM").unwrap_or("/usr/bin/chromium".into());
     let port = {
@@ -156,7 +162,11 @@ pub async fn browser() -> Browser {
     let profile = TempDir::new();
     let caps = json!({
         // Keep the page's console, so tests can check no token was ever logged.
-        "goog:loggingPrefs": { "browser": "ALL" },
+        "goog:loggingPrefs": if network {
+            json!({ "browser": "ALL", "performance": "ALL" })
+        } else {
+            json!({ "browser": "ALL" })
+        },
         "goog:chromeOptions": {
             "binary": chromium,
             "args": [
@@ -169,7 +179,11 @@ pub async fn browser() -> Browser {
             ]
         }
     });
-    let caps: serde_json::Map<String, serde_json::Value> = caps.as_object().unwrap().clone();
+    let mut caps: serde_json::Map<String, serde_json::Value> = caps.as_object().unwrap().clone();
+    if network {
+        caps["goog:chromeOptions"]["perfLoggingPrefs"] =
+            json!({ "enableNetwork": true, "enablePage": false });
+    }
     let url = format!("http://127.0.0.1:{port}");
     let mut last_err = None;
     for _ in 0..100 {
@@ -286,6 +300,15 @@ pub fn browser_log() -> DriverPost {
     DriverPost {
         path: "se/log",
         body: json!({ "type": "browser" }),
+    }
+}
+
+/// ChromeDriver's performance log (with [`browser_with_network_log`]): the DevTools events
+/// since the last call.
+pub fn network_log() -> DriverPost {
+    DriverPost {
+        path: "se/log",
+        body: json!({ "type": "performance" }),
     }
 }
 

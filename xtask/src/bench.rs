@@ -1,9 +1,10 @@
-//! `cargo xtask bench [--pairs N] [--latency-ms MS]`: Cairn against a `fhirclient` baseline,
-//! in one measured run (docs/performance.md). Not a test: nothing here passes or fails on a
-//! time. It builds Cairn's release, installs the baseline's library, measures both first loads
-//! (`bytes.rs`), then runs the browser half (`bench/`, built with optimisations so the EHR's
-//! own time stays small beside the latency), which prints the tables and writes
-//! `target/bench/report.json`.
+//! `cargo xtask bench [--pairs N] [--profiles loopback,50ms,phone] [--ehr-latency-ms MS]
+//! [--no-scale]`: Cairn against a `fhirclient` baseline, in one measured run
+//! (docs/performance.md). Not a test: nothing here passes or fails on a time. It builds Cairn's
+//! release, installs the baseline's library and precompresses it as the release is, measures
+//! both first loads (`bytes.rs`), then runs the browser half (`bench/`, built with
+//! optimisations so the EHR's own time stays small beside the latency), which prints the
+//! tables and writes `target/bench/report.json`.
 
 use std::path::{Path, PathBuf};
 
@@ -17,17 +18,20 @@ const BASELINE_FILES: &[&str] = &["index.html", "app.js"];
 const FHIRCLIENT_BUNDLE: &str = "fhir-client.pure.min.js";
 
 pub fn run(args: &[String]) -> Result<()> {
-    let mut pairs = "7".to_owned();
-    let mut latency_ms = "50".to_owned();
+    let mut passed: Vec<String> = Vec::new();
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        let value = it.next().ok_or(format!("{flag} needs a value"))?;
-        value
-            .parse::<u64>()
-            .map_err(|e| format!("{flag} {value}: {e}"))?;
         match flag.as_str() {
-            "--pairs" => pairs = value.clone(),
-            "--latency-ms" => latency_ms = value.clone(),
+            "--no-scale" => passed.push(flag.clone()),
+            "--pairs" | "--ehr-latency-ms" | "--profiles" => {
+                let value = it.next().ok_or(format!("{flag} needs a value"))?;
+                if flag != "--profiles" {
+                    value
+                        .parse::<u64>()
+                        .map_err(|e| format!("{flag} {value}: {e}"))?;
+                }
+                passed.extend([flag.clone(), value.clone()]);
+            }
             other => return Err(format!("unknown bench argument {other:?}")),
         }
     }
@@ -71,7 +75,7 @@ pub fn run(args: &[String]) -> Result<()> {
             .args(["--dist", &path(&dist), "--baseline", &path(&site)])
             .args(["--out", &path(&out.join("report.json"))])
             .args(["--first-load", &path(&first_load)])
-            .args(["--pairs", &pairs, "--latency-ms", &latency_ms])
+            .args(&passed)
             .env("CHROMEDRIVER", &browser.chromedriver)
             .env("CHROMIUM", &browser.chromium),
     )
@@ -91,7 +95,8 @@ fn assemble_baseline(fhirclient_build: &Path, site: &Path) -> Result<()> {
         std::fs::copy(&source, site.join(name))
             .map_err(|e| format!("{}: {e}", source.display()))?;
     }
-    Ok(())
+    // Served as production serves a static site: scripts precompressed like Cairn's.
+    crate::precompress(site)
 }
 
 fn load_json(load: &FirstLoad) -> String {

@@ -30,8 +30,9 @@ commands:
                  validate a configuration offline, as Cairn does at start; with the address
                  Cairn will be served from, also check that `redirect_uri` leads back to it;
                  with the release path, that the path holds it
-  bench [--pairs N] [--latency-ms MS]
-                 measure Cairn against a fhirclient baseline in Chromium (not a test; see
+  bench [--pairs N] [--profiles loopback,50ms,phone] [--ehr-latency-ms MS] [--no-scale]
+                 measure Cairn against a fhirclient baseline in Chromium, cold and warm, under
+                 each network profile (default: all, 7 pairs; not a test; see
                  docs/performance.md)
   bloat [--wasm-opt LEVEL]
                  where each page's wasm bytes go: sizes (raw, brotli) and twiggy's largest
@@ -176,7 +177,7 @@ fn dist(env: &tools::ToolEnv, options: &Dist) -> Result<()> {
 /// style and wasm: Trunk's files, with a content hash in their name, so they never change after
 /// the build. nginx sends them with `gzip_static` (and `brotli_static`); the pages and the
 /// configuration are left to on-the-fly compression, so a copy can never be older than its file.
-fn precompress(out: &Path) -> Result<()> {
+pub(crate) fn precompress(out: &Path) -> Result<()> {
     let entries = std::fs::read_dir(out).map_err(|e| format!("{}: {e}", out.display()))?;
     for entry in entries {
         let path = entry.map_err(|e| format!("{}: {e}", out.display()))?.path();
