@@ -374,7 +374,6 @@ impl Fault {
     }
 }
 
-/// One request as the EHR received it.
 /// A hostile configured server's mix-up attack (RFC 9700 §4.4): its authorize endpoint sends the
 /// browser on to an honest server's, with the honest server's client id, `aud` and registered
 /// redirect URI and Cairn's own `state` and PKCE challenge, hoping Cairn then posts the honest
@@ -395,6 +394,7 @@ pub struct MixUp {
     pub issuer: Option<String>,
 }
 
+/// One request as the EHR received it.
 #[derive(Debug, Clone)]
 pub struct LoggedRequest {
     pub method: String,
@@ -591,8 +591,6 @@ impl Ehr {
         sessions.expired_searches.clear();
     }
 
-    /// Answers as Epic does (true) or as a standard SMART EHR (false, the default). The EHR
-    /// page's `/ehr/launch?…&epic=1` sets it per launch; a launch without it turns it off.
     /// Turns this EHR into a hostile server that runs `mix_up` (or back into an honest one).
     pub fn set_mix_up(&self, mix_up: Option<MixUp>) {
         lock(&self.inner.settings).mix_up = mix_up;
@@ -602,6 +600,8 @@ impl Ehr {
         lock(&self.inner.settings).mix_up.clone()
     }
 
+    /// Answers as Epic does (true) or as a standard SMART EHR (false, the default). The EHR
+    /// page's `/ehr/launch?…&epic=1` sets it per launch; a launch without it turns it off.
     pub fn set_epic_mode(&self, on: bool) {
         lock(&self.inner.settings).epic_mode = on;
     }
