@@ -855,11 +855,20 @@ pub async fn sign_in_as_clinician(c: &Client, stack: &Stack) {
 }
 
 /// Shows the chart's section `id` (`summary`, `vitals`, `results`, `encounters`, `patient`)
-/// with a click on the section bar, and waits until it is the current one.
+/// with a click on the section bar, and waits (at most 30 s: a chart still rendering ten
+/// thousand results on a busy machine is slow to answer) until it is the current one. The
+/// link is clicked again if the address's fragment has not changed: a click that lands while
+/// the chart is being replaced is lost, as a user's would be.
 pub async fn show_section(c: &Client, id: &str) {
     let link = format!(".sections a[href='#{id}']");
     click(c, &link).await;
-    for _ in 0..100 {
+    for attempt in 0..600 {
+        if attempt % 100 == 99 {
+            let hash = c.execute("return location.hash", vec![]).await.unwrap();
+            if hash.as_str() != Some(format!("#{id}").as_str()) {
+                click(c, &link).await;
+            }
+        }
         let current = c
             .find(Locator::Css(&link))
             .await
