@@ -52,7 +52,10 @@ pub fn run_bloat(args: &[String]) -> Result<()> {
         cargo.env("CAIRN_COMMIT", commit);
     }
     run(&mut cargo)?;
-    let built = project_root().join("target/wasm32-unknown-unknown/wasm-release");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| project_root().join("target"));
+    let built = target.join("wasm32-unknown-unknown/wasm-release");
     let out = project_root().join("target/bloat");
     for (bin, what) in BINS {
         run(env
