@@ -269,7 +269,7 @@ async fn the_chart_works_from_the_keyboard() {
         .await
         .unwrap();
     let mut last = String::new();
-    for _ in 0..50 {
+    for _ in 0..300 {
         last = js("const r = document.querySelectorAll('.all tr.row'); \
             return r.length ? r[r.length - 1].textContent : ''")
         .await
@@ -339,7 +339,7 @@ async fn the_chart_fits_a_phone_an_ehr_frame_and_a_desktop() {
             .unwrap();
         let iframe = c
             .wait()
-            .at_most(Duration::from_secs(10))
+            .at_most(Duration::from_secs(30))
             .for_element(Locator::Id("app"))
             .await
             .unwrap();
@@ -463,7 +463,7 @@ async fn ten_thousand_results_scroll_in_a_small_window() {
     let filter = c.find(Locator::Css(".all__filter")).await.unwrap();
     filter.send_keys("glucose").await.unwrap();
     let shown = format!("{glucose} of {total} results");
-    for _ in 0..100 {
+    for _ in 0..600 {
         if text_of(c, ".all__count").await == shown {
             break;
         }

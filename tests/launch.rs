@@ -389,7 +389,7 @@ async fn standalone_clinician_finds_a_patient_by_mrn() {
     .await;
     let found = c
         .wait()
-        .at_most(Duration::from_secs(10))
+        .at_most(Duration::from_secs(30))
         .for_element(Locator::Css(&format!(
             ".result[data-patient='{}']",
             patient.id

@@ -536,7 +536,7 @@ pub const PLAIN_UNITS: [&str; 6] = ["kg", "cm", "mg/dL", "g/dL", "fL", "mmol/L"]
 /// Waits for the EHR page's frame that Cairn runs in (`#app`) and enters it.
 pub async fn enter_app_frame(c: &Client) {
     c.wait()
-        .at_most(Duration::from_secs(10))
+        .at_most(Duration::from_secs(30))
         .for_element(Locator::Id("app"))
         .await
         .unwrap()
