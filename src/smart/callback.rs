@@ -6,6 +6,7 @@ use crate::smart::config::Config;
 use crate::smart::launch::CallbackParams;
 use crate::smart::secret::AuthCode;
 use crate::smart::urls;
+use crate::uri::Uri;
 
 /// A pending launch older than this is refused (15 minutes).
 pub const PENDING_TTL_MS: f64 = 15.0 * 60.0 * 1000.0;
@@ -184,10 +185,7 @@ pub fn check_pending(
         .server_for_iss(&pending.fhir_base)
         .map_err(|_| CallbackError::NotConfigured)?;
     let pinned = |url: &str| {
-        url::Url::parse(url)
-            .ok()
-            .filter(urls::is_acceptable_endpoint)
-            .is_some_and(|u| server.auth_origins.contains(&urls::origin(&u)))
+        urls::acceptable(url).is_some_and(|u| server.auth_origins.iter().any(|o| o == u.origin()))
     };
     let issuer = config.trusted_issuer(server, pending.issuer.as_deref());
     let configured = server.fhir_base == pending.fhir_base
@@ -206,16 +204,16 @@ pub fn check_pending(
 /// True when `page_url` is `redirect_uri` with the callback's parameters added: the same
 /// origin and path, and every query parameter of `redirect_uri` present.
 fn came_back_to(page_url: &str, redirect_uri: &str) -> bool {
-    let (Ok(page), Ok(redirect)) = (url::Url::parse(page_url), url::Url::parse(redirect_uri))
-    else {
+    let (Ok(page), Ok(redirect)) = (Uri::parse(page_url), Uri::parse(redirect_uri)) else {
         return false;
     };
-    let page_pairs: Vec<_> = page.query_pairs().collect();
-    urls::origin(&page) == urls::origin(&redirect)
+    let page_pairs = page.query_pairs();
+    page.origin() == redirect.origin()
         && page.path() == redirect.path()
         && redirect
             .query_pairs()
-            .all(|pair| page_pairs.contains(&pair))
+            .iter()
+            .all(|pair| page_pairs.contains(pair))
 }
 
 #[cfg(test)]
