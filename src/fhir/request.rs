@@ -90,6 +90,20 @@ mod tests {
             ("https://user@ehr.example/api/FHIR/R4/Patient/1", false),
             ("/api/FHIR/R4/Patient/1", false),
             ("javascript:alert(1)", false),
+            // Spellings a browser would rewrite to another path or host (src/uri.rs).
+            ("https://ehr.example/api/FHIR/R4/../../../admin", false),
+            ("https://ehr.example/api/FHIR/R4/%2e%2e/%2E%2E/x", false),
+            (
+                "https://ehr.example\\@evil.example/api/FHIR/R4/Patient/1",
+                false,
+            ),
+            ("https:\\\\ehr.example/api/FHIR/R4/Patient/1", false),
+            ("https://ehr.example/api/FHIR/R4\\..\\x", false),
+            (" https://ehr.example/api/FHIR/R4/Patient/1", false),
+            ("https://ehr.example/api/FHIR/R4/Patient/1\n", false),
+            // The same origin, as browsers write it: the token may go.
+            ("HTTPS://EHR.EXAMPLE/api/FHIR/R4/Patient/1", true),
+            ("https://ehr.example:443/api/FHIR/R4/Patient/1", true),
         ] {
             assert_eq!(token_may_go_to(url, base), ok, "{url}");
         }
