@@ -10,12 +10,15 @@
 //! is not ASCII letters, digits, `-` and `.` in non-empty labels, numeric hosts
 //! other than a plain dotted quad (`127.1`, `0x7f.0.0.1`, `017.0.0.1`), IPv6 literals other than
 //! `[::1]`, an empty port, a port with leading zeros, port 0 or above 65535, `.` and `..` path
-//! segments (also spelled `%2e`), a `%` not followed by two hex digits, and characters browsers
-//! would percent-encode in that part.
+//! segments (also spelled `%2e`), a `%` not followed by two hex digits, path characters
+//! outside RFC 3986's set (`|`, `^`, `[`, …), and query or fragment characters browsers would
+//! percent-encode (`"`, `<`, `>`, `'` in a query).
 //!
 //! Two things are normalised, as browsers and the `url` crate do, so that origins compare as
 //! before: the scheme and host are lowercased (`HTTPS://EHR.Example` is `https://ehr.example`),
 //! and a default port is dropped (`https://h:443/` is `https://h/`). An empty path is `/`.
+//! Lowercasing rather than refusing keeps every configuration that was accepted before, and
+//! every comparison is made on the lowercased form, as the browser's own addresses are.
 //! Whatever this parser accepts, the `url` crate serialises the same way (tested below against
 //! it as an oracle), so the two agree on every URL Cairn handles. One exception: a punycode
 //! label (`xn--…`, an internationalised name written in ASCII) is taken as its text, without
