@@ -10,13 +10,12 @@
 //! writes what this returns into `dist/`; the development app host (`sandbox::apphost`) serves
 //! by applying the same `_headers`, so every end-to-end test runs under what ships.
 
+use crate::uri::Uri;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
-use url::Url;
 
 use crate::smart::config::Config;
-use crate::smart::urls;
 
 /// `Cache-Control` for files whose name carries a content hash: a new build has new names.
 pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -76,7 +75,7 @@ pub fn check_base_path(config: &Config, base_path: &str) -> Result<(), DeployErr
     if !well_formed {
         return Err(DeployError::BadBasePath(base_path.to_owned()));
     }
-    let under = Url::parse(&config.redirect_uri)
+    let under = Uri::parse(&config.redirect_uri)
         .map(|u| u.path().starts_with(base_path))
         .unwrap_or(false);
     if !under {
@@ -265,9 +264,9 @@ pub fn headers_file(release: &Release<'_>) -> String {
 /// nginx drops inherited `add_header`s as soon as a block has one of its own.
 pub fn nginx_server(release: &Release<'_>) -> String {
     let base = release.base_path;
-    let host = Url::parse(&release.config.redirect_uri)
+    let host = Uri::parse(&release.config.redirect_uri)
         .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
+        .map(|u| u.host().to_owned())
         .unwrap_or_else(|| "apps.example.org".to_owned());
     let security = security_headers(release.config, release.index_html);
     let add_headers = |cache: &str, indent: &str| {
@@ -419,7 +418,7 @@ fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
 
 /// `scheme://host[:port]` of an absolute URL.
 fn origin_of(url: &str) -> Option<String> {
-    Url::parse(url).ok().map(|u| urls::origin(&u))
+    Uri::parse(url).ok().map(|u| u.origin().to_owned())
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Cairn: a SMART on FHIR app that runs entirely in the browser.
 //!
-//! The sans-IO core (`http`, `smart`, `fhir`, `domain`) holds every protocol and data rule and
+//! The sans-IO core (`http`, `uri`, `smart`, `fhir`, `domain`) holds every protocol and data rule and
 //! never touches the browser; `web` does the browser I/O; `app` is the Leptos user interface.
 //! `deploy` (pure too) derives what a host must send from the configuration; only the build
 //! tools use it. See ARCHITECTURE.md.
@@ -13,4 +13,5 @@ pub mod http;
 pub mod smart;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod uri;
 pub mod web;

@@ -13,7 +13,6 @@ use cairn::http::{BodyLimit, HttpRequest, HttpResponse, Method, Read};
 use cairn::smart::config::FhirServer;
 use cairn::smart::discovery::{discovery_request, parse_discovery};
 use cairn::smart::secret::{AccessToken, ClientSecret};
-use cairn::smart::urls;
 use serde_json::Value;
 
 use crate::assertion::{self, SigningKey};
@@ -170,13 +169,14 @@ impl Client {
         if let Some(endpoint) = &self.token_endpoint {
             return Ok(endpoint.clone());
         }
-        let base = url::Url::parse(&self.config.fhir_base).map_err(|e| e.to_string())?;
+        let base = cairn::uri::Uri::parse(&self.config.fhir_base)
+            .map_err(|_| format!("{} is not a URL Cairn accepts", self.config.fhir_base))?;
         let server = FhirServer {
             name: "backend".into(),
             client_id: self.config.client_id.clone(),
             epic_client_id_header: false,
             fhir_base: self.config.fhir_base.clone(),
-            auth_origins: vec![urls::origin(&base)],
+            auth_origins: vec![base.origin().to_owned()],
             logo: None,
             scope: None,
             mrn: None,

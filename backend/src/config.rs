@@ -212,8 +212,9 @@ fn endpoint(field: &'static str, value: &str) -> Result<String, ConfigError> {
         field,
         value: value.to_owned(),
     };
-    let url = Url::parse(value.trim()).map_err(|_| bad())?;
-    if !urls::is_acceptable_endpoint(&url) || url.query().is_some() || url.fragment().is_some() {
+    // Cairn's own parser and rules, so the pager and discovery accept what the settings do.
+    let url = urls::acceptable(value.trim()).ok_or_else(bad)?;
+    if url.query().is_some() || url.fragment().is_some() {
         return Err(bad());
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())

@@ -83,7 +83,7 @@ impl Endpoint {
     /// ends in `/token`, discovery is `.well-known/smart-configuration` or `metadata`, a key
     /// set names `jwks`; anything else is the sign-in service.
     pub fn of_sign_in_url(url: &str) -> Endpoint {
-        let path = url::Url::parse(url)
+        let path = crate::uri::Uri::parse(url)
             .map(|u| u.path().to_ascii_lowercase())
             .unwrap_or_default();
         let path = path.trim_end_matches('/');
@@ -157,11 +157,9 @@ pub fn too_large_problem(endpoint: Endpoint, max_bytes: usize) -> Problem {
 /// ask. Nothing in Cairn can fix it: the EHR's server must send the CORS headers.
 pub fn cors_problem(endpoint: Endpoint, endpoint_url: &str, app_url: &str) -> Problem {
     let origin = |u: &str| {
-        url::Url::parse(u)
+        crate::uri::Uri::parse(u)
             .ok()
-            .map(|u| u.origin())
-            .filter(url::Origin::is_tuple)
-            .map(|o| truncate_for_display(&o.ascii_serialization(), 200))
+            .map(|u| truncate_for_display(u.origin(), 200))
     };
     let app = origin(app_url).unwrap_or_else(|| "Cairn's web address".to_owned());
     let server = origin(endpoint_url).unwrap_or_else(|| "the EHR's server".to_owned());

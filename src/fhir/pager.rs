@@ -18,6 +18,7 @@ use crate::fhir::error::FhirError;
 use crate::fhir::request::token_may_go_to;
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::smart::secret::AccessToken;
+use crate::uri::Uri;
 
 /// Times one search starts again from its first page after its paging session expired.
 pub const MAX_RESTARTS: u32 = 3;
@@ -155,10 +156,9 @@ impl Pager {
             bytes: 0,
             state: State::Running,
         };
-        match url::Url::parse(&first_url) {
-            Ok(mut url) => {
-                url.set_fragment(None);
-                let url = url.to_string();
+        match Uri::parse(&first_url) {
+            Ok(url) => {
+                let url = url.without_fragment().to_owned();
                 if token_may_go_to(&url, fhir_base) {
                     pager.first.clone_from(&url);
                     pager.current = url;
@@ -321,12 +321,15 @@ impl Pager {
 
     /// What to do with a `next` link found on the current page.
     fn follow(&mut self, next: &str) -> State {
-        let resolved = url::Url::parse(&self.current).and_then(|current| current.join(next));
-        let Ok(mut resolved) = resolved else {
-            return State::Partial(Stop::UnreadableNextLink);
+        let resolved = Uri::parse(&self.current).and_then(|current| current.join(next));
+        let Ok(resolved) = resolved else {
+            return State::Partial(if crate::uri::names_other_scheme(next) {
+                Stop::ForeignNextLink("another address".to_owned())
+            } else {
+                Stop::UnreadableNextLink
+            });
         };
-        resolved.set_fragment(None);
-        let resolved = resolved.to_string();
+        let resolved = resolved.without_fragment().to_owned();
         if !token_may_go_to(&resolved, &self.fhir_base) {
             return State::Partial(Stop::ForeignNextLink(origin_of(&resolved)));
         }
@@ -384,12 +387,9 @@ fn identity(resource: &Value) -> Option<String> {
 /// The origin of a URL for a message (`https://host:port`), or a placeholder for URLs without
 /// one (`javascript:`, `data:`).
 fn origin_of(url: &str) -> String {
-    let origin = url::Url::parse(url).map(|u| u.origin());
-    match origin {
-        Ok(origin) if origin.is_tuple() => {
-            crate::domain::problem::truncate_for_display(&origin.ascii_serialization(), 200)
-        }
-        _ => "another address".to_owned(),
+    match Uri::parse(url) {
+        Ok(url) => crate::domain::problem::truncate_for_display(url.origin(), 200),
+        Err(_) => "another address".to_owned(),
     }
 }
 

@@ -4,6 +4,7 @@ use crate::fhir::error::FhirError;
 use crate::fhir::patient::MAX_RESOURCE_BYTES;
 use crate::http::{HttpRequest, Method};
 use crate::smart::secret::AccessToken;
+use crate::uri::Uri;
 
 /// `GET {base}/{type}/{id}` with the bearer token.
 pub fn read_request(
@@ -33,13 +34,11 @@ pub fn read_request(
 /// was issued for (its `aud`), on the same origin and under the base's path. A `next` link,
 /// an absolute reference or an attachment URL elsewhere never gets it (matrix #23).
 pub fn token_may_go_to(url: &str, fhir_base: &str) -> bool {
-    let (Ok(url), Ok(base)) = (url::Url::parse(url), url::Url::parse(fhir_base)) else {
+    let (Ok(url), Ok(base)) = (Uri::parse(url), Uri::parse(fhir_base)) else {
         return false;
     };
     let base_path = base.path().trim_end_matches('/');
     url.origin() == base.origin()
-        && url.username().is_empty()
-        && url.password().is_none()
         && url
             .path()
             .strip_prefix(base_path)
@@ -91,6 +90,20 @@ mod tests {
             ("https://user@ehr.example/api/FHIR/R4/Patient/1", false),
             ("/api/FHIR/R4/Patient/1", false),
             ("javascript:alert(1)", false),
+            // Spellings a browser would rewrite to another path or host (src/uri.rs).
+            ("https://ehr.example/api/FHIR/R4/../../../admin", false),
+            ("https://ehr.example/api/FHIR/R4/%2e%2e/%2E%2E/x", false),
+            (
+                "https://ehr.example\\@evil.example/api/FHIR/R4/Patient/1",
+                false,
+            ),
+            ("https:\\\\ehr.example/api/FHIR/R4/Patient/1", false),
+            ("https://ehr.example/api/FHIR/R4\\..\\x", false),
+            (" https://ehr.example/api/FHIR/R4/Patient/1", false),
+            ("https://ehr.example/api/FHIR/R4/Patient/1\n", false),
+            // The same origin, as browsers write it: the token may go.
+            ("HTTPS://EHR.EXAMPLE/api/FHIR/R4/Patient/1", true),
+            ("https://ehr.example:443/api/FHIR/R4/Patient/1", true),
         ] {
             assert_eq!(token_may_go_to(url, base), ok, "{url}");
         }

@@ -9,6 +9,7 @@ use crate::fhir::patient::{MAX_RESOURCE_BYTES, MrnRule, Patient, decode_patient}
 use crate::fhir::request::is_valid_id;
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::smart::secret::AccessToken;
+use crate::uri::form;
 
 /// Results asked for in one search; a clinician refines the query rather than pages.
 pub const SEARCH_COUNT: u32 = 20;
@@ -188,16 +189,15 @@ pub fn patient_search_request(
     {
         return Err(FhirError::BadQuery);
     }
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    for (name, value) in &params {
-        match *name {
-            "identifier" => query.append_pair(name, &mrn_search_value(mrn, value)),
-            _ => query.append_pair(name, value),
-        };
-    }
-    let query = query
-        .append_pair("_count", &SEARCH_COUNT.to_string())
-        .finish();
+    let mut pairs: Vec<(&str, String)> = params
+        .into_iter()
+        .map(|(name, value)| match name {
+            "identifier" => (name, mrn_search_value(mrn, &value)),
+            _ => (name, value),
+        })
+        .collect();
+    pairs.push(("_count", SEARCH_COUNT.to_string()));
+    let query = form(pairs.iter().map(|(n, v)| (*n, v.as_str())));
     Ok(HttpRequest {
         method: Method::Get,
         url: format!("{}/Patient?{query}", fhir_base.trim_end_matches('/')),
@@ -326,11 +326,11 @@ pub const PAGE_COUNT: u32 = 200;
 /// The patient's encounters, newest first. `None` for an invalid patient id.
 pub fn encounter_search_url(fhir_base: &str, patient: &str) -> Option<String> {
     is_valid_id(patient).then(|| {
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("patient", patient)
-            .append_pair("_sort", "-date")
-            .append_pair("_count", &PAGE_COUNT.to_string())
-            .finish();
+        let query = form([
+            ("patient", patient),
+            ("_sort", "-date"),
+            ("_count", &PAGE_COUNT.to_string()),
+        ]);
         format!("{}/Encounter?{query}", fhir_base.trim_end_matches('/'))
     })
 }
@@ -372,17 +372,20 @@ pub fn observation_search_url(
     {
         return None;
     }
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    query
-        .append_pair("patient", patient)
-        .append_pair("category", &categories.join(","));
-    if let Some(encounter) = encounter {
-        query.append_pair("encounter", &format!("Encounter/{encounter}"));
-    }
-    let query = query
-        .append_pair("_sort", "-date")
-        .append_pair("_count", &PAGE_COUNT.to_string())
-        .finish();
+    let categories = categories.join(",");
+    let encounter = encounter.map(|e| format!("Encounter/{e}"));
+    let count = PAGE_COUNT.to_string();
+    let query = form(
+        [
+            ("patient", Some(patient)),
+            ("category", Some(categories.as_str())),
+            ("encounter", encounter.as_deref()),
+            ("_sort", Some("-date")),
+            ("_count", Some(count.as_str())),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?))),
+    );
     Some(format!(
         "{}/Observation?{query}",
         fhir_base.trim_end_matches('/')

@@ -114,11 +114,7 @@ pub fn authorize(
     fields.push(("code_challenge_method", "S256"));
     let mut url = smart.authorization_endpoint.clone();
     url.push(if url.contains('?') { '&' } else { '?' });
-    url.push_str(
-        &url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(fields.iter().copied())
-            .finish(),
-    );
+    url.push_str(&crate::uri::form(fields.iter().copied()));
     let via = if url.len() > MAX_GET_URL_CHARS && smart.supports("authorize-post") {
         Authorize::Post {
             action: smart.authorization_endpoint.clone(),

@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
-use url::Url;
 
 use crate::domain::problem::{NextStep, Problem, truncate_for_display};
 use crate::http::{HttpRequest, HttpResponse, Method};
@@ -319,8 +318,7 @@ fn acceptable_url(raw: &str) -> Option<String> {
     if raw.len() > MAX_URL_CHARS || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return None;
     }
-    let url = Url::parse(raw).ok()?;
-    urls::is_acceptable_endpoint(&url).then(|| raw.to_owned())
+    urls::acceptable(raw).map(|_| raw.to_owned())
 }
 
 /// An entity tag as RFC 9110 §8.8.3 spells it (`"…"` or `W/"…"`), else `None`.

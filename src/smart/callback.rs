@@ -6,6 +6,7 @@ use crate::smart::config::Config;
 use crate::smart::launch::CallbackParams;
 use crate::smart::secret::AuthCode;
 use crate::smart::urls;
+use crate::uri::{Uri, parse_form};
 
 /// A pending launch older than this is refused (15 minutes).
 pub const PENDING_TTL_MS: f64 = 15.0 * 60.0 * 1000.0;
@@ -184,10 +185,7 @@ pub fn check_pending(
         .server_for_iss(&pending.fhir_base)
         .map_err(|_| CallbackError::NotConfigured)?;
     let pinned = |url: &str| {
-        url::Url::parse(url)
-            .ok()
-            .filter(urls::is_acceptable_endpoint)
-            .is_some_and(|u| server.auth_origins.contains(&urls::origin(&u)))
+        urls::acceptable(url).is_some_and(|u| server.auth_origins.iter().any(|o| o == u.origin()))
     };
     let issuer = config.trusted_issuer(server, pending.issuer.as_deref());
     let configured = server.fhir_base == pending.fhir_base
@@ -204,18 +202,22 @@ pub fn check_pending(
 }
 
 /// True when `page_url` is `redirect_uri` with the callback's parameters added: the same
-/// origin and path, and every query parameter of `redirect_uri` present.
+/// origin and path, and every query parameter of `redirect_uri` present. The page's query is
+/// the EHR's answer as the browser left it, so it is read as a form ([`parse_form`]); only
+/// the address before it must be a URL Cairn accepts.
 fn came_back_to(page_url: &str, redirect_uri: &str) -> bool {
-    let (Ok(page), Ok(redirect)) = (url::Url::parse(page_url), url::Url::parse(redirect_uri))
-    else {
+    let page_url = page_url.split('#').next().unwrap_or_default();
+    let (address, query) = page_url.split_once('?').unwrap_or((page_url, ""));
+    let (Ok(page), Ok(redirect)) = (Uri::parse(address), Uri::parse(redirect_uri)) else {
         return false;
     };
-    let page_pairs: Vec<_> = page.query_pairs().collect();
-    urls::origin(&page) == urls::origin(&redirect)
+    let page_pairs = parse_form(query);
+    page.origin() == redirect.origin()
         && page.path() == redirect.path()
         && redirect
             .query_pairs()
-            .all(|pair| page_pairs.contains(&pair))
+            .iter()
+            .all(|pair| page_pairs.contains(pair))
 }
 
 #[cfg(test)]
@@ -463,6 +465,8 @@ mod tests {
         for page in [
             "https://app.example/?code=C&state=S",
             "https://app.example/?state=S&code=C&iss=x",
+            // The answer's query is read as a form, whatever characters the browser left in it.
+            "https://app.example/?code=C\\'&state=S&x=%zz",
         ] {
             assert_eq!(check_pending(&config, &ok, page), Ok(()), "{page}");
         }

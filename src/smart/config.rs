@@ -1,7 +1,7 @@
 //! Cairn's configuration (`cairn.config.json`) and the `iss` allow-list.
 
+use crate::uri::Uri;
 use serde::Deserialize;
-use url::Url;
 
 use crate::domain::problem::{NextStep, Problem};
 use crate::fhir::patient::MrnRule;
@@ -270,9 +270,8 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
         Err(_) if has_top_level_client_id(json) => return Err(ConfigError::TopLevelClientId),
         Err(e) => return Err(json_error(&e)),
     };
-    match Url::parse(&raw.redirect_uri) {
-        Ok(u) if urls::is_acceptable_endpoint(&u) && u.fragment().is_none() => {}
-        _ => return Err(ConfigError::BadRedirectUri(raw.redirect_uri)),
+    if !is_redirect_target(&raw.redirect_uri) {
+        return Err(ConfigError::BadRedirectUri(raw.redirect_uri));
     }
     if raw.fhir_servers.is_empty() {
         return Err(ConfigError::NoServers);
@@ -291,9 +290,8 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
             index,
             value: s.fhir_base.clone(),
         };
-        let url = Url::parse(&s.fhir_base).map_err(|_| bad_base())?;
-        if !urls::is_acceptable_endpoint(&url) || url.query().is_some() || url.fragment().is_some()
-        {
+        let url = urls::acceptable(&s.fhir_base).ok_or_else(bad_base)?;
+        if url.query().is_some() || url.fragment().is_some() {
             return Err(bad_base());
         }
         let fhir_base = url.as_str().trim_end_matches('/').to_owned();
@@ -304,7 +302,7 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
             });
         }
         let auth_origins = match s.auth_origins {
-            None => vec![urls::origin(&url)],
+            None => vec![url.origin().to_owned()],
             Some(list) => {
                 let mut origins = Vec::with_capacity(list.len());
                 for value in list {
@@ -317,10 +315,8 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
         };
         let logo = match s.logo.filter(|l| !l.trim().is_empty()) {
             None => None,
-            Some(value) => match Url::parse(&value) {
-                Ok(u) if urls::is_acceptable_endpoint(&u) && u.fragment().is_none() => Some(value),
-                _ => return Err(ConfigError::BadLogo { index, value }),
-            },
+            Some(value) if is_redirect_target(&value) => Some(value),
+            Some(value) => return Err(ConfigError::BadLogo { index, value }),
         };
         let scope = s.scope.as_deref().and_then(normalise_scope);
         if let Some(broad) = scope.as_deref().and_then(over_broad) {
@@ -333,11 +329,10 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
         let issuer = match s.issuer.filter(|i| !i.trim().is_empty()) {
             None => None,
             Some(value) => {
-                let on_auth_origin = Url::parse(&value).ok().is_some_and(|u| {
-                    urls::is_acceptable_endpoint(&u)
-                        && u.query().is_none()
+                let on_auth_origin = urls::acceptable(&value).is_some_and(|u| {
+                    u.query().is_none()
                         && u.fragment().is_none()
-                        && auth_origins.contains(&urls::origin(&u))
+                        && auth_origins.iter().any(|o| o == u.origin())
                 });
                 if !on_auth_origin {
                     return Err(ConfigError::BadIssuer { index, value });
@@ -350,10 +345,8 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
         };
         let redirect_uri = match s.redirect_uri.filter(|r| !r.trim().is_empty()) {
             None => raw.redirect_uri.clone(),
-            Some(value) => match Url::parse(&value) {
-                Ok(u) if urls::is_acceptable_endpoint(&u) && u.fragment().is_none() => value,
-                _ => return Err(ConfigError::BadServerRedirectUri { index, value }),
-            },
+            Some(value) if is_redirect_target(&value) => value,
+            Some(value) => return Err(ConfigError::BadServerRedirectUri { index, value }),
         };
         servers.push(FhirServer {
             name,
@@ -370,10 +363,8 @@ pub fn parse_config(json: &[u8]) -> Result<Config, ConfigError> {
     }
     let brand_bundle = match raw.brand_bundle.filter(|b| !b.trim().is_empty()) {
         None => None,
-        Some(value) => match Url::parse(&value) {
-            Ok(u) if urls::is_acceptable_endpoint(&u) && u.fragment().is_none() => Some(value),
-            _ => return Err(ConfigError::BadBrandBundle(value)),
-        },
+        Some(value) if is_redirect_target(&value) => Some(value),
+        Some(value) => return Err(ConfigError::BadBrandBundle(value)),
     };
     let mut ehr_origins = Vec::with_capacity(raw.ehr_origins.len());
     for value in raw.ehr_origins {
@@ -420,10 +411,26 @@ fn parse_mrn(index: usize, raw: RawMrn) -> Result<MrnRule, ConfigError> {
     Ok(MrnRule { type_text, system })
 }
 
-/// An absolute URI usable as an identifier system in a search token: a scheme, no spaces,
-/// no `|` or `,` (token separators).
+/// An acceptable endpoint ([`urls::acceptable`]) without a fragment: where a browser may be
+/// sent or a request may go.
+fn is_redirect_target(value: &str) -> bool {
+    urls::acceptable(value).is_some_and(|u| u.fragment().is_none())
+}
+
+/// An absolute URI usable as an identifier system in a search token: a scheme and something
+/// after it (`urn:oid:…`, `http://…`), printable ASCII without `|` or `,` (token separators).
 fn is_system_uri(s: &str) -> bool {
-    Url::parse(s).is_ok() && !s.contains(|c: char| c.is_whitespace() || c == '|' || c == ',')
+    let Some((scheme, rest)) = s.split_once(':') else {
+        return false;
+    };
+    let mut first = scheme.bytes();
+    first.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && first.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        && !rest.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'|' && b != b',')
+        && (!matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https")
+            || Uri::parse(s).is_ok())
 }
 
 fn json_error(e: &serde_json::Error) -> ConfigError {
@@ -470,11 +477,9 @@ fn is_over_broad(scope: &str) -> bool {
 
 /// `https://host[:port]` (http on loopback), with nothing after the host but an optional `/`.
 fn parse_origin(value: &str) -> Option<String> {
-    Url::parse(value)
-        .ok()
-        .filter(urls::is_acceptable_endpoint)
+    urls::acceptable(value)
         .filter(|u| u.path() == "/" && u.query().is_none() && u.fragment().is_none())
-        .map(|u| urls::origin(&u))
+        .map(|u| u.origin().to_owned())
 }
 
 impl Config {
@@ -531,13 +536,10 @@ impl Config {
                 .iter()
                 .filter(|o| o.fhir_base != server.fhir_base)
         };
-        let origin = Url::parse(issuer)
-            .ok()
-            .filter(urls::is_acceptable_endpoint)
-            .map(|u| urls::origin(&u));
-        let trusted = origin.is_some_and(|origin| {
-            server.auth_origins.contains(&origin)
-                && !others().any(|o| o.auth_origins.contains(&origin))
+        let on = |origins: &[String], origin: &str| origins.iter().any(|o| o == origin);
+        let trusted = urls::acceptable(issuer).is_some_and(|u| {
+            on(&server.auth_origins, u.origin())
+                && !others().any(|o| on(&o.auth_origins, u.origin()))
         }) && !others().any(|o| o.issuer.as_deref() == Some(issuer));
         if trusted {
             Ok(Some(issuer.to_owned()))
@@ -558,17 +560,16 @@ pub struct UntrustedIssuer {
 
 /// See [`Config::check_redirect_uri`].
 fn check_one_redirect_uri(redirect_uri: &str, app_url: &str) -> Result<(), ConfigError> {
-    let app = Url::parse(app_url).ok();
+    let app = Uri::parse(app_url).ok();
     let directory = app.as_ref().map(|app| {
         let path = app.path();
         let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-        format!("{}{dir}", urls::origin(app))
+        format!("{}{dir}", app.origin())
     });
-    let redirect = Url::parse(redirect_uri).ok();
+    let redirect = Uri::parse(redirect_uri).ok();
     let here = match (&app, &redirect, &directory) {
         (Some(app), Some(redirect), Some(directory)) => {
-            urls::origin(app) == urls::origin(redirect)
-                && redirect.as_str().starts_with(directory.as_str())
+            app.origin() == redirect.origin() && redirect.as_str().starts_with(directory.as_str())
         }
         _ => false,
     };

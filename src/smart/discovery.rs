@@ -1,7 +1,7 @@
 //! SMART discovery: `{fhir_base}/.well-known/smart-configuration`.
 
+use crate::uri::Uri;
 use serde_json::Value;
-use url::Url;
 
 use crate::domain::problem::{NextStep, Problem};
 use crate::http::{HttpRequest, HttpResponse, Method};
@@ -257,16 +257,18 @@ fn checked_endpoint(
         field,
         value: crate::domain::problem::truncate_for_display(raw, 200),
     };
-    let base = Url::parse(&format!("{}/", server.fhir_base)).map_err(|_| bad())?;
+    let base = Uri::parse(&format!("{}/", server.fhir_base)).map_err(|_| bad())?;
     let url = base.join(raw).map_err(|_| bad())?;
     if !urls::is_acceptable_endpoint(&url) || url.fragment().is_some() {
         return Err(bad());
     }
-    let origin = urls::origin(&url);
-    if !server.auth_origins.contains(&origin) {
-        return Err(DiscoveryError::ForeignEndpoint { field, origin });
+    if !server.auth_origins.iter().any(|o| o == url.origin()) {
+        return Err(DiscoveryError::ForeignEndpoint {
+            field,
+            origin: url.origin().to_owned(),
+        });
     }
-    Ok(url.to_string())
+    Ok(url.as_str().to_owned())
 }
 
 /// A JSON boolean, or Epic's string spelling of one.

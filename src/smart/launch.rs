@@ -61,14 +61,14 @@ const NAMES: [&str; 7] = [
 pub fn parse_entry(query: &str) -> Result<Entry, LaunchError> {
     let query = query.strip_prefix('?').unwrap_or(query);
     let mut found: [Option<String>; 7] = Default::default();
-    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+    for (name, value) in crate::uri::parse_form(query) {
         let Some(slot) = NAMES.iter().position(|n| *n == name) else {
             continue;
         };
         if found[slot].is_some() {
             return Err(LaunchError::Duplicated(NAMES[slot]));
         }
-        found[slot] = Some(value.into_owned());
+        found[slot] = Some(value);
     }
     let [iss, launch, code, state, error, error_description, instance] = found;
     if code.is_some() || state.is_some() || error.is_some() {

@@ -106,13 +106,13 @@ impl TokenError {
 
 /// The form-encoded code exchange for a public client (no secret).
 pub fn token_request(pending: &PendingLaunch, code: &AuthCode) -> HttpRequest {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("grant_type", "authorization_code")
-        .append_pair("code", code.secret())
-        .append_pair("redirect_uri", &pending.redirect_uri)
-        .append_pair("client_id", &pending.client_id)
-        .append_pair("code_verifier", pending.code_verifier.secret())
-        .finish();
+    let body = crate::uri::form([
+        ("grant_type", "authorization_code"),
+        ("code", code.secret()),
+        ("redirect_uri", &pending.redirect_uri),
+        ("client_id", &pending.client_id),
+        ("code_verifier", pending.code_verifier.secret()),
+    ]);
     HttpRequest {
         method: Method::Post,
         url: pending.token_endpoint.clone(),
@@ -179,11 +179,11 @@ pub fn refresh_request(
     client_id: &str,
     refresh_token: &RefreshToken,
 ) -> HttpRequest {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("grant_type", "refresh_token")
-        .append_pair("refresh_token", refresh_token.secret())
-        .append_pair("client_id", client_id)
-        .finish();
+    let body = crate::uri::form([
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token.secret()),
+        ("client_id", client_id),
+    ]);
     HttpRequest {
         method: Method::Post,
         url: token_endpoint.to_owned(),

@@ -1,37 +1,32 @@
 //! URL rules shared by configuration, discovery and launch checks.
 
-use url::Url;
+use crate::uri::Uri;
 
 /// True for hosts where plain `http:` is acceptable: this machine only.
-pub fn is_loopback(url: &Url) -> bool {
-    matches!(
-        url.host_str(),
-        Some("localhost") | Some("127.0.0.1") | Some("[::1]")
-    )
+pub fn is_loopback(url: &Uri) -> bool {
+    matches!(url.host(), "localhost" | "127.0.0.1" | "[::1]")
 }
 
-/// An absolute `https:` URL, or `http:` on loopback, with no user name or password.
-pub fn is_acceptable_endpoint(url: &Url) -> bool {
-    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && is_loopback(url));
-    scheme_ok && url.username().is_empty() && url.password().is_none() && url.host().is_some()
+/// An `https:` URL, or `http:` on loopback. ([`Uri`] has no user name or password.)
+pub fn is_acceptable_endpoint(url: &Uri) -> bool {
+    url.scheme() == "https" || is_loopback(url)
 }
 
-/// `scheme://host[:port]`, as browsers serialise an origin.
-pub fn origin(url: &Url) -> String {
-    url.origin().ascii_serialization()
+/// `raw` parsed, when it is an acceptable endpoint ([`is_acceptable_endpoint`]).
+pub fn acceptable(raw: &str) -> Option<Uri> {
+    Uri::parse(raw).ok().filter(is_acceptable_endpoint)
 }
 
 /// True when `url` is an acceptable endpoint on the same origin as one of `pinned` (URLs
 /// already checked against the configuration).
 pub fn same_origin_as_any(url: &str, pinned: &[&str]) -> bool {
-    let Some(url) = Url::parse(url).ok().filter(is_acceptable_endpoint) else {
+    let Some(url) = acceptable(url) else {
         return false;
     };
-    let wanted = origin(&url);
     pinned
         .iter()
-        .filter_map(|p| Url::parse(p).ok())
-        .any(|p| origin(&p) == wanted)
+        .filter_map(|p| Uri::parse(p).ok())
+        .any(|p| p.origin() == url.origin())
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use crate::project_root;
 /// The sans-IO core: these never touch the browser, the clock or the network.
 const CORE: &[&str] = &[
     "src/http.rs",
+    "src/uri.rs",
     "src/smart",
     "src/fhir",
     "src/domain",
@@ -31,7 +32,7 @@ fn core_does_not_depend_on_the_browser() {
         scan_core(|line| names_browser_crate(line).map(|name| format!("names `{name}`")));
     assert!(
         offences.is_empty(),
-        "the core (src/http.rs, src/smart, src/fhir, src/domain, src/deploy.rs) must not use browser crates:\n{}",
+        "the core (src/http.rs, src/uri.rs, src/smart, src/fhir, src/domain, src/deploy.rs) must not use browser crates:\n{}",
         offences.join("\n")
     );
 }
@@ -126,10 +127,17 @@ const COMPANION_ONLY_CRATES: &[&str] = &[
 /// The packages compiled into the wasm app: `cairn`'s normal dependencies for
 /// `wasm32-unknown-unknown`, from `cargo tree` (names only).
 fn wasm_dependency_tree() -> Vec<String> {
+    wasm_dependencies(None)
+}
+
+/// [`wasm_dependency_tree`] down to `depth` (1: `cairn` and its own dependencies).
+fn wasm_dependencies(depth: Option<u32>) -> Vec<String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let depth = depth.map(|d| format!("--depth={d}"));
     let output = std::process::Command::new(cargo)
+        .arg("tree")
+        .args(depth.as_slice())
         .args([
-            "tree",
             "--package",
             "cairn",
             "--target",
@@ -181,6 +189,29 @@ fn the_backend_companion_stays_out_of_the_wasm() {
     assert!(
         companion.contains("cairn = { path = \"..\" }"),
         "backend/ uses the core as the `cairn` library"
+    );
+}
+
+/// URL crates the app replaced with its own exact parser (src/uri.rs): they cost about 30 KB
+/// of each page's wasm. `url` still reaches the tree through leptos's `server_fn`, which a
+/// client-side app never calls, so none of it is linked; the app must not depend on them.
+const REPLACED_URL_CRATES: &[&str] = &["url", "form_urlencoded", "percent-encoding", "idna"];
+
+#[test]
+fn the_app_parses_urls_itself() {
+    let direct = wasm_dependencies(Some(1));
+    assert!(
+        direct.iter().any(|p| p == "leptos"),
+        "the list is the app's: {direct:?}"
+    );
+    let back: Vec<&String> = direct
+        .iter()
+        .filter(|p| REPLACED_URL_CRATES.contains(&p.as_str()))
+        .collect();
+    assert!(
+        back.is_empty(),
+        "the wasm app depends on {back:?} again: use cairn::uri (src/uri.rs), and keep `url` \
+         a native dev-dependency (the tests' oracle)"
     );
 }
 
