@@ -95,6 +95,32 @@ pub struct Selected {
     pub observations: feed::ObservationFeed,
 }
 
+/// Starts the full app (`index.html`, the callback page) in the page's body. The bins call
+/// this and [`start_launch`], so every generic piece of the view code is built once, in this
+/// crate, rather than once here and once more in the bin.
+pub fn start() {
+    if boot() {
+        leptos::mount::mount_to_body(App);
+    }
+}
+
+/// Starts the launch page's app (`launch.html`).
+pub fn start_launch() {
+    if boot() {
+        leptos::mount::mount_to_body(Launch);
+    }
+}
+
+/// Before either app mounts: the boot message gone. False when the browser lacks what Cairn
+/// needs (`web/boot.js` has already told the user what).
+fn boot() -> bool {
+    if crate::web::browser_unsupported() {
+        return false;
+    }
+    crate::web::remove_boot_message();
+    true
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     let screen = RwSignal::new(Screen::Working("Starting Cairn…"));

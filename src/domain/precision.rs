@@ -180,8 +180,204 @@ impl Decimal {
 /// its shortest decimal text: a value read from a record reads as it was written, then is
 /// rounded as decimal text.
 pub fn number_of(value: f64, precision: Precision) -> String {
-    let shortest = value.to_string();
+    let shortest = shortest(value);
     number(&shortest, precision).unwrap_or(shortest)
+}
+
+/// `value` as `value.to_string()` writes it: the shortest decimal that reads back as the same
+/// `f64`, without an exponent. Its digits come from `zmij`, which `serde_json` carries anyway,
+/// so the app needs none of core's float formatting (about 10 KB of wasm).
+pub fn shortest(value: f64) -> String {
+    if !value.is_finite() {
+        return not_finite(value);
+    }
+    let mut buffer = zmij::Buffer::new();
+    let text = buffer.format_finite(value);
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.trim_start_matches('+').parse::<i64>().unwrap_or(0)),
+        None => (text, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    // The digits without leading or trailing zeros, and where the point goes among them.
+    let all = format!("{whole}{fraction}");
+    let leading = all.len() - all.trim_start_matches('0').len();
+    let digits = all.trim_matches('0');
+    let mut point = whole.len() as i64 + exponent - leading as i64;
+    // Where two shortest decimals are equally close, Rust takes the higher one and zmij the
+    // even one: the exact value is then the lower one followed by a 5.
+    let bumped;
+    let mut digits = digits;
+    if let Some((exact, exact_point)) = exact_decimal(value)
+        && exact_point == point
+        && exact.strip_suffix('5') == Some(digits)
+    {
+        bumped = increment(digits);
+        point += (bumped.len() - digits.len()) as i64;
+        digits = bumped.trim_end_matches('0');
+    }
+    let mut out = String::new();
+    if negative {
+        out.push('-');
+    }
+    if digits.is_empty() {
+        out.push('0');
+    } else if point <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', point.unsigned_abs() as usize));
+        out.push_str(digits);
+    } else if point as usize >= digits.len() {
+        out.push_str(digits);
+        out.extend(std::iter::repeat_n('0', point as usize - digits.len()));
+    } else {
+        out.push_str(&digits[..point as usize]);
+        out.push('.');
+        out.push_str(&digits[point as usize..]);
+    }
+    out
+}
+
+/// The exact decimal digits of a finite `value`, without trailing zeros, and where the point
+/// goes among them; `None` when they are more than 18 (more than a shortest decimal's 17 and
+/// one: no tie between two shortest decimals is possible).
+fn exact_decimal(value: f64) -> Option<(String, i64)> {
+    let (m, e) = parts(value);
+    if m == 0 {
+        return None;
+    }
+    // m × 2^e with m odd.
+    let (m, e) = (m >> m.trailing_zeros(), e + i64::from(m.trailing_zeros()));
+    let (lsb_first, fraction_digits) = if e >= 0 {
+        (times_power_of_two(m, e.unsigned_abs()), 0)
+    } else if e >= -26 {
+        // m × 2^e = m × 5^-e / 10^-e, and 5^26 × 2^53 < 2^128.
+        let n = u128::from(m) * 5u128.pow(e.unsigned_abs() as u32);
+        (digits_of(n), -e)
+    } else {
+        // 5^27 alone has 19 digits.
+        return None;
+    };
+    let text: String = lsb_first
+        .iter()
+        .rev()
+        .map(|&d| char::from(b'0' + d))
+        .collect();
+    let point = text.len() as i64 - fraction_digits;
+    let text = text.trim_end_matches('0');
+    (text.len() <= 18).then(|| (text.to_owned(), point))
+}
+
+/// Decimal `digits` plus one in the last place: `129` → `130`, `99` → `100`.
+fn increment(digits: &str) -> String {
+    let mut out: Vec<u8> = digits.bytes().collect();
+    for d in out.iter_mut().rev() {
+        if *d == b'9' {
+            *d = b'0';
+        } else {
+            *d += 1;
+            return String::from_utf8(out).unwrap_or_default();
+        }
+    }
+    out.insert(0, b'1');
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// A finite `value`'s magnitude as `m × 2^e`, exactly.
+fn parts(value: f64) -> (u64, i64) {
+    let bits = value.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i64;
+    let fraction = bits & ((1 << 52) - 1);
+    if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | 1 << 52, biased - 1075)
+    }
+}
+
+/// The decimal digits of `n`, least significant first (none for zero).
+fn digits_of(mut n: u128) -> Vec<u8> {
+    let mut digits = Vec::new();
+    while n > 0 {
+        digits.push((n % 10) as u8);
+        n /= 10;
+    }
+    digits
+}
+
+/// The decimal digits of `m × 2^e`, least significant first.
+fn times_power_of_two(m: u64, e: u64) -> Vec<u8> {
+    let mut digits = digits_of(u128::from(m));
+    for _ in 0..e {
+        let mut carry = 0;
+        for d in &mut digits {
+            let doubled = *d * 2 + carry;
+            *d = doubled % 10;
+            carry = doubled / 10;
+        }
+        if carry > 0 {
+            digits.push(carry);
+        }
+    }
+    digits
+}
+
+/// `value` with one decimal, as `format!("{value:.1}")` writes it (the exact binary value
+/// rounded half to even), in integer arithmetic: a trend's coordinates, without core's float
+/// formatting.
+pub fn one_decimal(value: f64) -> String {
+    if !value.is_finite() {
+        return not_finite(value);
+    }
+    let (m, e) = parts(value);
+    // Tenths: m × 10 × 2^e, rounded half to even, as decimal digits, least significant first.
+    let mut tenths = if e >= 0 {
+        let mut digits = times_power_of_two(m, e.unsigned_abs());
+        digits.insert(0, 0);
+        digits
+    } else {
+        let scaled = u128::from(m) * 10;
+        let shift = e.unsigned_abs();
+        digits_of(if shift >= 128 {
+            0
+        } else {
+            let q = scaled >> shift;
+            let rest = scaled - (q << shift);
+            let half = 1u128 << (shift - 1);
+            if rest > half || (rest == half && q & 1 == 1) {
+                q + 1
+            } else {
+                q
+            }
+        })
+    };
+    while tenths.len() < 2 {
+        tenths.push(0);
+    }
+    let mut out = String::with_capacity(tenths.len() + 2);
+    if value.is_sign_negative() {
+        out.push('-');
+    }
+    for &d in tenths[1..].iter().rev() {
+        out.push(char::from(b'0' + d));
+    }
+    out.push('.');
+    out.push(char::from(b'0' + tenths[0]));
+    out
+}
+
+/// NaN and the infinities, as Rust writes them.
+fn not_finite(value: f64) -> String {
+    if value.is_nan() {
+        "NaN"
+    } else if value > 0.0 {
+        "inf"
+    } else {
+        "-inf"
+    }
+    .to_owned()
 }
 
 /// An exponent, `[+-]digits`, no wider than [`MAX_EXPONENT`].
@@ -296,6 +492,63 @@ pub fn with_unit(number: &str, unit: &str, precision: Precision) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Doubles across the whole range: every exponent, subnormals, both signs, and the
+    /// decimals a trend draws (`k / 20` is where one decimal rounds on a tie).
+    fn doubles() -> Vec<f64> {
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut values: Vec<f64> = (0..50_000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                f64::from_bits(state)
+            })
+            .collect();
+        values.extend((-5000..5000).map(|k| f64::from(k) / 20.0));
+        values.extend((0..5000).map(|k| f64::from(k) / 100.0 + 0.05));
+        values.extend((0..2000).map(|k| f64::from(k) * 0.1));
+        // Short binary fractions: where two shortest decimals can be equally close.
+        values.extend((1..60).flat_map(|shift| {
+            (1..300).map(move |k| (f64::from(k) + 8.0 * f64::from(shift)) * 2f64.powi(-shift))
+        }));
+        values.extend([
+            0.0,
+            -0.0,
+            0.25,
+            0.35,
+            -0.04,
+            1e21,
+            1e22,
+            1.5e300,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+            9.95,
+            99.95,
+            8.0 + 1.0 / 65536.0,
+            1.0 / 33_554_432.0,
+            233_115_890_514_796.12,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ]);
+        values
+    }
+
+    #[test]
+    fn shortest_writes_what_to_string_writes() {
+        for value in doubles() {
+            assert_eq!(shortest(value), value.to_string(), "{:e}", value);
+        }
+    }
+
+    #[test]
+    fn one_decimal_writes_what_format_writes() {
+        for value in doubles() {
+            assert_eq!(one_decimal(value), format!("{value:.1}"), "{value:e}");
+        }
+    }
 
     #[test]
     fn clinical_precision_rounds_the_recorded_decimal() {

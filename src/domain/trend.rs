@@ -2,7 +2,7 @@
 //! band, its scale as text (lowest and highest values, first and last dates), each point's
 //! value and date, and one sentence for screen readers. Pure.
 
-use crate::domain::precision::{Precision, number_of};
+use crate::domain::precision::{Precision, number_of, one_decimal};
 use crate::domain::results::Point;
 
 /// Drawn points at most (the most recent), so a long history stays cheap to draw.
@@ -77,7 +77,10 @@ pub fn trend(
     let line = |pick: &dyn Fn(&Point) -> Option<f64>| {
         shown
             .iter()
-            .filter_map(|p| Some(format!("{:.1},{:.1}", x(p.at_ms), y(pick(p)?))))
+            .filter_map(|p| {
+                let (x, y) = (one_decimal(x(p.at_ms)), one_decimal(y(pick(p)?)));
+                Some(format!("{x},{y}"))
+            })
             .collect::<Vec<_>>()
             .join(" ")
     };

@@ -321,11 +321,6 @@ const PERSISTENT_STORAGE: &[&str] = &[
 /// Names through which code writes to the browser console, as words (matrix #24).
 const LOGGING: &[&str] = &["console", "log::", "log!", "logging::", "tracing"];
 
-/// The one console writer allowed: the panic hook in src/main.rs.
-/// The entry points (the app and the launch page) and the one line each may log with.
-const PANIC_HOOKS: [&str; 2] = ["src/main.rs", "src/bin/launch.rs"];
-const PANIC_HOOK: &str = "console_error_panic_hook::set_once();";
-
 #[test]
 fn no_html_is_parsed_from_strings() {
     let offences = scan_app(APP, |_, _, code| html_sink(code).map(|s| format!("`{s}`")));
@@ -399,16 +394,11 @@ fn no_persistent_browser_storage() {
 }
 
 #[test]
-fn nothing_writes_to_the_console_but_the_panic_hook() {
-    let offences = scan_app(APP, |source, _, code| {
-        if PANIC_HOOKS.contains(&source.rel.as_str()) && code.trim() == PANIC_HOOK {
-            return None;
-        }
-        logging(code).map(|s| format!("`{s}`"))
-    });
+fn nothing_writes_to_the_console() {
+    let offences = scan_app(APP, |_, _, code| logging(code).map(|s| format!("`{s}`")));
     assert!(
         offences.is_empty(),
-        "no console or log output outside the panic hook, so no token, code or verifier can \
+        "no console or log output, so no token, code or verifier can \
          reach a log (matrix #24):\n{}",
         offences.join("\n")
     );

@@ -56,9 +56,9 @@ pub(super) fn all_results_section(
             })
             .collect_view();
         view! {
-            <tr class="spacer" aria-hidden="true" style:height=format!("{}px", w.above_px)></tr>
+            <tr class="spacer" aria-hidden="true" style:height=format!("{}px", crate::domain::precision::shortest(w.above_px))></tr>
             {drawn}
-            <tr class="spacer" aria-hidden="true" style:height=format!("{}px", w.below_px)></tr>
+            <tr class="spacer" aria-hidden="true" style:height=format!("{}px", crate::domain::precision::shortest(w.below_px))></tr>
         }
     };
     let header = move |label: &'static str, key: SortKey| {

@@ -62,7 +62,7 @@ pub(super) fn trend_view(
         let points = points.clone();
         move |pick: fn(&(f64, f64, String)) -> f64| {
             let p = current.get().and_then(|i| points.get(i));
-            format!("{:.1}", p.map_or(0.0, pick))
+            crate::domain::precision::one_decimal(p.map_or(0.0, pick))
         }
     };
     let (cx, cy) = (at.clone(), at);
@@ -91,9 +91,9 @@ pub(super) fn trend_view(
                             <rect
                                 class="spark__band"
                                 x="-2"
-                                y=format!("{y:.1}")
+                                y=crate::domain::precision::one_decimal(y)
                                 width="124"
-                                height=format!("{h:.1}")
+                                height=crate::domain::precision::one_decimal(h)
                             ></rect>
                         }
                     })}
