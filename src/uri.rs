@@ -324,7 +324,7 @@ fn valid_chars(s: &str, allowed: impl Fn(u8) -> bool) -> bool {
 /// RFC 3986 §5.2.4 for an absolute path: `.` segments dropped, `..` removes the one before
 /// (never above the root).
 fn remove_dot_segments(path: &str) -> String {
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
     let mut out: Vec<&str> = Vec::with_capacity(segments.len());
     for (i, segment) in segments.iter().enumerate() {
         let last = i + 1 == segments.len();
@@ -659,6 +659,12 @@ mod tests {
                 "{reference:?}"
             );
         }
+        // An empty first segment in the base's path is kept (only one `/` is the root).
+        let double = Uri::parse("https://ehr.example//fhir/R4").unwrap();
+        assert_eq!(
+            double.join("Patient").unwrap().as_str(),
+            "https://ehr.example//fhir/Patient"
+        );
         // The directory of a base ending in `/` is the base itself.
         let dir = Uri::parse("https://ehr.example/fhir/").unwrap();
         assert_eq!(
