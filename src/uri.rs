@@ -232,7 +232,7 @@ pub fn names_other_scheme(reference: &str) -> bool {
 }
 
 /// `(scheme, rest)` when `s` starts with an RFC 3986 scheme and `:`.
-fn split_scheme(s: &str) -> Option<(&str, &str)> {
+pub fn split_scheme(s: &str) -> Option<(&str, &str)> {
     let (scheme, rest) = s.split_once(':')?;
     let mut bytes = scheme.bytes();
     let first_ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());

@@ -420,13 +420,10 @@ fn is_redirect_target(value: &str) -> bool {
 /// An absolute URI usable as an identifier system in a search token: a scheme and something
 /// after it (`urn:oid:…`, `http://…`), printable ASCII without `|` or `,` (token separators).
 fn is_system_uri(s: &str) -> bool {
-    let Some((scheme, rest)) = s.split_once(':') else {
+    let Some((scheme, rest)) = crate::uri::split_scheme(s) else {
         return false;
     };
-    let mut first = scheme.bytes();
-    first.next().is_some_and(|b| b.is_ascii_alphabetic())
-        && first.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-        && !rest.is_empty()
+    !rest.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_graphic() && b != b'|' && b != b',')
         && (!matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https")
