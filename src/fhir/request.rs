@@ -32,17 +32,23 @@ pub fn read_request(
 
 /// True when a request to `url` may carry the access token: only to the FHIR base the token
 /// was issued for (its `aud`), on the same origin and under the base's path. A `next` link,
-/// an absolute reference or an attachment URL elsewhere never gets it (matrix #23).
+/// an absolute reference or an attachment URL elsewhere never gets it (matrix #23). The path
+/// under the base may not hold an encoded `/` or `\` (`%2F`, `%5C`): no FHIR type, id or
+/// operation has one, and a server or proxy that decodes it before resolving `..` would read
+/// `R4/..%2Fadmin` as a path outside the base.
 pub fn token_may_go_to(url: &str, fhir_base: &str) -> bool {
     let (Ok(url), Ok(base)) = (Uri::parse(url), Uri::parse(fhir_base)) else {
         return false;
     };
     let base_path = base.path().trim_end_matches('/');
+    let encoded_separator = |rest: &str| {
+        let lower = rest.to_ascii_lowercase();
+        lower.contains("%2f") || lower.contains("%5c")
+    };
     url.origin() == base.origin()
-        && url
-            .path()
-            .strip_prefix(base_path)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        && url.path().strip_prefix(base_path).is_some_and(|rest| {
+            (rest.is_empty() || rest.starts_with('/')) && !encoded_separator(rest)
+        })
 }
 
 /// Longest id accepted. FHIR R4 says 64, but Epic's default ("unconstrained FHIR IDs") makes
@@ -93,6 +99,13 @@ mod tests {
             // Spellings a browser would rewrite to another path or host (src/uri.rs).
             ("https://ehr.example/api/FHIR/R4/../../../admin", false),
             ("https://ehr.example/api/FHIR/R4/%2e%2e/%2E%2E/x", false),
+            ("https://ehr.example/api/FHIR/R4/..%2Fadmin", false),
+            ("https://ehr.example/api/FHIR/R4/%2e%2e%2fadmin", false),
+            ("https://ehr.example/api/FHIR/R4/..%5Cadmin", false),
+            (
+                "https://ehr.example/api/FHIR/R4/Patient?identifier=http%3A%2F%2Fhl7.org%7C1",
+                true,
+            ),
             (
                 "https://ehr.example\\@evil.example/api/FHIR/R4/Patient/1",
                 false,
