@@ -358,6 +358,14 @@ pub fn form<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     out
 }
 
+/// One form-encoded value, as [`form`] writes each name and value (RFC 6749 §2.3.1 encodes a
+/// client id and secret this way before HTTP Basic).
+pub fn form_encode(s: &str) -> String {
+    let mut out = String::new();
+    form_encode_into(&mut out, s);
+    out
+}
+
 fn form_encode_into(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in s.bytes() {

@@ -27,10 +27,10 @@ pub struct Search {
 
 /// The Patient search by MRN: `identifier=<system>|<value>`.
 pub fn patient_search_url(fhir_base: &str, mrn_system: &str, mrn: &str) -> String {
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("identifier", &format!("{mrn_system}|{mrn}"))
-        .append_pair("_count", &PAGE_COUNT.to_string())
-        .finish();
+    let query = cairn::uri::form([
+        ("identifier", format!("{mrn_system}|{mrn}").as_str()),
+        ("_count", PAGE_COUNT.to_string().as_str()),
+    ]);
     format!("{}/Patient?{query}", fhir_base.trim_end_matches('/'))
 }
 

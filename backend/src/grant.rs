@@ -6,6 +6,7 @@ use base64::engine::general_purpose::STANDARD;
 use cairn::http::{HttpRequest, HttpResponse, Method};
 use cairn::smart::secret::{AccessToken, ClientSecret};
 use cairn::smart::token::{MAX_TOKEN_RESPONSE_BYTES, TokenError, parse_refresh_response};
+use cairn::uri::{form, form_encode};
 
 use crate::assertion::ASSERTION_TYPE;
 
@@ -30,9 +31,7 @@ pub fn token_request(
     scope: &str,
     credential: &Credential,
 ) -> HttpRequest {
-    let mut form = url::form_urlencoded::Serializer::new(String::new());
-    form.append_pair("grant_type", "client_credentials")
-        .append_pair("scope", scope);
+    let mut pairs = vec![("grant_type", "client_credentials"), ("scope", scope)];
     let mut headers = vec![
         (
             "Content-Type".to_owned(),
@@ -42,29 +41,28 @@ pub fn token_request(
     ];
     match credential {
         Credential::Assertion(jwt) => {
-            form.append_pair("client_assertion_type", ASSERTION_TYPE)
-                .append_pair("client_assertion", jwt);
+            pairs.push(("client_assertion_type", ASSERTION_TYPE));
+            pairs.push(("client_assertion", jwt));
         }
         Credential::Basic(secret) => {
             // RFC 6749 §2.3.1: both parts form-encoded before base64.
-            let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect();
-            let user: String = encode(client_id);
-            let password: String = encode(secret.secret());
+            let user = form_encode(client_id);
+            let password = form_encode(secret.secret());
             headers.push((
                 "Authorization".to_owned(),
                 format!("Basic {}", STANDARD.encode(format!("{user}:{password}"))),
             ));
         }
         Credential::Post(secret) => {
-            form.append_pair("client_id", client_id)
-                .append_pair("client_secret", secret.secret());
+            pairs.push(("client_id", client_id));
+            pairs.push(("client_secret", secret.secret()));
         }
     }
     HttpRequest {
         method: Method::Post,
         url: token_endpoint.to_owned(),
         headers,
-        body: Some(form.finish()),
+        body: Some(form(pairs)),
         max_body: MAX_TOKEN_RESPONSE_BYTES,
     }
 }
@@ -128,9 +126,7 @@ mod tests {
     use super::*;
 
     fn form(req: &HttpRequest) -> Vec<(String, String)> {
-        url::form_urlencoded::parse(req.body.as_deref().unwrap().as_bytes())
-            .into_owned()
-            .collect()
+        cairn::uri::parse_form(req.body.as_deref().unwrap())
     }
 
     fn response(status: u16, body: &str) -> HttpResponse {
