@@ -383,17 +383,8 @@ async fn csp_blocks_unlisted_origins_and_foreign_framing() {
 
     c.goto(&stack.launch_page()).await.unwrap();
     text_of(c, ".screen--start").await;
-    let outcome = c
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             let violated = null;
-             document.addEventListener('securitypolicyviolation', e => { violated = e.effectiveDirective; });
-             fetch(arguments[0]).then(() => done('fetched'), () => setTimeout(() => done('blocked:' + violated), 50));",
-            vec![json!(format!("http://127.0.0.1:{evil_port}/fhir/metadata"))],
-        )
-        .await
-        .unwrap();
-    assert_eq!(outcome, json!("blocked:connect-src"));
+    let outcome = page_fetch(c, &format!("http://127.0.0.1:{evil_port}/fhir/metadata")).await;
+    assert_eq!(outcome, "blocked:connect-src");
     assert!(evil.requests().is_empty(), "{:#?}", evil.requests());
 
     // Framed by the configured EHR: Cairn runs (the other tests launch that way). Framed by
@@ -550,17 +541,8 @@ async fn the_pages_own_policy_applies_when_the_host_sends_no_headers() {
     c.goto(&stack.launch_page()).await.unwrap();
     text_of(c, ".screen--start").await;
     let unlisted = "http://127.0.0.1:9/fhir/metadata";
-    let outcome = c
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             let violated = null;
-             document.addEventListener('securitypolicyviolation', e => { violated = e.effectiveDirective; });
-             fetch(arguments[0]).then(() => done('fetched'), () => setTimeout(() => done('blocked:' + violated), 50));",
-            vec![json!(unlisted)],
-        )
-        .await
-        .unwrap();
-    assert_eq!(outcome, json!("blocked:connect-src"));
+    let outcome = page_fetch(c, unlisted).await;
+    assert_eq!(outcome, "blocked:connect-src");
     // The app itself runs under the policy: an EHR launch reaches the banner.
     let patient = &stack.ehr.patients()[0];
     open_chart(c, &stack, &patient.name).await;
@@ -576,4 +558,21 @@ fn app_port(stack: &Stack) -> u16 {
         .next()
         .and_then(|p| p.parse().ok())
         .unwrap()
+}
+
+/// A `fetch` of `url` made by the page: `fetched`, or `blocked:` and the CSP directive that
+/// blocked it (`blocked:null` when the request failed without a policy violation).
+async fn page_fetch(c: &fantoccini::Client, url: &str) -> String {
+    c.execute_async(
+        "const done = arguments[arguments.length - 1];
+         let violated = null;
+         document.addEventListener('securitypolicyviolation', e => { violated = e.effectiveDirective; });
+         fetch(arguments[0]).then(() => done('fetched'), () => setTimeout(() => done('blocked:' + violated), 50));",
+        vec![json!(url)],
+    )
+    .await
+    .unwrap()
+    .as_str()
+    .unwrap_or_default()
+    .to_owned()
 }
