@@ -1,5 +1,6 @@
 //! `cargo xtask bloat`: where the bytes of each page's wasm go. Builds both pages' wasm as the
-//! release does (profile `wasm-release`, wasm-bindgen, `wasm-opt -Oz`), once more with the
+//! release does (profile `wasm-release`, wasm-bindgen, `wasm-opt -Oz` then the page's
+//! `data-wasm-opt-params`, read from its HTML as Trunk reads them), once more with the
 //! function names kept (`--keep-debug`, `wasm-opt -g`), and reads that copy with twiggy: the
 //! largest functions and data, and the total per crate. The release copy's raw and brotli
 //! sizes are printed too, so a change can be measured without a full `cargo xtask dist`.
@@ -11,7 +12,10 @@ use crate::{Result, bytes, project_root, run, step, tools};
 /// twiggy, the code size profiler (crates.io), pinned like the other tools.
 const TWIGGY_VERSION: &str = "0.8.0";
 /// The pages' binaries (`Cargo.toml`'s `[[bin]]`s).
-const BINS: &[(&str, &str)] = &[("launch", "the launch page"), ("cairn", "the full app")];
+const BINS: &[(&str, &str, &str)] = &[
+    ("launch", "launch.html", "the launch page"),
+    ("cairn", "index.html", "the full app"),
+];
 
 pub fn run_bloat(args: &[String]) -> Result<()> {
     let level = match args {
@@ -57,7 +61,8 @@ pub fn run_bloat(args: &[String]) -> Result<()> {
         .unwrap_or_else(|| project_root().join("target"));
     let built = target.join("wasm32-unknown-unknown/wasm-release");
     let out = project_root().join("target/bloat");
-    for (bin, what) in BINS {
+    for (bin, page, what) in BINS {
+        let params = wasm_opt_params(&project_root().join(page))?;
         run(env
             .command("wasm-bindgen")
             .args(["--target", "web", "--no-typescript", "--keep-debug"])
@@ -70,9 +75,11 @@ pub fn run_bloat(args: &[String]) -> Result<()> {
         let named = out.join(format!("{bin}.names.wasm"));
         for (to, keep_names) in [(&release, false), (&named, true)] {
             let mut opt = env.command("wasm-opt");
+            // Trunk's order: the level, the input, then the page's own parameters.
             opt.arg(&level)
                 .args(WASM_FEATURES)
                 .arg(&bound)
+                .args(&params)
                 .arg("-o")
                 .arg(to);
             if keep_names {
@@ -107,6 +114,22 @@ pub fn run_bloat(args: &[String]) -> Result<()> {
         out.join("*.names.wasm").display()
     );
     Ok(())
+}
+
+/// The `data-wasm-opt-params` of the page's `<link data-trunk rel="rust">`, split on
+/// whitespace as Trunk splits them (none when the page sets none).
+fn wasm_opt_params(page: &std::path::Path) -> Result<Vec<String>> {
+    let html = std::fs::read_to_string(page).map_err(|e| format!("{}: {e}", page.display()))?;
+    Ok(attribute(&html, "data-wasm-opt-params")
+        .map(|value| value.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default())
+}
+
+/// The value of the first `name="…"` attribute in `html`.
+fn attribute<'a>(html: &'a str, name: &str) -> Option<&'a str> {
+    let start = html.find(&format!(" {name}=\""))? + name.len() + 3;
+    let len = html[start..].find('"')?;
+    Some(&html[start..start + len])
 }
 
 /// The wasm features Rust's wasm32 target emits, which wasm-opt must accept.
@@ -187,6 +210,27 @@ fn crate_of(symbol: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_pages_wasm_opt_parameters() {
+        let page = r#"<link data-trunk rel="rust" data-wasm-opt="z" data-wasm-opt-params="--flatten  -Oz" />"#;
+        assert_eq!(
+            attribute(page, "data-wasm-opt-params"),
+            Some("--flatten  -Oz")
+        );
+        assert_eq!(attribute(page, "data-wasm-opt"), Some("z"));
+        assert_eq!(
+            attribute("<link data-trunk rel=\"rust\" />", "data-wasm-opt"),
+            None
+        );
+        for page in ["index.html", "launch.html"] {
+            let params = wasm_opt_params(&project_root().join(page)).unwrap();
+            assert!(
+                params.contains(&"--zero-filled-memory".to_owned()),
+                "{page}: {params:?}"
+            );
+        }
+    }
 
     #[test]
     fn sums_twiggy_rows_by_crate() {
