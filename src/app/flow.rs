@@ -39,7 +39,7 @@ use crate::web::fhir_client::{FhirClient, unreachable_ehr};
 use crate::web::http::{fetch_own_file, send, send_pinned, send_reading};
 use crate::web::storage::SessionStore;
 use crate::web::webcrypto::verify_rs256;
-use crate::web::{clock, location, random};
+use crate::web::{clock, location, prefetch, random};
 
 /// Cairn's configuration, served beside `index.html`.
 const CONFIG_URL: &str = "cairn.config.json";
@@ -178,7 +178,7 @@ pub async fn standalone_launch(screen: RwSignal<Screen>, index: usize, kind: Lau
         let config = load_config().await?;
         let server = config.servers.get(index).ok_or_else(internal_problem)?;
         let smart = discover(&config, server).await?;
-        begin_authorize(&config, server, &smart, kind, None)
+        begin_authorize(&config, server, &smart, kind, None).await
     }
     .await;
     if let Err(problem) = result {
@@ -192,11 +192,12 @@ pub(super) async fn ehr_launch(iss: &str, launch: &str) -> Result<(), Problem> {
     // The allow-list decides before any request goes to `iss`.
     let server = config.server_for_iss(iss).map_err(|e| e.problem())?;
     let smart = discover(&config, server).await?;
-    begin_authorize(&config, server, &smart, LaunchKind::Ehr, Some(launch))
+    begin_authorize(&config, server, &smart, LaunchKind::Ehr, Some(launch)).await
 }
 
-/// Remembers the launch under its `state` and leaves for the authorization endpoint.
-fn begin_authorize(
+/// Remembers the launch under its `state` and leaves for the authorization endpoint, once the
+/// launch page's prefetch of the full app has finished (`web::prefetch`).
+async fn begin_authorize(
     config: &Config,
     server: &FhirServer,
     smart: &SmartConfiguration,
@@ -218,6 +219,7 @@ fn begin_authorize(
     store
         .put(&pending_key(&redirect.pending.state), &pending)
         .map_err(|e| browser_problem(&e))?;
+    prefetch::finished(prefetch::MAX_WAIT_MS).await;
     match &redirect.via {
         Authorize::Get(url) => location::navigate(url),
         Authorize::Post { action, fields } => location::submit_form(action, fields),

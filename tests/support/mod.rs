@@ -295,6 +295,31 @@ pub fn before_every_page(script: String) -> DriverPost {
     }
 }
 
+/// Chromium DevTools `Network.enable`, which [`emulate_network`] needs first.
+pub fn enable_network_domain() -> DriverPost {
+    DriverPost {
+        path: "goog/cdp/execute",
+        body: json!({ "cmd": "Network.enable", "params": {} }),
+    }
+}
+
+/// Chromium DevTools `Network.emulateNetworkConditions` for the current tab and its frames: a
+/// latency added to every response and download and upload rates in bytes per second.
+pub fn emulate_network(latency_ms: f64, down_bytes_per_s: f64, up_bytes_per_s: f64) -> DriverPost {
+    DriverPost {
+        path: "goog/cdp/execute",
+        body: json!({
+            "cmd": "Network.emulateNetworkConditions",
+            "params": {
+                "offline": false,
+                "latency": latency_ms,
+                "downloadThroughput": down_bytes_per_s,
+                "uploadThroughput": up_bytes_per_s,
+            },
+        }),
+    }
+}
+
 /// ChromeDriver's console log (`goog:loggingPrefs`): every message since the last call.
 pub fn browser_log() -> DriverPost {
     DriverPost {
