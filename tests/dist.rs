@@ -69,7 +69,7 @@ async fn a_release_under_a_path_prefix_launches_from_the_ehr_under_its_generated
     for (path, cache) in [
         ("/cairn/".to_owned(), "no-cache"),
         ("/cairn/index.html".to_owned(), "no-cache"),
-        ("/cairn/cairn.config.json".to_owned(), "no-cache"),
+        ("/cairn/cairn.config.json".to_owned(), "max-age=60"),
         (
             format!("/cairn/{wasm}"),
             "public, max-age=31536000, immutable",
@@ -118,7 +118,7 @@ async fn a_release_under_a_path_prefix_launches_from_the_ehr_under_its_generated
         (301, Some("/cairn/"))
     );
     assert_eq!(http_get(APP_PORT, "/cairn/_headers").await.0, 404);
-    // The nginx block carries the same policy, in both of its locations.
+    // The nginx block carries the same policy, in each of its locations.
     let nginx = std::fs::read_to_string(dist.join("nginx.conf")).unwrap();
     assert_eq!(
         nginx
@@ -126,7 +126,7 @@ async fn a_release_under_a_path_prefix_launches_from_the_ehr_under_its_generated
                 "add_header Content-Security-Policy \"{csp}\" always;"
             ))
             .count(),
-        2,
+        3,
         "{nginx}"
     );
     assert!(nginx.contains("location /cairn/ {"), "{nginx}");

@@ -1,15 +1,15 @@
 //! The launch page's app (`launch.html`, `src/bin/launch.rs`): an EHR launch (`launch` and
 //! `iss`: the `iss` check, discovery, then the authorize redirect) or the standalone start page.
 //! It names none of the chart, search, token or id_token code, so its wasm holds none of it; the
-//! callback comes back to `redirect_uri` (`index.html`), which runs the full app. While the
-//! sign-in is under way the browser fetches the full app ahead of time.
+//! callback comes back to `redirect_uri` (`index.html`), which runs the full app. The browser
+//! fetches the full app ahead of time from the moment the page loads (`web::prefetch`).
 
 use leptos::prelude::*;
 
 use crate::app::{Screen, about, flow, views};
 use crate::domain::problem::{NextStep, Problem};
 use crate::smart::launch::{Entry, parse_entry};
-use crate::web::{location, prefetch};
+use crate::web::location;
 
 #[component]
 pub fn Launch() -> impl IntoView {
@@ -33,19 +33,12 @@ async fn run(screen: RwSignal<Screen>) {
     flow::sweep_stale_launches();
     let next = match parse_entry(&location::query()) {
         Err(err) => Screen::Problem(err.problem()),
-        Ok(Entry::Standalone) => {
-            let next = match flow::start_page().await {
-                Ok(choices) => Screen::Start(choices),
-                Err(problem) => Screen::Problem(problem),
-            };
-            // The user picks a system and signs in: the chart app loads meanwhile.
-            prefetch::full_app();
-            next
-        }
+        Ok(Entry::Standalone) => match flow::start_page().await {
+            Ok(choices) => Screen::Start(choices),
+            Err(problem) => Screen::Problem(problem),
+        },
         Ok(Entry::EhrLaunch { iss, launch }) => {
             screen.set(Screen::Working("Connecting to your EHR…"));
-            // Low priority, and kept across the navigation: the callback finds it in cache.
-            prefetch::full_app();
             match flow::ehr_launch(&iss, &launch).await {
                 // The browser is leaving for the sign-in page; keep the status on screen.
                 Ok(()) => return,

@@ -98,25 +98,29 @@ impl FirstLoad {
     }
 }
 
+/// `html` without its `<link rel="prefetch" …>` tags.
+fn without_prefetches(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(at) = rest.find("<link rel=\"prefetch\"") {
+        out.push_str(&rest[..at]);
+        rest = rest[at..].split_once('>').map_or("", |(_, after)| after);
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Measures the first load of the page `page` (e.g. `index.html`) of the site in `site`: the
 /// page, every file of `site` that it names in a quoted string (script and style sources,
-/// preloads, the module and the wasm its inline loader imports), then `fetched`. A `<meta
-/// name="cairn-app">` (the files the launch page prefetches for the next page) is not counted.
+/// preloads, the module and the wasm its inline loader imports), then `fetched`. What a
+/// `<link rel="prefetch">` names (the launch page's prefetch of the next page) is not counted.
 pub fn first_load(site: &Path, page: &str, fetched: &[&str]) -> Result<FirstLoad> {
     let read = |name: &str| {
         std::fs::read(site.join(name)).map_err(|e| format!("{}: {e}", site.join(name).display()))
     };
     let index = read(page)?;
     let html = String::from_utf8_lossy(&index);
-    let html = match html.split_once("<meta name=\"cairn-app\"") {
-        Some((before, after)) => {
-            format!(
-                "{before}{}",
-                after.split_once('>').map_or("", |(_, rest)| rest)
-            )
-        }
-        None => html.into_owned(),
-    };
+    let html = without_prefetches(&html);
     let mut names = vec![page.to_owned()];
     for name in named_files(&html, site)
         .into_iter()
@@ -210,6 +214,7 @@ mod tests {
 
     #[test]
     fn measures_the_page_what_it_names_and_what_the_app_fetches() {
+        // What the page prefetches for the next page is not part of its own load.
         // The inline script's apostrophe must not hide what comes after it.
         let html = "<html><head><meta charset=\"utf-8\"><script>// Cairn's check</script>\
             <script src=\"/boot.js\"></script>\
@@ -217,6 +222,7 @@ mod tests {
             await init({ module_or_path: '/app_bg.wasm' });</script>\
             <link rel=\"stylesheet\" href=\"./app.css\">\
             <link rel=\"preload\" href=\"/app_bg.wasm\"><a href=\"/missing.js\">x</a>\
+            <link rel=\"prefetch\" href=\"/unused.js\" crossorigin=\"anonymous\" />\
             </head></html>";
         // xorshift64: bytes without a pattern to compress.
         let mut x = 0x9e37_79b9_7f4a_7c15_u64;

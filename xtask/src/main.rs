@@ -221,7 +221,8 @@ fn trunk_build(env: &tools::ToolEnv, options: &Dist, target: &str, dist: &Path) 
 }
 
 /// Copies the launch page's build into the release and names the full app's script and wasm
-/// in it (`<meta name="cairn-app">`), which the launch page prefetches during the sign-in.
+/// in its head as `<link rel="prefetch">`, so the browser fetches them while the page launches
+/// (`src/web/prefetch.rs`).
 /// The styles are the same files in both builds (same content, same hashed names).
 fn merge_launch_page(from: &Path, out: &Path, public_url: &str) -> Result<()> {
     let shown = |p: &Path| p.display().to_string();
@@ -249,10 +250,11 @@ fn merge_launch_page(from: &Path, out: &Path, public_url: &str) -> Result<()> {
     }
     let page = out.join(LAUNCH_PAGE);
     let html = std::fs::read_to_string(&page).map_err(|e| format!("{}: {e}", shown(&page)))?;
-    let meta = format!(
-        "<meta name=\"cairn-app\" content=\"{}\" />\n</head>",
-        app.join(" ")
-    );
+    let links: String = app
+        .iter()
+        .map(|url| format!("<link rel=\"prefetch\" href=\"{url}\" crossorigin=\"anonymous\" />\n"))
+        .collect();
+    let meta = format!("{links}</head>");
     let Some((head, rest)) = html.split_once("</head>") else {
         return Err(format!("{} has no </head>", shown(&page)));
     };
