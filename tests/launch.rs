@@ -273,6 +273,26 @@ async fn standalone_patient_launch_on_a_phone() {
         "{brand_requests:#?}"
     );
     screenshot(c, "standalone-start-phone").await;
+    // Focus on a health system shows Cairn's focus ring, and the card keeps its size.
+    let focus = c
+        .execute(
+            "const a = document.querySelector('.system__choose'); \
+             const before = [getComputedStyle(a).fontSize, a.getBoundingClientRect().height]; \
+             a.focus(); \
+             const s = getComputedStyle(a); \
+             return [a.matches(':focus-visible'), s.outlineStyle, s.outlineWidth, \
+                     before, [s.fontSize, a.getBoundingClientRect().height]]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(focus[0], true, "{focus}");
+    assert_eq!(
+        (&focus[1], &focus[2]),
+        (&json!("solid"), &json!("3px")),
+        "{focus}"
+    );
+    assert_eq!(focus[3], focus[4], "focus resized the card: {focus}");
     click(c, ".system__choose").await;
 
     // The EHR's own pages: sign in as the patient, untick encounters, allow.
