@@ -1,4 +1,4 @@
-//! The browser layer: the only code that touches `web_sys` and `gloo`.
+//! The browser layer: the only code that touches `web_sys`, `gloo` and `getrandom`.
 //!
 //! Each function is a thin shell around one browser API. Errors are plain Rust values (no
 //! `JsValue`) so they can cross into the user interface and the core's types.
