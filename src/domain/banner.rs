@@ -1,5 +1,6 @@
 //! What the patient banner shows.
 
+use crate::domain::problem::sentence;
 use crate::fhir::patient::{Deceased, HumanName, MrnRule, Patient, find_mrn};
 
 /// A calendar date in the user's time zone (no time, no zone: today's date for ages).
@@ -41,7 +42,7 @@ pub fn banner(patient: &Patient, today: CivilDate, mrn: Option<&MrnRule>) -> Ban
             .and_then(parse_date)
             .and_then(|born| age_in_years(born, age_at))
             .map(|y| format!("{y} y")),
-        gender: patient.gender.as_deref().map(capitalise),
+        gender: patient.gender.as_deref().map(sentence),
         mrn: find_mrn(&patient.identifiers, mrn).map(str::to_owned),
         deceased: match &patient.deceased {
             Deceased::On(when) => Some(format!("Deceased {}", when.get(..10).unwrap_or(when))),
@@ -94,14 +95,6 @@ fn age_in_years(born: CivilDate, on: CivilDate) -> Option<i32> {
         years -= 1;
     }
     (years >= 0).then_some(years)
-}
-
-pub(crate) fn capitalise(s: &str) -> String {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
