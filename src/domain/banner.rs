@@ -256,6 +256,12 @@ mod tests {
                 Some("203713"),
             ),
             (
+                "type text in another language, any case",
+                r#"{"identifier":[{"type":{"text":"N° DE DOSSIER MÉDICAL"},"value":"D-77"}]}"#,
+                Some(rule(Some("n° de dossier médical"), None)),
+                Some("D-77"),
+            ),
+            (
                 "epic, EPI as the MRN",
                 EPIC,
                 Some(rule(Some("EPI"), None)),

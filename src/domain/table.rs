@@ -251,6 +251,21 @@ mod tests {
         assert_eq!(arrange(&rows, "laboratory hemo", Sort::default()), [1]);
     }
 
+    /// Test names are people's words, in any language and case: the filter ignores case
+    /// beyond ASCII too (so these rows keep `str::to_lowercase` and its Unicode tables).
+    #[test]
+    fn the_filter_ignores_case_in_any_language() {
+        let all = vec![
+            obs(0, "x-1", "HÉMOGLOBINE", 14.0, "2021-03-01"),
+            obs(1, "x-2", "Glucose", 5.0, "2021-02-01"),
+            obs(2, "x-3", "ΓΛΥΚΌΖΗ", 5.5, "2021-01-01"),
+        ];
+        let rows = result_rows(&all);
+        assert_eq!(arrange(&rows, "hémo", Sort::default()), [0]);
+        assert_eq!(arrange(&rows, "Hémoglobine 14", Sort::default()), [0]);
+        assert_eq!(arrange(&rows, "γλυκόζη", Sort::default()), [2]);
+    }
+
     #[test]
     fn ten_thousand_rows_draw_a_small_window() {
         let w = window(10_000, 0.0, 480.0, 32.0);
