@@ -17,6 +17,25 @@ fn session_store_values_are_single_use() {
     assert_eq!(store.take("cairn.test.once"), None, "a taken value is gone");
 }
 
+/// The browser's lower case, which the chart uses to match and sort people's words, is
+/// Rust's `str::to_lowercase` (the native tests' stand-in) in every script Cairn may meet.
+#[wasm_bindgen_test]
+fn the_browsers_lower_case_is_rusts() {
+    for text in [
+        "HÉMOGLOBINE",
+        "Glucose 5.5 mmol/L",
+        "ΓΛΥΚΌΖΗ ΟΔΟΣ",
+        "N° DE DOSSIER MÉDICAL",
+        "STRASSE ẞ",
+        "İSTANBUL",
+        "ДОСЬЕ",
+        "患者 🙂",
+        "",
+    ] {
+        assert_eq!(cairn::web::lower_case(text), text.to_lowercase(), "{text}");
+    }
+}
+
 #[wasm_bindgen_test]
 fn random_bytes_come_from_the_browser_csprng() {
     let a = random::random_bytes::<32>().unwrap();

@@ -39,7 +39,7 @@ use crate::web::fhir_client::{FhirClient, unreachable_ehr};
 use crate::web::http::{fetch_own_file, send, send_pinned, send_reading};
 use crate::web::storage::SessionStore;
 use crate::web::webcrypto::verify_rs256;
-use crate::web::{clock, location, prefetch, random};
+use crate::web::{self, clock, location, prefetch, random};
 
 /// Cairn's configuration, served beside `index.html`.
 const CONFIG_URL: &str = "cairn.config.json";
@@ -495,7 +495,12 @@ async fn load_chart(patient_id: &str) -> Result<Screen, Problem> {
         let patient =
             fhir::patient::parse_patient(&response?, patient_id).map_err(|e| e.problem())?;
         (
-            Some(banner(&patient, clock::today(), mrn.as_ref())),
+            Some(banner(
+                &patient,
+                clock::today(),
+                mrn.as_ref(),
+                web::lower_case,
+            )),
             Some(crate::domain::patient::details(&patient)),
         )
     } else {
@@ -613,7 +618,7 @@ pub async fn search(screen: RwSignal<Screen>, form: SearchForm) {
                 .filter_map(|p| {
                     Some(Found {
                         id: p.id.clone()?,
-                        banner: banner(p, today, mrn.as_ref()),
+                        banner: banner(p, today, mrn.as_ref(), web::lower_case),
                     })
                 })
                 .collect(),

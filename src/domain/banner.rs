@@ -1,5 +1,7 @@
 //! What the patient banner shows.
 
+use crate::domain::LowerCase;
+use crate::domain::problem::sentence;
 use crate::fhir::patient::{Deceased, HumanName, MrnRule, Patient, find_mrn};
 
 /// A calendar date in the user's time zone (no time, no zone: today's date for ages).
@@ -26,7 +28,12 @@ pub const NAME_NOT_RECORDED: &str = "Name not recorded";
 
 /// The banner of `patient`; `mrn` is the server's rule for which identifier is the medical
 /// record number (`None`: HL7 v2-0203 `MR`, see [`find_mrn`]).
-pub fn banner(patient: &Patient, today: CivilDate, mrn: Option<&MrnRule>) -> Banner {
+pub fn banner(
+    patient: &Patient,
+    today: CivilDate,
+    mrn: Option<&MrnRule>,
+    lower: LowerCase,
+) -> Banner {
     let died_on = match &patient.deceased {
         Deceased::On(when) => parse_date(when),
         _ => None,
@@ -41,8 +48,8 @@ pub fn banner(patient: &Patient, today: CivilDate, mrn: Option<&MrnRule>) -> Ban
             .and_then(parse_date)
             .and_then(|born| age_in_years(born, age_at))
             .map(|y| format!("{y} y")),
-        gender: patient.gender.as_deref().map(capitalise),
-        mrn: find_mrn(&patient.identifiers, mrn).map(str::to_owned),
+        gender: patient.gender.as_deref().map(sentence),
+        mrn: find_mrn(&patient.identifiers, mrn, lower).map(str::to_owned),
         deceased: match &patient.deceased {
             Deceased::On(when) => Some(format!("Deceased {}", when.get(..10).unwrap_or(when))),
             Deceased::Yes => Some("Deceased".to_owned()),
@@ -96,14 +103,6 @@ fn age_in_years(born: CivilDate, on: CivilDate) -> Option<i32> {
     (years >= 0).then_some(years)
 }
 
-pub(crate) fn capitalise(s: &str) -> String {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,7 +120,7 @@ mod tests {
 
     #[test]
     fn names() {
-        let name = |json: &str| banner(&patient(json), TODAY, None).name;
+        let name = |json: &str| banner(&patient(json), TODAY, None, str::to_lowercase).name;
         assert_eq!(
             name(
                 r#"{"name":[{"use":"maiden","family":"Deckow","given":["Alfreda"]},{"use":"official","family":"Wyman","given":["Alfreda","Jo"],"prefix":["Mrs."]}]}"#
@@ -158,7 +157,7 @@ mod tests {
 
     #[test]
     fn ages_and_dates() {
-        let b = |json: &str| banner(&patient(json), TODAY, None);
+        let b = |json: &str| banner(&patient(json), TODAY, None, str::to_lowercase);
         assert_eq!(
             b(r#"{"birthDate":"1984-07-02"}"#).age.as_deref(),
             Some("42 y")
@@ -219,12 +218,18 @@ mod tests {
             },
             TODAY,
             None,
+            str::to_lowercase,
         );
         assert_eq!(b.gender.as_deref(), Some("Female"));
         assert_eq!(b.mrn.as_deref(), Some("M-77"));
         let by_text =
             patient(r#"{"identifier":[{"type":{"text":"Medical Record Number"},"value":"T-1"}]}"#);
-        assert_eq!(banner(&by_text, TODAY, None).mrn.as_deref(), Some("T-1"));
+        assert_eq!(
+            banner(&by_text, TODAY, None, str::to_lowercase)
+                .mrn
+                .as_deref(),
+            Some("T-1")
+        );
     }
 
     /// Identifiers as Epic sends them: type text only, OID systems; the MRN is not first.
@@ -261,6 +266,12 @@ mod tests {
                 EPIC,
                 Some(rule(Some("mrn"), None)),
                 Some("203713"),
+            ),
+            (
+                "type text in another language, any case",
+                r#"{"identifier":[{"type":{"text":"N° DE DOSSIER MÉDICAL"},"value":"D-77"}]}"#,
+                Some(rule(Some("n° de dossier médical"), None)),
+                Some("D-77"),
             ),
             (
                 "epic, EPI as the MRN",
@@ -326,7 +337,9 @@ mod tests {
         ];
         for (what, json, rule, expected) in cases {
             assert_eq!(
-                banner(&patient(json), TODAY, rule.as_ref()).mrn.as_deref(),
+                banner(&patient(json), TODAY, rule.as_ref(), str::to_lowercase)
+                    .mrn
+                    .as_deref(),
                 *expected,
                 "{what}"
             );

@@ -13,6 +13,12 @@ pub mod trend;
 
 use std::cmp::Ordering;
 
+/// Lower case for people's words in any language (test names, an identifier's type text), to
+/// match and sort them without regard to case. The app passes the browser's `toLowerCase`
+/// (`web::lower_case`), so its wasm carries none of core's Unicode case tables (about 7 KB
+/// brotli); native code and the tests pass `str::to_lowercase`.
+pub type LowerCase = fn(&str) -> String;
+
 /// Sorts `indices` (stably) by `cmp`. Every sort in the view models goes through this one
 /// function: a sort is several kilobytes of WebAssembly for each element type and comparator
 /// it is compiled for, and this way the app carries one.

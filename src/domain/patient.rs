@@ -2,7 +2,8 @@
 //! field by field. Each item is a list of parts, each part one string from the record (or a
 //! word of Cairn's), so the view can isolate each in its own `<bdi>`. Pure.
 
-use crate::domain::banner::{capitalise, display_name};
+use crate::domain::banner::display_name;
+use crate::domain::problem::sentence;
 use crate::fhir::patient::{Address, ContactPoint, Deceased, HumanName, MultipleBirth, Patient};
 
 /// One labelled field and its items; fields with nothing recorded are left out.
@@ -17,7 +18,7 @@ pub fn details(p: &Patient) -> Vec<Field> {
     let fields = [
         ("Names", p.names.iter().map(name_item).collect()),
         ("Born", one(p.birth_date.clone())),
-        ("Gender", one(p.gender.as_deref().map(capitalise))),
+        ("Gender", one(p.gender.as_deref().map(sentence))),
         (
             "Identifiers",
             p.identifiers

@@ -31,13 +31,15 @@ impl Problem {
     }
 }
 
-/// `text` with its first letter in upper case, as a sentence shown on its own starts.
+/// `text` with its first letter in upper case, as a sentence shown on its own starts. Only an
+/// ASCII letter is changed: what is capitalised is Cairn's own English words and FHIR codes
+/// (`female`), never a name, and core's Unicode case tables would cost about 12 KB of wasm.
 pub fn sentence(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) if first.is_lowercase() => first.to_uppercase().chain(chars).collect(),
-        _ => text.to_owned(),
+    let mut out = text.to_owned();
+    if let Some(first) = out.get_mut(..1) {
+        first.make_ascii_uppercase();
     }
+    out
 }
 
 /// For the tests of every module with problems: both texts start with a capital letter (or a
@@ -194,7 +196,8 @@ mod tests {
     #[test]
     fn problems_start_with_a_capital() {
         assert_eq!(sentence("the EHR refused"), "The EHR refused");
-        assert_eq!(sentence("éclair"), "Éclair");
+        // Cairn's messages start with its own ASCII words; other text is left as it is.
+        assert_eq!(sentence("éclair"), "éclair");
         assert_eq!(sentence("“quoted”"), "“quoted”");
         assert_eq!(sentence(""), "");
         let p = Problem::new(

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use crate::domain::precision::{self, Precision, precision_for};
-use crate::domain::sorted_by;
 use crate::domain::time::instant_ms;
+use crate::domain::{LowerCase, sorted_by};
 use crate::fhir::observation::{ObsValue, Observation};
 
 /// The vital signs Cairn knows by LOINC code, in the order the chart shows them.
@@ -283,7 +283,7 @@ pub struct LabGroup {
 }
 
 /// Lab results grouped by test, each group newest first, groups by name.
-pub fn labs(observations: &[Observation]) -> Vec<LabGroup> {
+pub fn labs(observations: &[Observation], lower: LowerCase) -> Vec<LabGroup> {
     let by_ref: BTreeMap<String, &Observation> = observations
         .iter()
         .filter_map(|o| Some((format!("Observation/{}", o.id.as_deref()?), o)))
@@ -345,10 +345,7 @@ pub fn labs(observations: &[Observation]) -> Vec<LabGroup> {
             })
         })
         .collect();
-    let out: Vec<(String, LabGroup)> = out
-        .into_iter()
-        .map(|g| (g.label.to_lowercase(), g))
-        .collect();
+    let out: Vec<(String, LabGroup)> = out.into_iter().map(|g| (lower(&g.label), g)).collect();
     sorted_by(out, &|a, b| a.0.cmp(&b.0))
         .into_iter()
         .map(|(_, g)| g)
@@ -569,7 +566,7 @@ mod tests {
                 "code": {"text": "Potassium"}, "valueQuantity": {"value": 9}}),
             ),
         ];
-        let groups = labs(&all);
+        let groups = labs(&all, str::to_lowercase);
         assert_eq!(groups.len(), 2, "{groups:#?}");
         let g = &groups[0];
         assert_eq!(g.label, "Glucose");

@@ -3,8 +3,8 @@
 //! DOM stays small and scrolling, sorting and filtering stay quick. Pure.
 
 use crate::domain::results::observation_text;
-use crate::domain::sort_indices;
 use crate::domain::time::{display, instant_ms};
+use crate::domain::{LowerCase, sort_indices};
 use crate::fhir::observation::Observation;
 
 /// One observation as a table row.
@@ -26,7 +26,7 @@ pub struct ResultRow {
     test_key: String,
 }
 
-pub fn result_rows(observations: &[Observation]) -> Vec<ResultRow> {
+pub fn result_rows(observations: &[Observation], lower: LowerCase) -> Vec<ResultRow> {
     observations
         .iter()
         .filter(|o| o.status.as_deref() != Some("entered-in-error"))
@@ -40,8 +40,8 @@ pub fn result_rows(observations: &[Observation]) -> Vec<ResultRow> {
                 .map_or("", |c| category_label(c))
                 .to_owned();
             let flag = o.interpretation.iter().find(|c| c.as_str() != "N").cloned();
-            let search = format!("{test} {value} {category}").to_lowercase();
-            let test_key = test.to_lowercase();
+            let search = lower(&format!("{test} {value} {category}"));
+            let test_key = lower(&test);
             ResultRow {
                 when: o.effective.as_deref().map(display),
                 at_ms: o.effective.as_deref().and_then(instant_ms),
@@ -117,8 +117,8 @@ impl Sort {
 
 /// Indices of the rows matching `filter` (every word, case-insensitive), in `sort` order.
 /// Rows without the sorted value go last either way; ties keep newest first.
-pub fn arrange(rows: &[ResultRow], filter: &str, sort: Sort) -> Vec<usize> {
-    let words: Vec<String> = filter.split_whitespace().map(str::to_lowercase).collect();
+pub fn arrange(rows: &[ResultRow], filter: &str, sort: Sort, lower: LowerCase) -> Vec<usize> {
+    let words: Vec<String> = filter.split_whitespace().map(lower).collect();
     let mut order: Vec<usize> = (0..rows.len())
         .filter(|&i| words.iter().all(|w| rows[i].search.contains(w.as_str())))
         .collect();
@@ -217,8 +217,11 @@ mod tests {
             obs(1, "718-7", "Hemoglobin", 14.0, "2021-03-01"),
             obs(2, "2339-0", "Glucose", 180.0, "2021-02-01"),
         ];
-        let rows = result_rows(&all);
-        assert_eq!(arrange(&rows, "", Sort::default()), [1, 2, 0]);
+        let rows = result_rows(&all, str::to_lowercase);
+        assert_eq!(
+            arrange(&rows, "", Sort::default(), str::to_lowercase),
+            [1, 2, 0]
+        );
         let by_test = Sort::default().toggled(SortKey::Test);
         assert_eq!(
             by_test,
@@ -228,27 +231,60 @@ mod tests {
             }
         );
         // Ties (both Glucose) keep newest first.
-        assert_eq!(arrange(&rows, "", by_test), [2, 0, 1]);
+        assert_eq!(arrange(&rows, "", by_test, str::to_lowercase), [2, 0, 1]);
         assert_eq!(
-            arrange(&rows, "", by_test.toggled(SortKey::Test)),
+            arrange(&rows, "", by_test.toggled(SortKey::Test), str::to_lowercase),
             [1, 2, 0]
         );
         let by_value = Sort {
             key: SortKey::Value,
             descending: false,
         };
-        assert_eq!(arrange(&rows, "", by_value), [1, 0, 2]);
-        assert_eq!(arrange(&rows, "GLUC", Sort::default()), [2, 0]);
-        assert_eq!(arrange(&rows, "glucose 180", Sort::default()), [2]);
+        assert_eq!(arrange(&rows, "", by_value, str::to_lowercase), [1, 0, 2]);
         assert_eq!(
-            arrange(&rows, "nothing", Sort::default()),
+            arrange(&rows, "GLUC", Sort::default(), str::to_lowercase),
+            [2, 0]
+        );
+        assert_eq!(
+            arrange(&rows, "glucose 180", Sort::default(), str::to_lowercase),
+            [2]
+        );
+        assert_eq!(
+            arrange(&rows, "nothing", Sort::default(), str::to_lowercase),
             Vec::<usize>::new()
         );
         assert_eq!(rows[2].value, "180 u");
         assert_eq!(rows[2].when.as_deref(), Some("2021-02-01"));
         // The kind is named as a reader would, and the filter finds it.
         assert_eq!(rows[2].category, "Laboratory");
-        assert_eq!(arrange(&rows, "laboratory hemo", Sort::default()), [1]);
+        assert_eq!(
+            arrange(&rows, "laboratory hemo", Sort::default(), str::to_lowercase),
+            [1]
+        );
+    }
+
+    /// Test names are people's words, in any language and case: the filter ignores case
+    /// beyond ASCII too (so these rows keep `str::to_lowercase` and its Unicode tables).
+    #[test]
+    fn the_filter_ignores_case_in_any_language() {
+        let all = vec![
+            obs(0, "x-1", "HÉMOGLOBINE", 14.0, "2021-03-01"),
+            obs(1, "x-2", "Glucose", 5.0, "2021-02-01"),
+            obs(2, "x-3", "ΓΛΥΚΌΖΗ", 5.5, "2021-01-01"),
+        ];
+        let rows = result_rows(&all, str::to_lowercase);
+        assert_eq!(
+            arrange(&rows, "hémo", Sort::default(), str::to_lowercase),
+            [0]
+        );
+        assert_eq!(
+            arrange(&rows, "Hémoglobine 14", Sort::default(), str::to_lowercase),
+            [0]
+        );
+        assert_eq!(
+            arrange(&rows, "γλυκόζη", Sort::default(), str::to_lowercase),
+            [2]
+        );
     }
 
     #[test]

@@ -176,12 +176,13 @@ pub fn loading_text(shown: usize, total: Option<u64>) -> String {
     }
 }
 
+/// A label of Cairn's own (ASCII) with its first letter in lower case, to go mid-sentence.
 fn lower(label: &str) -> String {
-    let mut chars = label.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
+    let mut out = label.to_owned();
+    if let Some(first) = out.get_mut(..1) {
+        first.make_ascii_lowercase();
     }
+    out
 }
 
 #[cfg(test)]

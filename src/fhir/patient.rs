@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use crate::domain::LowerCase;
 use crate::fhir::error::FhirError;
 use crate::fhir::json::{array, text};
 use crate::fhir::observation::concept;
@@ -102,7 +103,11 @@ pub struct MrnRule {
 /// matches both its type text and its system first); without one, the identifier typed HL7
 /// v2-0203 `MR`, else one whose type text says "medical record". Identifiers without a value
 /// are skipped.
-pub fn find_mrn<'a>(identifiers: &'a [Identifier], rule: Option<&MrnRule>) -> Option<&'a str> {
+pub fn find_mrn<'a>(
+    identifiers: &'a [Identifier],
+    rule: Option<&MrnRule>,
+    lower: LowerCase,
+) -> Option<&'a str> {
     let with_value = || identifiers.iter().filter(|i| i.value.is_some());
     let found = match rule {
         Some(rule) => {
@@ -110,7 +115,7 @@ pub fn find_mrn<'a>(identifiers: &'a [Identifier], rule: Option<&MrnRule>) -> Op
                 rule.type_text.as_deref().is_some_and(|wanted| {
                     i.type_text
                         .as_deref()
-                        .is_some_and(|t| t.to_lowercase() == wanted.to_lowercase())
+                        .is_some_and(|t| lower(t) == lower(wanted))
                 })
             };
             let by_system = |i: &Identifier| {
@@ -126,7 +131,7 @@ pub fn find_mrn<'a>(identifiers: &'a [Identifier], rule: Option<&MrnRule>) -> Op
                 with_value().find(|i| {
                     i.type_text
                         .as_deref()
-                        .is_some_and(|t| t.to_lowercase().contains("medical record"))
+                        .is_some_and(|t| lower(t).contains("medical record"))
                 })
             }),
     };
@@ -416,6 +421,7 @@ mod tests {
                         day: 22,
                     },
                     None,
+                    str::to_lowercase,
                 );
             }
         }

@@ -14,6 +14,13 @@ pub mod storage;
 pub mod style;
 pub mod webcrypto;
 
+/// Lower case for people's words, by the browser's `String.prototype.toLowerCase` (the
+/// core's [`LowerCase`](crate::domain::LowerCase)): the same Unicode mapping as
+/// `str::to_lowercase`, without its tables in the wasm.
+pub fn lower_case(text: &str) -> String {
+    js_sys::JsString::from(text).to_lower_case().into()
+}
+
 /// Removes the static "Loading Cairn…" message that `index.html` shows until the app starts.
 pub fn remove_boot_message() {
     if let Some(el) = web_sys::window()

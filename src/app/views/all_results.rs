@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use super::{feed_status, flag, value_cell};
 use crate::app::feed::ObservationFeed;
 use crate::domain::table::{ResultRow, Sort, SortKey, arrange, result_rows, window};
+use crate::web;
 
 /// Height of one row of the all-results table, and of its scrolling viewport (CSS matches).
 const ROW_PX: f64 = 32.0;
@@ -21,13 +22,14 @@ pub(super) fn all_results_section(
     let rows = Memo::new(move |_| {
         let mut all = Vec::new();
         for feed in shown.into_iter().chain([others]).flatten() {
-            feed.with(|f| all.extend(result_rows(&f.items)));
+            feed.with(|f| all.extend(result_rows(&f.items, web::lower_case)));
         }
         all
     });
     let filter = RwSignal::new(String::new());
     let sort = RwSignal::new(Sort::default());
-    let order = Memo::new(move |_| rows.with(|r| arrange(r, &filter.get(), sort.get())));
+    let order =
+        Memo::new(move |_| rows.with(|r| arrange(r, &filter.get(), sort.get(), web::lower_case)));
     let scroll = RwSignal::new(0.0_f64);
     let body = move || {
         let total = order.with(Vec::len);

@@ -76,7 +76,7 @@ pub fn chart(chart: Chart, screen: RwSignal<Screen>) -> impl IntoView {
                         class="sections__link"
                         href=format!("#{}", s.id())
                         accesskey=s.key()
-                        aria-keyshortcuts=format!("Alt+{}", s.key().to_uppercase())
+                        aria-keyshortcuts=format!("Alt+{}", s.key().to_ascii_uppercase())
                         aria-current=move || (section.get() == s).then_some("page")
                         rel="noopener noreferrer"
                     >

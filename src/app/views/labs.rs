@@ -7,7 +7,7 @@ use super::{empty_unless_loading, feed_status, flag, value_cell};
 use crate::app::feed::ObservationFeed;
 use crate::domain::precision::Precision;
 use crate::domain::results::{self, LabGroup};
-use crate::web::perf;
+use crate::web::{self, perf};
 
 /// Results of one test shown under its row, newest first.
 const HISTORY_ROWS: usize = 100;
@@ -19,7 +19,7 @@ pub(super) fn labs_section(feed: ObservationFeed) -> impl IntoView {
             <h2 id="labs-title">"Results"</h2>
             {feed_status(feed)}
             {move || {
-                let groups = feed.with(|f| results::labs(&f.items));
+                let groups = feed.with(|f| results::labs(&f.items, web::lower_case));
                 let rows = groups.into_iter().map(|g| lab_rows(g, open)).collect_view();
                 view! {
                     {empty_unless_loading(feed, "No laboratory results are recorded.")}

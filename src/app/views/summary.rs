@@ -10,7 +10,7 @@ use crate::app::Chart;
 use crate::domain::encounters::{EncounterFilter, encounter_list};
 use crate::domain::results;
 use crate::domain::section::Section;
-use crate::web::{location, perf};
+use crate::web::{self, location, perf};
 
 /// Tests and encounters the summary lists.
 const RESULTS: usize = 5;
@@ -20,7 +20,7 @@ pub(super) fn summary_section(chart: Chart) -> impl IntoView {
     let (vitals, labs, encounters) = (chart.vitals, chart.labs, chart.encounters);
     let results = labs.map(|feed| {
         let rows = move || {
-            let groups = feed.with(|f| results::labs(&f.items));
+            let groups = feed.with(|f| results::labs(&f.items, web::lower_case));
             results::abnormal_first(&groups, RESULTS)
                 .into_iter()
                 .map(|g| {
