@@ -528,17 +528,27 @@ async fn after_an_ehr_launch_on_a_phone_network_the_callback_page_finds_the_app_
     assert_eq!(text_of(c, ".banner__name").await, patient.name);
     let page = c.execute("return location.pathname", vec![]).await.unwrap();
     assert_eq!(page, json!("/"));
+    // Every file with a content hash in its name: the styles the launch page loaded, and the
+    // app's script and wasm and the chart's styles, which it prefetched.
     let entries = c
         .execute(
             "return performance.getEntriesByType('resource')
-               .filter(e => /\\/cairn-[0-9a-f]+(_bg\\.wasm|\\.js)$/.test(e.name))
+               .filter(e => /-[0-9a-f]{8,16}(_bg)?\\.(js|wasm|css)$/.test(e.name))
                .map(e => [e.name.split('/').pop(), e.transferSize, e.deliveredType || ''])",
             vec![],
         )
         .await
         .unwrap();
     let entries = entries.as_array().expect("resource timing entries");
-    assert_eq!(entries.len(), 2, "the app's script and wasm: {entries:?}");
+    let names: Vec<&str> = entries.iter().filter_map(|e| e[0].as_str()).collect();
+    let loaded = |prefix: &str, suffix: &str| {
+        names
+            .iter()
+            .any(|n| n.starts_with(prefix) && n.ends_with(suffix))
+    };
+    assert!(loaded("cairn-", ".js"), "the app's script: {entries:?}");
+    assert!(loaded("cairn-", "_bg.wasm"), "the app's wasm: {entries:?}");
+    assert!(loaded("chart-", ".css"), "the chart's styles: {entries:?}");
     for entry in entries {
         assert_eq!(
             entry[1],

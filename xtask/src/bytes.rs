@@ -147,7 +147,7 @@ pub fn first_load(site: &Path, page: &str, fetched: &[&str]) -> Result<FirstLoad
 /// `"/prefix/app_bg.wasm"`), in the order it first names them. Matching the site's own file
 /// names, rather than pairing quotes, keeps an apostrophe in an inline script from hiding a
 /// file.
-fn named_files(html: &str, site: &Path) -> Vec<String> {
+pub fn named_files(html: &str, site: &Path) -> Vec<String> {
     let mut found: Vec<(usize, String)> = std::fs::read_dir(site)
         .into_iter()
         .flatten()

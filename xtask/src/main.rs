@@ -220,8 +220,9 @@ fn trunk_build(env: &tools::ToolEnv, options: &Dist, target: &str, dist: &Path) 
     run(&mut trunk)
 }
 
-/// Copies the launch page's build into the release and names the full app's script and wasm
-/// in its head as `<link rel="prefetch">`, so the browser fetches them while the page launches
+/// Copies the launch page's build into the release and names what the callback page needs
+/// beyond it (the full app's script and wasm, the chart's styles) in its head as `<link
+/// rel="prefetch">`, so the browser fetches them while the page launches
 /// (`src/web/prefetch.rs`).
 /// The styles are the same files in both builds (same content, same hashed names).
 fn merge_launch_page(from: &Path, out: &Path, public_url: &str) -> Result<()> {
@@ -236,29 +237,36 @@ fn merge_launch_page(from: &Path, out: &Path, public_url: &str) -> Result<()> {
         std::fs::copy(entry.path(), out.join(&name))
             .map_err(|e| format!("copying {name} into {}: {e}", shown(out)))?;
     }
-    let app: Vec<String> = std::fs::read_dir(out)
-        .map_err(|e| format!("{}: {e}", shown(out)))?
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.starts_with("cairn-") && (n.ends_with(".js") || n.ends_with("_bg.wasm")))
-        .map(|n| format!("{public_url}{n}"))
+    // Every file the callback page names that the launch page does not load itself: the full
+    // app's script and wasm, and the chart's styles.
+    let read = |name: &str| {
+        std::fs::read_to_string(out.join(name))
+            .map_err(|e| format!("{}: {e}", shown(&out.join(name))))
+    };
+    let (index, launch) = (read("index.html")?, read(LAUNCH_PAGE)?);
+    let own = bytes::named_files(&launch, out);
+    let app: Vec<String> = bytes::named_files(&index, out)
+        .into_iter()
+        .filter(|name| !own.contains(name))
         .collect();
-    if app.len() != 2 {
+    let is_app =
+        |n: &String| n.starts_with("cairn-") && (n.ends_with(".js") || n.ends_with("_bg.wasm"));
+    if app.iter().filter(|n| is_app(n)).count() != 2 {
         return Err(format!(
-            "expected the full app's script and wasm in {}, found {app:?}",
+            "expected the full app's script and wasm among the callback page's files in {}, found {app:?}",
             shown(out)
         ));
     }
-    let page = out.join(LAUNCH_PAGE);
-    let html = std::fs::read_to_string(&page).map_err(|e| format!("{}: {e}", shown(&page)))?;
+    let app: Vec<String> = app.iter().map(|n| format!("{public_url}{n}")).collect();
     let links: String = app
         .iter()
         .map(|url| format!("<link rel=\"prefetch\" href=\"{url}\" crossorigin=\"anonymous\" />\n"))
         .collect();
-    let meta = format!("{links}</head>");
-    let Some((head, rest)) = html.split_once("</head>") else {
+    let page = out.join(LAUNCH_PAGE);
+    let Some((head, rest)) = launch.split_once("</head>") else {
         return Err(format!("{} has no </head>", shown(&page)));
     };
-    std::fs::write(&page, format!("{head}{meta}{rest}"))
+    std::fs::write(&page, format!("{head}{links}</head>{rest}"))
         .map_err(|e| format!("{}: {e}", shown(&page)))
 }
 
