@@ -1,6 +1,7 @@
 //! Pure view models: what the screens show, computed from core data. No I/O.
 
 pub mod banner;
+pub mod decimal;
 pub mod encounters;
 pub mod patient;
 pub mod precision;

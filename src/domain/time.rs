@@ -59,7 +59,7 @@ pub fn instant_ms(value: &str) -> Option<f64> {
     let fraction_ms = if fraction.is_empty() {
         0.0
     } else {
-        format!("0.{fraction}").parse::<f64>().ok()? * 1000.0
+        crate::domain::decimal::parse(&format!("0.{fraction}"))? * 1000.0
     };
     let seconds = if whole == 60 {
         59_999.0

@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use crate::domain::decimal;
 use crate::domain::precision::{self, Precision};
 use crate::fhir::json::{array, text_max};
 
@@ -312,7 +313,7 @@ fn value_x(v: &Value) -> ObsValue {
     if let Some(s) = v.get("valueSampledData").filter(|s| s.is_object()) {
         return ObsValue::SampledData {
             dimensions: s.get("dimensions").and_then(Value::as_u64),
-            period_ms: s.get("period").and_then(Value::as_f64),
+            period_ms: s.get("period").and_then(decimal::json_number),
         };
     }
     if let Some(t) = text(v.get("valueTime")) {
@@ -349,12 +350,13 @@ pub(crate) fn concept(v: Option<&Value>) -> Concept {
 
 fn quantity(v: Option<&Value>) -> Option<Quantity> {
     let v = v.filter(|q| q.is_object())?;
-    let number = v.get("value").and_then(Value::as_number);
-    let value = number
-        .and_then(serde_json::Number::as_f64)
-        .filter(|f| f.is_finite());
+    let number = v.get("value");
+    let value = number.and_then(decimal::json_number);
     // serde_json keeps each number's text (`arbitrary_precision`).
-    let written = number.map(ToString::to_string).filter(|_| value.is_some());
+    let written = number
+        .and_then(Value::as_number)
+        .map(|n| n.as_str().to_owned())
+        .filter(|_| value.is_some());
     let unit = text(v.get("unit")).or_else(|| text(v.get("code")));
     (value.is_some() || unit.is_some()).then(|| Quantity {
         value,

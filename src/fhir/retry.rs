@@ -2,6 +2,7 @@
 //! waiting as `Retry-After` says (seconds or an HTTP date) when the browser can read it, with
 //! jittered exponential backoff otherwise. Pure: time and jitter are parameters.
 
+use crate::domain::decimal;
 use crate::domain::time::{days_from_civil, days_in_month, digits2};
 use crate::http::Method;
 
@@ -49,7 +50,7 @@ pub fn retry_delay_ms(
 pub fn parse_retry_after_ms(value: &str, now_ms: f64) -> Option<f64> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        let seconds: f64 = value.parse().ok()?;
+        let seconds = decimal::parse(value)?;
         return Some(seconds * 1000.0);
     }
     let at = parse_imf_fixdate(value)?;

@@ -20,6 +20,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
+use crate::domain::decimal;
 use crate::domain::problem::{NextStep, Problem, truncate_for_display};
 use crate::fhir::request::is_valid_id;
 use crate::http::{HttpRequest, HttpResponse, Method};
@@ -468,7 +469,7 @@ fn check_claims(
 ) -> Result<SignedInUser, IdTokenError> {
     let text = |name: &str| claims.get(name).and_then(Value::as_str);
 
-    let number = |name: &str| claims.get(name).and_then(Value::as_f64);
+    let number = |name: &str| claims.get(name).and_then(decimal::json_number);
     let (Some(exp), Some(iat)) = (number("exp"), number("iat")) else {
         return Err(IdTokenError::MissingTimes);
     };
@@ -485,9 +486,7 @@ fn check_claims(
     match claims.get("nbf") {
         None => {}
         Some(nbf)
-            if nbf
-                .as_f64()
-                .is_some_and(|nbf| nbf <= now_s + MAX_IAT_AHEAD_S) => {}
+            if decimal::json_number(nbf).is_some_and(|nbf| nbf <= now_s + MAX_IAT_AHEAD_S) => {}
         Some(_) => return Err(IdTokenError::NotYetValid),
     }
 

@@ -12,6 +12,7 @@
 
 use serde_json::Value;
 
+use crate::domain::decimal;
 use crate::domain::problem::{NextStep, Problem};
 use crate::http::{HttpRequest, HttpResponse, Method};
 
@@ -173,8 +174,8 @@ fn luminance(value: &str) -> Option<f64> {
             .split(',')
             .map(str::trim)
             .map(|p| match p.strip_suffix('%') {
-                Some(pct) => pct.parse::<f64>().ok().map(|v| v * 2.55),
-                None => p.parse::<f64>().ok(),
+                Some(pct) => decimal::parse(pct).map(|v| v * 2.55),
+                None => decimal::parse(p),
             });
         [parts.next()??, parts.next()??, parts.next()??]
     };
@@ -267,7 +268,7 @@ fn number_value(text: &str) -> Option<f64> {
     if !shape_ok {
         return None;
     }
-    text.parse::<f64>().ok().filter(|v| v.is_finite())
+    decimal::parse(text).filter(|v| v.is_finite())
 }
 
 /// CSS generic families, kept unquoted.

@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::domain::decimal;
 use crate::domain::problem::{NextStep, Problem, truncate_for_display};
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::smart::authorize::PendingLaunch;
@@ -263,8 +264,8 @@ fn text_field(json: &Map<String, Value>, key: &str) -> Option<String> {
 
 fn expires_in(value: Option<&Value>) -> f64 {
     let seconds = match value {
-        Some(Value::Number(n)) => n.as_f64(),
-        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+        Some(n @ Value::Number(_)) => decimal::json_number(n),
+        Some(Value::String(s)) => decimal::parse(s.trim()),
         _ => None,
     };
     match seconds {
