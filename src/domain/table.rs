@@ -264,7 +264,7 @@ mod tests {
     }
 
     /// Test names are people's words, in any language and case: the filter ignores case
-    /// beyond ASCII too (so these rows keep `str::to_lowercase` and its Unicode tables).
+    /// beyond ASCII too (the app passes the browser's `toLowerCase`; natively, `str::to_lowercase`).
     #[test]
     fn the_filter_ignores_case_in_any_language() {
         let all = vec![
