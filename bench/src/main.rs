@@ -711,7 +711,11 @@ const PAGE: &str = "
                 longFrames.push([e.startTime, e.duration]))
             ).observe({ type: 'long-animation-frame', buffered: true });
         } catch (e) {}
-        addEventListener('TrunkApplicationStarted', e => { window.__benchWasm = e.detail.wasm; });
+        let started = null;
+        addEventListener('TrunkApplicationStarted', e => {
+            window.__benchWasm = e.detail.wasm;
+            started = performance.now();
+        });
         const name = url => {
             const u = new URL(url);
             const where = u.origin === location.origin ? '' : 'EHR ';
@@ -724,6 +728,7 @@ const PAGE: &str = "
                 page: location.search.startsWith('?launch=') ? 'launch page' : 'callback page',
                 html: nav ? nav.responseEnd : null,
                 dom_content_loaded: nav ? nav.domContentLoadedEventEnd : null,
+                wasm_started: started,
                 resources: performance.getEntriesByType('resource').map(e =>
                     [e.startTime, e.responseEnd, e.initiatorType + ' ' + name(e.name)]),
                 long_frames: longFrames,
@@ -776,6 +781,13 @@ fn timeline(pages: &Value, start: f64) -> (Vec<Step>, Vec<(f64, f64)>) {
                 start: dcl,
                 end: dcl,
                 what: format!("{label}: DOMContentLoaded"),
+            });
+        }
+        if let Some(started) = at(&page["wasm_started"]) {
+            steps.push(Step {
+                start: started,
+                end: started,
+                what: format!("{label}: wasm instantiated, its main returned"),
             });
         }
         for f in page["long_frames"].as_array().into_iter().flatten() {
