@@ -729,6 +729,7 @@ const PAGE: &str = "
                 html: nav ? nav.responseEnd : null,
                 dom_content_loaded: nav ? nav.domContentLoadedEventEnd : null,
                 wasm_started: started,
+                marks: performance.getEntriesByType('mark').map(m => [m.startTime, m.name]),
                 resources: performance.getEntriesByType('resource').map(e =>
                     [e.startTime, e.responseEnd, e.initiatorType + ' ' + name(e.name)]),
                 long_frames: longFrames,
@@ -789,6 +790,20 @@ fn timeline(pages: &Value, start: f64) -> (Vec<Step>, Vec<(f64, f64)>) {
                 end: started,
                 what: format!("{label}: wasm instantiated, its main returned"),
             });
+        }
+        for m in page["marks"].as_array().into_iter().flatten() {
+            let name = m[1].as_str().unwrap_or_default();
+            // The three marks every launch waits for are listed once, below the pages.
+            let measured = ["banner", "first-observations", "all-loaded"]
+                .iter()
+                .any(|m| name.ends_with(&format!(":{m}")));
+            if let (Some(t), false) = (at(&m[0]), measured) {
+                steps.push(Step {
+                    start: t,
+                    end: t,
+                    what: format!("{label}: mark {name}"),
+                });
+            }
         }
         for f in page["long_frames"].as_array().into_iter().flatten() {
             if let (Some(s), Some(d)) = (at(&f[0]), f[1].as_f64()) {
