@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use cairn::fhir::search::all_categories;
 use cairn::smart::urls;
+use cairn::uri::{self, Uri};
 use serde::Deserialize;
-use url::Url;
 
 use crate::assertion::Alg;
 
@@ -173,9 +173,7 @@ pub fn parse(text: &str, json: bool, dir: &Path) -> Result<Config, ConfigError> 
             hint: "set it to the system of the patient identifier that holds the MRN",
         });
     }
-    if mrn_system.contains('|')
-        || !Url::parse(&mrn_system).is_ok_and(|u| u.has_host() || u.scheme() == "urn")
-    {
+    if !is_system_uri(&mrn_system) {
         return Err(ConfigError::BadMrnSystem(mrn_system));
     }
     let categories = match raw.categories {
@@ -218,6 +216,17 @@ fn endpoint(field: &'static str, value: &str) -> Result<String, ConfigError> {
         return Err(bad());
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// An absolute URI usable as the system of an identifier search (`urn:oid:…`, `https://…`),
+/// as the app takes its `fhir_servers[].mrn.system`: a scheme and something after it, in
+/// printable ASCII without `|` or `,` (token separators); an `http:` or `https:` system must
+/// be a URL Cairn's parser accepts.
+fn is_system_uri(s: &str) -> bool {
+    uri::split_scheme(s).is_some_and(|(_, rest)| !rest.is_empty())
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'|' && b != b',')
+        && (uri::names_other_scheme(s) || Uri::parse(s).is_ok())
 }
 
 fn auth(raw: RawAuth, dir: &Path) -> Result<Auth, ConfigError> {
@@ -423,6 +432,36 @@ mod tests {
             let text = MINIMAL.replacen(from, to, 1);
             let error = toml(&text).unwrap_err().to_string();
             assert!(error.contains(expected), "{expected:?} not in {error:?}");
+        }
+    }
+
+    #[test]
+    fn an_mrn_system_is_a_uri_as_the_app_takes_it() {
+        for (system, ok) in [
+            ("urn:oid:1.2.840.114350.1.13.0.1.7.5.737384.14", true),
+            ("http://hospital.smarthealthit.org", true),
+            ("https://ehr.example/mrn", true),
+            ("MRN", false),
+            ("urn:", false),
+            ("urn:oid:1|2", false),
+            // Token separators and spaces would change the search.
+            ("urn:oid:1,2", false),
+            ("urn:oid:1 2", false),
+            // An http: or https: system is a URL as Cairn parses them.
+            ("https:ehr.example/mrn", false),
+            ("https://ehr.example/a b", false),
+        ] {
+            let text = MINIMAL.replacen("urn:oid:1.2.840.114350.1.13.0.1.7.5.737384.0", system, 1);
+            match toml(&text) {
+                Ok(config) => {
+                    assert!(ok, "{system:?} accepted");
+                    assert_eq!(config.mrn_system, system);
+                }
+                Err(error) => {
+                    assert!(!ok, "{system:?} refused: {error}");
+                    assert_eq!(error, ConfigError::BadMrnSystem(system.to_owned()));
+                }
+            }
         }
     }
 

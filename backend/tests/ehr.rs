@@ -69,12 +69,26 @@ fn register_key(ehr: &Ehr, dir: &Path, client_id: &str, alg: Alg, scope: &str) -
         keys: ClientKeys::Jwks(jwks),
         scope: scope.into(),
     });
+    key_auth(&written.kid, alg)
+}
+
+/// The `[auth]` body for the key `keygen` wrote, `kid`, of `alg`.
+fn key_auth(kid: &str, alg: Alg) -> String {
     format!(
-        "method = \"private_key_jwt\"\nkey = \"{}\"\nkid = \"{}\"\nalg = \"{}\"",
+        "method = \"private_key_jwt\"\nkey = \"{}\"\nkid = \"{kid}\"\nalg = \"{}\"",
         keys::PRIVATE_KEY_FILE,
-        written.kid,
         alg.name()
     )
+}
+
+/// A scratch directory `name` with a new ES384 key registered for the client `svc` (all of
+/// [`SCOPE`]) and its configuration, which finds patients by `mrn_system` and adds the lines
+/// `extra`: the directory and the configuration's path.
+fn svc_config(ehr: &Ehr, name: &str, mrn_system: &str, extra: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch(name);
+    let auth = register_key(ehr, &dir, "svc", Alg::Es384, SCOPE);
+    let config = write_config(ehr, &dir, "svc", mrn_system, extra, &auth);
+    (dir, config)
 }
 
 /// Runs the `cairn-backend` binary.
@@ -273,10 +287,7 @@ async fn an_rs384_key_registered_by_jwks_url() {
         keys: ClientKeys::JwksUrl(host_jwks(jwks).await),
         scope: SCOPE.into(),
     });
-    let auth = format!(
-        "method = \"private_key_jwt\"\nkey = \"private-key.pem\"\nkid = \"{}\"\nalg = \"RS384\"",
-        written.kid
-    );
+    let auth = key_auth(&written.kid, Alg::Rs384);
     let config = write_config(&ehr, &dir, "by-url", SYNTHEA_MRN_SYSTEM, "", &auth);
     let granted = client(&config).new_token().await.unwrap();
     assert_eq!(granted.scope, SCOPE);
@@ -425,9 +436,7 @@ async fn an_mrn_must_name_exactly_one_patient() {
                 "system": SYNTHEA_MRN_SYSTEM,
                 "value": "3287b938-4670-47eb-91e5-e0ce3df71405"}]}}]});
     let ehr = start(&[bundle.to_string()]).await;
-    let dir = scratch("mrn");
-    let auth = register_key(&ehr, &dir, "svc", Alg::Es384, SCOPE);
-    let config = write_config(&ehr, &dir, "svc", SYNTHEA_MRN_SYSTEM, "", &auth);
+    let (dir, config) = svc_config(&ehr, "mrn", SYNTHEA_MRN_SYSTEM, "");
     let mut client = client(&config);
     let two = client
         .export("3287b938-4670-47eb-91e5-e0ce3df71405", None, &mut |_, _| {})
@@ -457,15 +466,11 @@ async fn an_mrn_must_name_exactly_one_patient() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_page_writes_nothing_and_all_pages_are_read_after() {
     let ehr = start(&[]).await;
-    let dir = scratch("page3");
-    let auth = register_key(&ehr, &dir, "svc", Alg::Es384, SCOPE);
-    let config = write_config(
+    let (dir, config) = svc_config(
         &ehr,
-        &dir,
-        "svc",
+        "page3",
         GENERATED_MRN_SYSTEM,
         "categories = [\"vital-signs\", \"laboratory\"]",
-        &auth,
     );
     let out = dir.join("scale.ndjson");
     std::fs::write(&out, "the previous export\n").unwrap();
@@ -514,9 +519,7 @@ async fn a_failing_page_writes_nothing_and_all_pages_are_read_after() {
 #[tokio::test(flavor = "multi_thread")]
 async fn waits_as_retry_after_says_and_renews_a_token_after_a_401() {
     let ehr = start(&[]).await;
-    let dir = scratch("retry");
-    let auth = register_key(&ehr, &dir, "svc", Alg::Es384, SCOPE);
-    let config = write_config(&ehr, &dir, "svc", SYNTHEA_MRN_SYSTEM, "", &auth);
+    let (dir, config) = svc_config(&ehr, "retry", SYNTHEA_MRN_SYSTEM, "");
     let (_, mrn) = alfreda(&ehr);
     let mut client = client(&config);
 
@@ -635,9 +638,7 @@ async fn a_sign_in_cannot_obtain_a_system_scope() {
 #[tokio::test(flavor = "multi_thread")]
 async fn since_keeps_the_records_from_that_day_on() {
     let ehr = start(&[]).await;
-    let dir = scratch("since");
-    let auth = register_key(&ehr, &dir, "svc", Alg::Es384, SCOPE);
-    let config = write_config(&ehr, &dir, "svc", SYNTHEA_MRN_SYSTEM, "", &auth);
+    let (dir, config) = svc_config(&ehr, "since", SYNTHEA_MRN_SYSTEM, "");
     let (_, mrn) = alfreda(&ehr);
     let mut client = client(&config);
     let all = client.export(&mrn, None, &mut |_, _| {}).await.unwrap();
@@ -665,16 +666,12 @@ async fn since_keeps_the_records_from_that_day_on() {
 async fn an_export_from_the_ehr_in_epic_mode() {
     let ehr = start(&[]).await;
     ehr.set_epic_mode(true);
-    let dir = scratch("epic");
-    let auth = register_key(&ehr, &dir, "svc", Alg::Es384, SCOPE);
     // Epic's MRN: type text "MRN", an OID system.
-    let config = write_config(
+    let (dir, config) = svc_config(
         &ehr,
-        &dir,
-        "svc",
+        "epic",
         "urn:oid:1.2.840.114350.1.13.0.1.7.5.737384.14",
         "",
-        &auth,
     );
     let (id, mrn) = alfreda(&ehr);
     let exported = client(&config)

@@ -81,16 +81,8 @@ fn refuse(error: &str, description: &str) -> Response {
     } else {
         StatusCode::BAD_REQUEST
     };
-    let mut response = (
-        status,
-        axum::Json(json!({"error": error, "error_description": description})),
-    )
-        .into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    response
+    let body = json!({"error": error, "error_description": description});
+    oauth::no_store((status, axum::Json(body)).into_response())
 }
 
 /// `grant_type=client_credentials` at the token endpoint.
@@ -133,12 +125,7 @@ pub(crate) async fn client_credentials(
         "expires_in": lifetime.as_secs(),
         "scope": scope,
     });
-    let mut response = (StatusCode::OK, axum::Json(body)).into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    response
+    oauth::no_store((StatusCode::OK, axum::Json(body)).into_response())
 }
 
 /// Whether a client registered for `registered` may be granted `scope`: a `system/` scope each
@@ -234,26 +221,12 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((form_decode(user), form_decode(password)))
 }
 
-/// A form-encoded value decoded (`+` is a space, `%XX` a byte).
+/// A form-encoded value decoded (`+` is a space, `%XX` a byte), as axum's `Form` decodes the
+/// token request's body.
 fn form_decode(value: &str) -> String {
-    let raw = value.replace('+', " ");
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(&value.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Byte comparison that does not stop at the first difference.
@@ -494,16 +467,25 @@ mod tests {
 
     #[test]
     fn basic_credentials_are_form_decoded() {
-        let mut headers = HeaderMap::new();
-        let encoded = STANDARD.encode("svc%3A1:p%40ss+w%C3%B6rd");
-        headers.insert(
-            header::AUTHORIZATION,
-            format!("Basic {encoded}").parse().unwrap(),
-        );
-        assert_eq!(
-            basic_credentials(&headers),
-            Some(("svc:1".to_owned(), "p@ss wörd".to_owned()))
-        );
+        for (credentials, id, secret) in [
+            ("svc%3A1:p%40ss+w%C3%B6rd", "svc:1", "p@ss wörd"),
+            // Sent without form encoding: `=`, `&`, `:` and a `%` that starts no escape stay.
+            ("svc:a=b&c:%zz%2B100%", "svc", "a=b&c:%zz+100%"),
+            // Bytes that are not UTF-8 become U+FFFD.
+            ("svc:%FF", "svc", "\u{FFFD}"),
+        ] {
+            let mut headers = HeaderMap::new();
+            let encoded = STANDARD.encode(credentials);
+            headers.insert(
+                header::AUTHORIZATION,
+                format!("Basic {encoded}").parse().unwrap(),
+            );
+            assert_eq!(
+                basic_credentials(&headers),
+                Some((id.to_owned(), secret.to_owned())),
+                "{credentials}"
+            );
+        }
     }
 
     #[test]

@@ -1031,7 +1031,9 @@ fn oauth_error(error: &str, description: &str) -> Response {
     no_store((StatusCode::BAD_REQUEST, axum::Json(body)).into_response())
 }
 
-fn no_store(mut response: Response) -> Response {
+/// `response` with `Cache-Control: no-store`: no cache keeps a token answer or a refusal
+/// (RFC 6749 §5.1).
+pub(crate) fn no_store(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

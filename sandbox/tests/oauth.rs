@@ -413,3 +413,37 @@ async fn the_request_log_records_the_epic_client_id_header() {
     assert_eq!(log[0].epic_client_id.as_deref(), Some("cairn-dev"));
     assert_eq!(log[1].epic_client_id, None);
 }
+
+/// A backend client's `client_credentials` answers, a token or a refusal, are never cached.
+#[tokio::test]
+async fn client_credentials_answers_are_not_stored() {
+    let h = harness();
+    h.ehr.register_backend_client(sandbox::BackendClient {
+        client_id: "svc".into(),
+        keys: sandbox::ClientKeys::Secret("s3cret".into()),
+        scope: "system/Patient.rs".into(),
+    });
+    for (secret, scope, status) in [
+        ("s3cret", "system/Patient.rs", StatusCode::OK),
+        ("guess", "system/Patient.rs", StatusCode::UNAUTHORIZED),
+        ("s3cret", "system/Observation.rs", StatusCode::BAD_REQUEST),
+    ] {
+        let reply = h
+            .post_form(
+                "/oauth2/token",
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", "svc"),
+                    ("client_secret", secret),
+                    ("scope", scope),
+                ],
+            )
+            .await;
+        assert_eq!(reply.status, status, "{}", reply.body);
+        assert_eq!(
+            reply.json()["access_token"].is_string(),
+            status == StatusCode::OK
+        );
+        assert_eq!(reply.headers[header::CACHE_CONTROL], "no-store", "{scope}");
+    }
+}
