@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use cairn::fhir::search::all_categories;
 use cairn::smart::urls;
-use cairn::uri::{self, Uri};
 use serde::Deserialize;
 
 use crate::assertion::Alg;
@@ -173,7 +172,7 @@ pub fn parse(text: &str, json: bool, dir: &Path) -> Result<Config, ConfigError> 
             hint: "set it to the system of the patient identifier that holds the MRN",
         });
     }
-    if !is_system_uri(&mrn_system) {
+    if !urls::is_system_uri(&mrn_system) {
         return Err(ConfigError::BadMrnSystem(mrn_system));
     }
     let categories = match raw.categories {
@@ -216,17 +215,6 @@ fn endpoint(field: &'static str, value: &str) -> Result<String, ConfigError> {
         return Err(bad());
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
-}
-
-/// An absolute URI usable as the system of an identifier search (`urn:oid:…`, `https://…`),
-/// as the app takes its `fhir_servers[].mrn.system`: a scheme and something after it, in
-/// printable ASCII without `|` or `,` (token separators); an `http:` or `https:` system must
-/// be a URL Cairn's parser accepts.
-fn is_system_uri(s: &str) -> bool {
-    uri::split_scheme(s).is_some_and(|(_, rest)| !rest.is_empty())
-        && s.bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'|' && b != b',')
-        && (uri::names_other_scheme(s) || Uri::parse(s).is_ok())
 }
 
 fn auth(raw: RawAuth, dir: &Path) -> Result<Auth, ConfigError> {

@@ -402,7 +402,7 @@ fn parse_mrn(index: usize, raw: RawMrn) -> Result<MrnRule, ConfigError> {
             value: value.clone(),
         });
     }
-    if let Some(value) = system.as_ref().filter(|s| !is_system_uri(s)) {
+    if let Some(value) = system.as_ref().filter(|s| !urls::is_system_uri(s)) {
         return Err(ConfigError::BadMrnSystem {
             index,
             value: value.clone(),
@@ -415,19 +415,6 @@ fn parse_mrn(index: usize, raw: RawMrn) -> Result<MrnRule, ConfigError> {
 /// sent or a request may go.
 fn is_redirect_target(value: &str) -> bool {
     urls::acceptable(value).is_some_and(|u| u.fragment().is_none())
-}
-
-/// An absolute URI usable as an identifier system in a search token: a scheme and something
-/// after it (`urn:oid:…`, `http://…`), printable ASCII without `|` or `,` (token separators).
-fn is_system_uri(s: &str) -> bool {
-    let Some((scheme, rest)) = crate::uri::split_scheme(s) else {
-        return false;
-    };
-    !rest.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_graphic() && b != b'|' && b != b',')
-        && (!matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https")
-            || Uri::parse(s).is_ok())
 }
 
 fn json_error(e: &serde_json::Error) -> ConfigError {

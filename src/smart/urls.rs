@@ -17,6 +17,17 @@ pub fn acceptable(raw: &str) -> Option<Uri> {
     Uri::parse(raw).ok().filter(is_acceptable_endpoint)
 }
 
+/// An absolute URI usable as the system of an identifier search (`urn:oid:…`, `https://…`):
+/// a scheme and something after it, in printable ASCII without `|` or `,` (token
+/// separators); an `http:` or `https:` system must be a URL [`Uri`] accepts. The app's
+/// `fhir_servers[].mrn.system` and the export tool's `mrn_system` follow this one rule.
+pub fn is_system_uri(s: &str) -> bool {
+    crate::uri::split_scheme(s).is_some_and(|(_, rest)| !rest.is_empty())
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'|' && b != b',')
+        && (crate::uri::names_other_scheme(s) || Uri::parse(s).is_ok())
+}
+
 /// True when `url` is an acceptable endpoint on the same origin as one of `pinned` (URLs
 /// already checked against the configuration).
 pub fn same_origin_as_any(url: &str, pinned: &[&str]) -> bool {
