@@ -558,3 +558,76 @@ async fn after_an_ehr_launch_on_a_phone_network_the_callback_page_finds_the_app_
     }
     c.clone().close().await.unwrap();
 }
+
+/// A patient's start page on a phone's network does not share the bandwidth with the full
+/// app: the launch page asks for the app (its script, wasm and the chart's styles) only once
+/// its own wasm has arrived, and then fetches all of it while the patient chooses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phone_network_the_start_page_has_the_bandwidth_before_the_app_is_prefetched() {
+    let stack = start_stack().await;
+    let b = browser().await;
+    let c = &b.client;
+    c.issue_cmd(enable_network_domain()).await.unwrap();
+    c.issue_cmd(emulate_network(150.0, 200_000.0, 93_750.0))
+        .await
+        .unwrap();
+    c.goto(&stack.launch_page()).await.unwrap();
+    assert_eq!(
+        text_of(c, ".system__name").await,
+        "Cairn Development Health"
+    );
+    // [name, startTime, responseEnd] of each file with a content hash in its name whose name
+    // starts with `prefix` and ends with `suffix`.
+    let named = |entries: &[serde_json::Value], prefix: &str, suffix: &str| {
+        entries
+            .iter()
+            .filter(|e| {
+                e[0].as_str()
+                    .is_some_and(|n| n.starts_with(prefix) && n.ends_with(suffix))
+            })
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let app = |entries: &[serde_json::Value]| {
+        [
+            named(entries, "cairn-", ".js"),
+            named(entries, "cairn-", "_bg.wasm"),
+            named(entries, "chart-", ".css"),
+        ]
+        .concat()
+    };
+    // Until the three prefetched files have arrived.
+    let mut entries = Vec::new();
+    for _ in 0..300 {
+        let found = c
+            .execute(
+                "return performance.getEntriesByType('resource')
+                   .filter(e => /-[0-9a-f]{8,16}(_bg)?\\.(js|wasm|css)$/.test(e.name))
+                   .map(e => [e.name.split('/').pop(), e.startTime, e.responseEnd])",
+                vec![],
+            )
+            .await
+            .unwrap();
+        entries = found.as_array().cloned().unwrap_or_default();
+        if app(&entries).len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let launch_wasm = named(&entries, "launch-", "_bg.wasm");
+    assert_eq!(launch_wasm.len(), 1, "the start page's wasm: {entries:?}");
+    let arrived = launch_wasm[0][2].as_f64().unwrap();
+    let app = app(&entries);
+    assert_eq!(
+        app.len(),
+        3,
+        "the app's script, wasm and styles: {entries:?}"
+    );
+    for file in app {
+        assert!(
+            file[1].as_f64().unwrap() >= arrived,
+            "asked for before the start page's wasm had arrived (at {arrived} ms): {file}"
+        );
+    }
+    c.clone().close().await.unwrap();
+}

@@ -1,7 +1,8 @@
-//! The launch page's head names the full app's script and wasm as `<link rel="prefetch">`
-//! (written by `cargo xtask dist`), so the browser fetches them from the start, at the lowest
-//! priority, into the HTTP cache (the files are immutable), and the callback page finds them
-//! there.
+//! The launch page names the full app's script and wasm and the chart's styles as `<link
+//! rel="prefetch">` (written by `cargo xtask dist`, added to the page by web/prefetch.js: at
+//! once for an EHR launch, once this wasm runs for the standalone start page), so the browser
+//! fetches them at the lowest priority into the HTTP cache (the files are immutable), and the
+//! callback page finds them there.
 //!
 //! Chromium cancels a prefetch that is still under way when the page that asked for it goes
 //! away (the authorization server's page, or the callback page, replaces it): the callback page

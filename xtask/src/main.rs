@@ -221,9 +221,10 @@ fn trunk_build(env: &tools::ToolEnv, options: &Dist, target: &str, dist: &Path) 
 }
 
 /// Copies the launch page's build into the release and names what the callback page needs
-/// beyond it (the full app's script and wasm, the chart's styles) in its head as `<link
-/// rel="prefetch">`, so the browser fetches them while the page launches
-/// (`src/web/prefetch.rs`).
+/// beyond it (the full app's script and wasm, the chart's styles) as `<link rel="prefetch">`
+/// in a `<template>` where launch.html has its mark, with web/prefetch.js, which adds them to
+/// the page (at once for an EHR launch, once the wasm runs for the standalone start page), so
+/// the browser fetches them while the page launches (`src/web/prefetch.rs`).
 /// The styles are the same files in both builds (same content, same hashed names).
 fn merge_launch_page(from: &Path, out: &Path, public_url: &str) -> Result<()> {
     let shown = |p: &Path| p.display().to_string();
@@ -260,15 +261,28 @@ fn merge_launch_page(from: &Path, out: &Path, public_url: &str) -> Result<()> {
     let app: Vec<String> = app.iter().map(|n| format!("{public_url}{n}")).collect();
     let links: String = app
         .iter()
-        .map(|url| format!("<link rel=\"prefetch\" href=\"{url}\" crossorigin=\"anonymous\" />\n"))
+        .map(|url| format!("<link rel=\"prefetch\" href=\"{url}\" crossorigin=\"anonymous\" />"))
         .collect();
+    // The script without its comments: they are for the reader of web/prefetch.js, and every
+    // byte of this page is on a first visit's path.
+    let script: Vec<&str> = include_str!("../../web/prefetch.js")
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect();
+    let prefetch = format!(
+        "<template id=\"cairn-prefetch\">{links}</template>\n<script>{}</script>",
+        script.join("\n")
+    );
     let page = out.join(LAUNCH_PAGE);
-    let Some((head, rest)) = launch.split_once("</head>") else {
-        return Err(format!("{} has no </head>", shown(&page)));
-    };
-    std::fs::write(&page, format!("{head}{links}</head>{rest}"))
+    if launch.matches(PREFETCH_MARK).count() != 1 {
+        return Err(format!("{} must have one {PREFETCH_MARK}", shown(&page)));
+    }
+    std::fs::write(&page, launch.replace(PREFETCH_MARK, &prefetch))
         .map_err(|e| format!("{}: {e}", shown(&page)))
 }
+
+/// Where the launch page takes its prefetch of the full app.
+const PREFETCH_MARK: &str = "<!-- cairn:prefetch -->";
 
 fn check_config(args: &[String]) -> Result<()> {
     let mut cargo = Command::new("cargo");
