@@ -280,6 +280,7 @@ async fn run(args: &Args) -> Result<(), String> {
         args.pairs
     );
     let mut runs = Vec::new();
+    let mut start_pages = Vec::new();
     for profile in &args.profiles {
         println!("\n{}", profile.describe());
         bench
@@ -331,6 +332,24 @@ async fn run(args: &Args) -> Result<(), String> {
             }
         }
         runs.push(run);
+        let mut shown = Vec::new();
+        for _ in 0..args.pairs {
+            shown.push(start_page(&bench, profile).await?);
+        }
+        let page = StartPage {
+            profile: profile.name,
+            shown: report::median(shown.iter().map(|s| s.shown)),
+            wasm_arrived: report::median(shown.iter().map(|s| s.wasm_arrived)),
+            app_requested: report::median(shown.iter().map(|s| s.app_requested)),
+            loads: shown.len(),
+        };
+        println!(
+            "standalone start page, Cairn, cold ({} loads, medians): its wasm's last byte at \
+             {:.0} ms, the choice of health system painted at {:.0} ms, the app's prefetch asked \
+             for at {:.0} ms",
+            page.loads, page.wasm_arrived, page.shown, page.app_requested
+        );
+        start_pages.push(page);
     }
 
     // The scale launches need no bandwidth limit to be about the app: the first profile
@@ -384,7 +403,24 @@ async fn run(args: &Args) -> Result<(), String> {
         seconds: started.elapsed().as_secs(),
     };
     print!("{}", report::tables(&context, &runs, &scale, &first_load));
-    let json = report::json(&context, &runs, &scale, first_load);
+    println!("\n== The standalone start page (Cairn only, cold, medians) ==");
+    println!("profile       wasm arrived   choice painted   app prefetch asked for");
+    for p in &start_pages {
+        println!(
+            "{:<12} {:>10.0} ms {:>13.0} ms {:>20.0} ms",
+            p.profile, p.wasm_arrived, p.shown, p.app_requested
+        );
+    }
+    let mut json = report::json(&context, &runs, &scale, first_load);
+    json["standalone_start_page"] = start_pages
+        .iter()
+        .map(|p| {
+            json!({
+                "profile": p.profile, "loads": p.loads, "wasm_arrived_ms": p.wasm_arrived,
+                "choice_painted_ms": p.shown, "app_prefetch_asked_ms": p.app_requested,
+            })
+        })
+        .collect();
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
@@ -497,6 +533,70 @@ async fn cold_and_warm(
         prepare_tab(c, profile).await?;
         let warm = launch(c, bench, app, patient_id, profile).await?;
         Ok((cold, warm))
+    }
+    .await;
+    let _ = browser.client.close().await;
+    result
+}
+
+/// One cold load of Cairn's standalone start page (a patient's first visit, no launch
+/// parameters) under `profile`, in ms from navigating to it.
+struct StartPage {
+    profile: &'static str,
+    /// The choice of health system painted.
+    shown: f64,
+    /// The last byte of the page's own wasm.
+    wasm_arrived: f64,
+    /// The first request of the app's prefetch.
+    app_requested: f64,
+    loads: usize,
+}
+
+struct StartPageLoad {
+    shown: f64,
+    wasm_arrived: f64,
+    app_requested: f64,
+}
+
+async fn start_page(bench: &Bench, profile: &Profile) -> Result<StartPageLoad, String> {
+    let browser = support::browser_with_network_log(true).await;
+    let c = &browser.client;
+    let result = async {
+        prepare_browser(c).await?;
+        prepare_tab(c, profile).await?;
+        let url = format!("{}/launch.html", bench.cairn_origin.trim_end_matches('/'));
+        c.goto(&url).await.map_err(|e| format!("start page: {e}"))?;
+        let times = c
+            .execute_async(
+                r#"const done = arguments[arguments.length - 1];
+                 const app = e => /\/(cairn-[0-9a-f]+(_bg\.wasm|\.js)|chart-[0-9a-f]+\.css)$/
+                     .test(e.name);
+                 const own = e => /\/launch-[0-9a-f]+_bg\.wasm$/.test(e.name);
+                 const poll = () => {
+                     const entries = performance.getEntriesByType('resource');
+                     const wasm = entries.find(own);
+                     const asked = entries.filter(app).map(e => e.startTime);
+                     if (window.__startShown && wasm && asked.length === 3) {
+                         done([window.__startShown, wasm.responseEnd, Math.min(...asked)]);
+                     } else {
+                         setTimeout(poll, 50);
+                     }
+                 };
+                 poll();"#,
+                vec![],
+            )
+            .await
+            .map_err(|e| format!("start page: {e}"))?;
+        let at = |i: usize| {
+            times[i]
+                .as_f64()
+                .ok_or_else(|| format!("start page: no time in {times}"))
+        };
+        Ok(StartPageLoad {
+            shown: at(0)?,
+            wasm_arrived: at(1)?,
+            app_requested: at(2)?,
+        })
     }
     .await;
     let _ = browser.client.close().await;
@@ -711,6 +811,15 @@ const PAGE: &str = "
                 longFrames.push([e.startTime, e.duration]))
             ).observe({ type: 'long-animation-frame', buffered: true });
         } catch (e) {}
+        // Cairn's standalone start page: when its choice of health system was first painted.
+        new MutationObserver((_, observer) => {
+            if (document.querySelector('.system__name')) {
+                observer.disconnect();
+                requestAnimationFrame(() => setTimeout(() => {
+                    window.__startShown = performance.now();
+                }));
+            }
+        }).observe(document, { childList: true, subtree: true });
         let started = null;
         addEventListener('TrunkApplicationStarted', e => {
             window.__benchWasm = e.detail.wasm;
