@@ -263,7 +263,7 @@ fn rel(path: &Path) -> String {
 // Absences the security matrix (docs/security.md) asks CI to enforce. Each rule scans the app's
 // own code as text, comments left out, and has a detector test below that shows it fires.
 
-/// The app's own code: the Rust of `src/` and the one hand-written script in `web/`.
+/// The app's own code: the Rust of `src/` and the hand-written scripts in `web/`.
 const APP: &[&str] = &["src", "web"];
 const APP_EXTENSIONS: &[&str] = &["rs", "js"];
 
