@@ -631,3 +631,41 @@ async fn on_a_phone_network_the_start_page_has_the_bandwidth_before_the_app_is_p
     }
     c.clone().close().await.unwrap();
 }
+
+/// A prefetch that does not finish holds the launch back only for a while: the launch page
+/// waits for the app at most 8 s (`MAX_WAIT_MS`), then goes on to the sign-in, and the
+/// callback page fetches the app itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prefetch_that_does_not_finish_holds_the_launch_back_only_for_a_while() {
+    // The app's wasm, the first time it is asked for (the launch page's prefetch), would come
+    // after a minute.
+    let first = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let stack = start_stack_delaying(move |path| {
+        let app_wasm = path.starts_with("/cairn-") && path.ends_with("_bg.wasm");
+        if app_wasm && first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            Duration::from_secs(60)
+        } else {
+            Duration::ZERO
+        }
+    })
+    .await;
+    let b = browser().await;
+    let c = &b.client;
+    let patient = &stack.ehr.patients()[1];
+    open_chart_of(c, &stack, &patient.id).await;
+    assert_eq!(text_of(c, ".banner__name").await, patient.name);
+    // The callback page's wasm came over the network, not from the prefetch.
+    let transferred = c
+        .execute(
+            "return performance.getEntriesByType('resource')
+               .filter(e => /\\/cairn-[0-9a-f]+_bg\\.wasm$/.test(e.name))
+               .map(e => e.transferSize)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let transferred = transferred.as_array().expect("the app's wasm entries");
+    assert_eq!(transferred.len(), 1, "{transferred:?}");
+    assert!(transferred[0].as_u64().unwrap() > 0, "{transferred:?}");
+    c.clone().close().await.unwrap();
+}

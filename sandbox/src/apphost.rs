@@ -154,15 +154,28 @@ pub async fn serve_with_latency(
     site: Site,
     latency: std::time::Duration,
 ) -> std::io::Result<()> {
+    serve_delaying(listener, site, move |_| latency).await
+}
+
+/// Like [`serve`], the response to each request leaving `delay(path)` after the request
+/// arrived at the earliest: a uniform latency, or a test's file that does not come in time.
+pub async fn serve_delaying(
+    listener: tokio::net::TcpListener,
+    site: Site,
+    delay: impl Fn(&str) -> std::time::Duration + Clone + Send + Sync + 'static,
+) -> std::io::Result<()> {
     let app = app_host(site)
         .map_err(std::io::Error::other)?
         .layer(axum::middleware::from_fn(
-            move |request: axum::extract::Request, next: axum::middleware::Next| async move {
-                let response = next.run(request).await;
-                if !latency.is_zero() {
-                    tokio::time::sleep(latency).await;
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let wait = delay(request.uri().path());
+                async move {
+                    let response = next.run(request).await;
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                    response
                 }
-                response
             },
         ));
     axum::serve(listener, app).await

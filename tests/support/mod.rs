@@ -36,19 +36,28 @@ pub async fn start_stack() -> Stack {
 /// The stack with the EHR in Epic mode or not, and Cairn configured for it, then as
 /// `configure` changes that configuration.
 pub async fn start_stack_in(epic: bool, configure: impl FnOnce(&mut serde_json::Value)) -> Stack {
-    start_stack_with(epic, configure, true).await
+    start_stack_with(epic, configure, true, |_| Duration::ZERO).await
+}
+
+/// The stack with Cairn's host answering each request for a path only `delay(path)` after it
+/// arrived.
+pub async fn start_stack_delaying(
+    delay: impl Fn(&str) -> Duration + Clone + Send + Sync + 'static,
+) -> Stack {
+    start_stack_with(false, |_| {}, true, delay).await
 }
 
 /// The stack on a host that ignores `_headers`: Cairn's pages are served without any header
 /// of the release, so only their `<meta>` policy applies.
 pub async fn start_stack_without_headers() -> Stack {
-    start_stack_with(false, |_| {}, false).await
+    start_stack_with(false, |_| {}, false, |_| Duration::ZERO).await
 }
 
 async fn start_stack_with(
     epic: bool,
     configure: impl FnOnce(&mut serde_json::Value),
     host_sends_headers: bool,
+    delay: impl Fn(&str) -> Duration + Clone + Send + Sync + 'static,
 ) -> Stack {
     let dist = PathBuf::from(std::env::var("CAIRN_DIST").expect(
         "CAIRN_DIST is not set: run the end-to-end tests with `cargo xtask test`, which builds dist/",
@@ -86,7 +95,7 @@ async fn start_stack_with(
         config_json: Some(config_json),
     };
     tokio::spawn(ehr.clone().serve(ehr_listener));
-    tokio::spawn(sandbox::apphost::serve(app_listener, site));
+    tokio::spawn(sandbox::apphost::serve_delaying(app_listener, site, delay));
     Stack {
         ehr,
         ehr_url: format!("http://127.0.0.1:{ehr_port}/"),
