@@ -23,8 +23,9 @@ pub const MAX_WAIT_MS: f64 = 8_000.0;
 const POLL_MS: f64 = 25.0;
 
 /// Resolves when every `<link rel="prefetch">` of the page has been fetched (each has its
-/// Resource Timing entry, added when its last byte arrived), or after `max_ms`; at once on a
-/// page without any (the full app, or a development build).
+/// Resource Timing entry, added when its last byte arrived; Chromium adds one for a prefetch
+/// that could not connect too), or after `max_ms` (a prefetch that hangs); at once on a page
+/// without any (the full app, or a development build).
 pub async fn finished(max_ms: f64) {
     let Some(window) = web_sys::window() else {
         return;
