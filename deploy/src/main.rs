@@ -150,8 +150,13 @@ fn headers(dir: &Path, base_path: &str) -> Result<(), String> {
     // Every page of the release (the app's `index.html`, the launch page `launch.html`) gets
     // its preconnects to the configured servers, and one policy allows the inline scripts of
     // all of them.
-    read(&dir.join("index.html"))?;
     let mut names: Vec<&String> = files.iter().filter(|f| f.ends_with(".html")).collect();
+    if !names.iter().any(|f| *f == "index.html") {
+        return Err(format!(
+            "{}: no index.html (build the release first)",
+            dir.display()
+        ));
+    }
     names.sort_by_key(|f| *f != "index.html");
     let mut built = Vec::new();
     let mut pages = String::new();
