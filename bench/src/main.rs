@@ -336,18 +336,21 @@ async fn run(args: &Args) -> Result<(), String> {
         for _ in 0..args.pairs {
             shown.push(start_page(&bench, profile).await?);
         }
+        let median = |of: fn(&StartPageLoad) -> f64| report::median(shown.iter().map(of));
         let page = StartPage {
             profile: profile.name,
-            shown: report::median(shown.iter().map(|s| s.shown)),
-            wasm_arrived: report::median(shown.iter().map(|s| s.wasm_arrived)),
-            app_requested: report::median(shown.iter().map(|s| s.app_requested)),
             loads: shown.len(),
+            median: StartPageLoad {
+                shown: median(|s| s.shown),
+                wasm_arrived: median(|s| s.wasm_arrived),
+                app_requested: median(|s| s.app_requested),
+            },
         };
         println!(
             "standalone start page, Cairn, cold ({} loads, medians): its wasm's last byte at \
              {:.0} ms, the choice of health system painted at {:.0} ms, the app's prefetch asked \
              for at {:.0} ms",
-            page.loads, page.wasm_arrived, page.shown, page.app_requested
+            page.loads, page.median.wasm_arrived, page.median.shown, page.median.app_requested
         );
         start_pages.push(page);
     }
@@ -408,7 +411,7 @@ async fn run(args: &Args) -> Result<(), String> {
     for p in &start_pages {
         println!(
             "{:<12} {:>10.0} ms {:>13.0} ms {:>20.0} ms",
-            p.profile, p.wasm_arrived, p.shown, p.app_requested
+            p.profile, p.median.wasm_arrived, p.median.shown, p.median.app_requested
         );
     }
     let mut json = report::json(&context, &runs, &scale, first_load);
@@ -416,8 +419,9 @@ async fn run(args: &Args) -> Result<(), String> {
         .iter()
         .map(|p| {
             json!({
-                "profile": p.profile, "loads": p.loads, "wasm_arrived_ms": p.wasm_arrived,
-                "choice_painted_ms": p.shown, "app_prefetch_asked_ms": p.app_requested,
+                "profile": p.profile, "loads": p.loads, "wasm_arrived_ms": p.median.wasm_arrived,
+                "choice_painted_ms": p.median.shown,
+                "app_prefetch_asked_ms": p.median.app_requested,
             })
         })
         .collect();
@@ -539,22 +543,21 @@ async fn cold_and_warm(
     result
 }
 
-/// One cold load of Cairn's standalone start page (a patient's first visit, no launch
-/// parameters) under `profile`, in ms from navigating to it.
+/// Cairn's standalone start page under one profile: the medians of its cold loads.
 struct StartPage {
     profile: &'static str,
+    loads: usize,
+    median: StartPageLoad,
+}
+
+/// One cold load of Cairn's standalone start page (a patient's first visit, no launch
+/// parameters), in ms from navigating to it.
+struct StartPageLoad {
     /// The choice of health system painted.
     shown: f64,
     /// The last byte of the page's own wasm.
     wasm_arrived: f64,
     /// The first request of the app's prefetch.
-    app_requested: f64,
-    loads: usize,
-}
-
-struct StartPageLoad {
-    shown: f64,
-    wasm_arrived: f64,
     app_requested: f64,
 }
 
