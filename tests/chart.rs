@@ -31,24 +31,8 @@ async fn the_chart_shows_the_patients_vitals_labs_and_encounters() {
     wait_until_loaded(c).await;
 
     // The latest body weight, at one decimal.
-    let latest = |code: &str| {
-        observations
-            .iter()
-            .filter(|o| o["code"]["coding"][0]["code"] == code)
-            .max_by_key(|o| {
-                o["effectiveDateTime"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned()
-            })
-            .cloned()
-    };
-    let weight = latest("29463-7").expect("the patient has body weights");
-    let expected = format!(
-        "{} {}",
-        as_shown(&weight["valueQuantity"]["value"], Some(1)),
-        weight["valueQuantity"]["unit"].as_str().unwrap()
-    );
+    let (weight, expected) = latest_observation(&stack, &patient.id, "29463-7", Some(1))
+        .expect("the patient has body weights");
     assert_eq!(
         text_of(c, ".vital[data-kind='Weight'] .vital__value").await,
         expected
@@ -71,12 +55,7 @@ async fn the_chart_shows_the_patients_vitals_labs_and_encounters() {
         })
         .expect("the patient has lab results");
     let code = lab["code"]["coding"][0]["code"].as_str().unwrap();
-    let lab = latest(code).unwrap();
-    let expected = format!(
-        "{} {}",
-        as_shown(&lab["valueQuantity"]["value"], None),
-        lab["valueQuantity"]["unit"].as_str().unwrap()
-    );
+    let (_, expected) = latest_observation(&stack, &patient.id, code, None).unwrap();
     assert_eq!(
         text_of(c, &format!("tr[data-test='loinc:{code}'] .lab__value")).await,
         expected
@@ -89,7 +68,7 @@ async fn the_chart_shows_the_patients_vitals_labs_and_encounters() {
         .find(|o| o["category"][0]["coding"][0]["code"] == "survey")
         .expect("the patient has survey answers");
     let code = survey["code"]["coding"][0]["code"].as_str().unwrap();
-    let survey = latest(code).unwrap();
+    let survey = latest_coded(&observations, code).unwrap();
     let text = |concept: &serde_json::Value| {
         concept["text"]
             .as_str()
@@ -164,17 +143,7 @@ async fn vital_signs_read_at_clinical_precision_and_keep_the_recorded_value() {
     wait_until_loaded(c).await;
 
     let latest = |code: &str| {
-        observations
-            .iter()
-            .filter(|o| o["code"]["coding"][0]["code"] == code)
-            .max_by_key(|o| {
-                o["effectiveDateTime"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned()
-            })
-            .cloned()
-            .unwrap_or_else(|| panic!("the patient has no {code}"))
+        latest_coded(&observations, code).unwrap_or_else(|| panic!("the patient has no {code}"))
     };
     show_section(c, "vitals").await;
     let bp = latest("55284-4");

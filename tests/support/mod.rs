@@ -763,20 +763,14 @@ pub async fn wait_for_absence(c: &Client, css: &str) {
     panic!("{css} is still there");
 }
 
-/// The latest `loinc` observation of `patient_id` as the EHR serves it (its LOINC coding may
-/// follow another, as Epic's flowsheet rows do), and its value as the chart shows it
-/// (`"<value> <unit>"`, the value [`as_shown`] with `decimals`, the unit one of
-/// [`PLAIN_UNITS`]).
-pub fn latest_observation(
-    stack: &Stack,
-    patient_id: &str,
+/// The latest of `observations` coded `loinc` (its LOINC coding may follow another, as Epic's
+/// flowsheet rows do).
+pub fn latest_coded<'a>(
+    observations: &'a [serde_json::Value],
     loinc: &str,
-    decimals: Option<usize>,
-) -> Option<(serde_json::Value, String)> {
-    let observation = stack
-        .ehr
-        .resources_of("Observation", patient_id)
-        .into_iter()
+) -> Option<&'a serde_json::Value> {
+    observations
+        .iter()
         .filter(|o| {
             o["code"]["coding"].as_array().is_some_and(|codings| {
                 codings
@@ -784,12 +778,20 @@ pub fn latest_observation(
                     .any(|c| c["system"] == "http://loinc.org" && c["code"] == loinc)
             })
         })
-        .max_by_key(|o| {
-            o["effectiveDateTime"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        })?;
+        .max_by_key(|o| o["effectiveDateTime"].as_str().unwrap_or_default())
+}
+
+/// The latest `loinc` observation of `patient_id` as the EHR serves it ([`latest_coded`]), and
+/// its value as the chart shows it (`"<value> <unit>"`, the value [`as_shown`] with `decimals`,
+/// the unit one of [`PLAIN_UNITS`]).
+pub fn latest_observation(
+    stack: &Stack,
+    patient_id: &str,
+    loinc: &str,
+    decimals: Option<usize>,
+) -> Option<(serde_json::Value, String)> {
+    let observations = stack.ehr.resources_of("Observation", patient_id);
+    let observation = latest_coded(&observations, loinc)?.clone();
     let unit = observation["valueQuantity"]["unit"].as_str()?;
     assert!(PLAIN_UNITS.contains(&unit), "{unit} is shown otherwise");
     let shown = format!(
